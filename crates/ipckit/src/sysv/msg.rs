@@ -1,0 +1,829 @@
+//! System V message queues: `msgget`, `msgsnd`, `msgrcv`, `msgctl`.
+//!
+//! A message queue is a list of messages kept by the kernel. Each message has a
+//! **type** (a positive integer chosen by the sender) and a body of bytes. A receiver
+//! takes the first message, or picks by type with a [`Select`]: exactly one type, the
+//! lowest type up to a bound (a simple priority queue), or any type but one. Messages
+//! keep their boundaries: one send is one receive.
+//!
+//! ```
+//! use ipckit::{Key, Mode, Wait};
+//! use ipckit::sysv::msg::{MsgQueue, Select};
+//!
+//! let mut q = MsgQueue::create(Key::PRIVATE, Mode::OWNER_RW)?;
+//! q.set_remove_on_drop(true)?;
+//!
+//! q.send(2, b"second")?;
+//! q.send(1, b"first")?;
+//!
+//! // The lowest type up to 2 comes out first, whatever the order of sending.
+//! let mut buf = [0u8; 64];
+//! let got = q.recv(Select::UpTo(2), &mut buf)?;
+//! assert_eq!((got.mtype, &buf[..got.len]), (1, &b"first"[..]));
+//!
+//! // "No message" is a normal outcome for a non-blocking receive.
+//! assert!(q.try_recv(Select::Type(7), &mut buf)?.is_none());
+//!
+//! // Plain-old-data structs travel byte for byte, as a C program would send them.
+//! #[derive(Copy, Clone, bytemuck::Pod, bytemuck::Zeroable)]
+//! #[repr(C)]
+//! struct Score { name: [u8; 32], math: i32, chinese: i32 }
+//! let mut name = [0u8; 32];
+//! name[..4].copy_from_slice(b"alan");
+//! q.send_pod(3, &Score { name, math: 90, chinese: 80 }, Wait::Block)?;
+//! let (_, s): (i64, Score) = q.recv_pod(Select::Type(3), Wait::Block)?.unwrap();
+//! assert_eq!((s.math, s.chinese), (90, 80));
+//! # Ok::<(), ipckit::Error>(())
+//! ```
+//!
+//! # Waiting
+//!
+//! Sends wait while the queue is full; receives wait until a matching message
+//! arrives. Each direction comes as a family: `send` / `try_send` / `send_timeout` /
+//! `send_deadline` (and the same for `recv`), or the general [`Wait`] argument of the
+//! `*_with` and typed methods. The kernel has no timed wait for message queues, so
+//! the timed forms poll with `IPC_NOWAIT`, sleeping 20 µs at first and up to 1 ms
+//! between attempts: they may return up to about 1 ms after a message arrives.
+//!
+//! A blocking call that a signal interrupts returns [`ErrorKind::Interrupted`]; if the
+//! queue is removed while a call waits on it, the call returns [`ErrorKind::Removed`].
+//!
+//! # Sizes
+//!
+//! A message body can be at most `msgmax` bytes (`/proc/sys/kernel/msgmax`, 8192 by
+//! default) and a queue holds at most `msg_qbytes` bytes (from `msgmnb`, 16384 by
+//! default). A larger message is refused with [`ErrorKind::LimitExceeded`] naming the
+//! limit, rather than waiting forever for room that can never appear.
+//!
+//! References: [msgget(2)](https://man7.org/linux/man-pages/man2/msgget.2.html),
+//! [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html),
+//! [msgctl(2)](https://man7.org/linux/man-pages/man2/msgctl.2.html).
+
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{Create, IpcPerm, Ownership, Update, get_id, id_error};
+use crate::error::{Error, ErrorKind, Object, Result};
+use crate::key::Key;
+use crate::limits::Limit;
+use crate::perm::Mode;
+use crate::sys::{self, Errno, msg::MTYPE_SIZE};
+use crate::wait::{Wait, poll_until};
+
+/// Which message a receive takes (the `msgtyp` argument of `msgrcv`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Select {
+    /// The first message in the queue, whatever its type (`msgtyp == 0`).
+    Any,
+    /// The first message of exactly this type (`msgtyp > 0`). Must be positive.
+    Type(i64),
+    /// The first message of the lowest type that is at most this value
+    /// (`msgtyp < 0`, with `|msgtyp|` the bound). Must be positive.
+    UpTo(i64),
+    /// The first message of any type except this one (`MSG_EXCEPT`). Must be positive.
+    Except(i64),
+}
+
+impl Select {
+    /// `(msgtyp, extra flags)` for `msgrcv`, or an error for a non-positive type.
+    fn raw(self) -> std::result::Result<(std::ffi::c_long, i32), String> {
+        let positive = |t: i64, what: &str| -> std::result::Result<std::ffi::c_long, String> {
+            if t <= 0 {
+                return Err(format!("{what} must be a positive message type, not {t}"));
+            }
+            std::ffi::c_long::try_from(t).map_err(|_| format!("message type {t} does not fit a C long"))
+        };
+        Ok(match self {
+            Select::Any => (0, 0),
+            Select::Type(t) => (positive(t, "Select::Type")?, 0),
+            Select::UpTo(t) => (-positive(t, "Select::UpTo")?, 0),
+            Select::Except(t) => (positive(t, "Select::Except")?, sys::msg::MSG_EXCEPT),
+        })
+    }
+}
+
+impl fmt::Display for Select {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Select::Any => f.write_str("any type"),
+            Select::Type(t) => write!(f, "type {t}"),
+            Select::UpTo(t) => write!(f, "lowest type <= {t}"),
+            Select::Except(t) => write!(f, "any type but {t}"),
+        }
+    }
+}
+
+/// What a receive into a caller's buffer got.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// The message's type.
+    pub mtype: i64,
+    /// How many body bytes were written to the buffer.
+    pub len: usize,
+    /// Whether the body was cut to fit the buffer (only when truncation was asked for;
+    /// the rest of the body is lost).
+    pub truncated: bool,
+}
+
+/// A message received into a new `Vec`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// The message's type.
+    pub mtype: i64,
+    /// The body.
+    pub data: Vec<u8>,
+}
+
+/// The status of a queue (`struct msqid_ds`, from `IPC_STAT`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct MsgStat {
+    /// Ownership and permissions.
+    pub perm: IpcPerm,
+    /// Time of the last `msgsnd`, if any.
+    pub stime: Option<SystemTime>,
+    /// Time of the last `msgrcv`, if any.
+    pub rtime: Option<SystemTime>,
+    /// Time of creation or of the last `IPC_SET`.
+    pub ctime: Option<SystemTime>,
+    /// Bytes now in the queue (the bodies).
+    pub cbytes: u64,
+    /// Messages now in the queue.
+    pub qnum: u64,
+    /// Capacity of the queue, in bytes.
+    pub qbytes: u64,
+    /// Process of the last `msgsnd` (0 if none).
+    pub lspid: u32,
+    /// Process of the last `msgrcv` (0 if none).
+    pub lrpid: u32,
+}
+
+/// Changes to a queue (`IPC_SET`): ownership, permissions and capacity.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueueUpdate {
+    /// Owner and permission changes.
+    pub perm: Update,
+    /// A new capacity in bytes (`msg_qbytes`). Raising it above `msgmnb` needs
+    /// privilege (`CAP_SYS_RESOURCE`).
+    pub qbytes: Option<u64>,
+}
+
+/// System-wide message queue figures (`struct msginfo` from `IPC_INFO` or
+/// `MSG_INFO`). With `MSG_INFO`, `msgpool` is the number of queues in use, `msgmap`
+/// the number of messages and `msgtql` the bytes queued in the system.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct MsgInfo {
+    pub msgpool: i32,
+    pub msgmap: i32,
+    pub msgmax: i32,
+    pub msgmnb: i32,
+    pub msgmni: i32,
+    pub msgssz: i32,
+    pub msgtql: i32,
+    pub msgseg: u16,
+}
+
+/// `msgctl(0, IPC_INFO)` (`usage == false`: the limits) or `MSG_INFO` (`usage ==
+/// true`: what is in use). Also returns the highest index in use in the kernel's
+/// table of queues.
+pub fn info(usage: bool) -> Result<(i32, MsgInfo)> {
+    sys::msg::info(usage)
+        .map_err(|e| Error::sys("msgctl", Object::None, e).with_detail("IPC_INFO/MSG_INFO failed"))
+}
+
+/// `msgctl(index, MSG_STAT_ANY)`: the id and status of the queue at a slot of the
+/// kernel's table (0 to the highest index from [`info`]). `MSG_STAT_ANY` (Linux 4.17)
+/// does not check read permission; `MSG_STAT` does. Empty slots give
+/// [`ErrorKind::NotFound`].
+pub fn stat_index(index: i32, any: bool) -> Result<(i32, MsgStat)> {
+    sys::msg::stat_index(index, any).map_err(|e| {
+        let err = Error::sys("msgctl", Object::Name(format!("index {index}")), e);
+        if e == Errno::EINVAL { err.with_kind(ErrorKind::NotFound) } else { err }
+    })
+}
+
+/// A buffer laid out as `msgsnd`/`msgrcv` want it (a `long` type, then the body), for
+/// sending and receiving without the copy the slice-based methods make.
+///
+/// ```
+/// use ipckit::{Key, Mode, Wait};
+/// use ipckit::sysv::msg::{MsgBuf, MsgQueue, Select};
+///
+/// let mut q = MsgQueue::create(Key::PRIVATE, Mode::OWNER_RW)?;
+/// q.set_remove_on_drop(true)?;
+/// let mut buf = MsgBuf::with_capacity(128);
+/// buf.set(5, b"payload")?;
+/// q.send_buf(&buf, Wait::Block)?;
+/// buf.clear();
+/// q.recv_buf(&mut buf, Select::Type(5), false, Wait::Block)?;
+/// assert_eq!((buf.mtype(), buf.body()), (5, &b"payload"[..]));
+/// # Ok::<(), ipckit::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct MsgBuf {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl MsgBuf {
+    /// A buffer for bodies of up to `capacity` bytes.
+    pub fn with_capacity(capacity: usize) -> MsgBuf {
+        MsgBuf { bytes: vec![0; MTYPE_SIZE + capacity], len: 0 }
+    }
+
+    /// The largest body this buffer holds.
+    pub fn capacity(&self) -> usize {
+        self.bytes.len() - MTYPE_SIZE
+    }
+
+    /// The message type.
+    pub fn mtype(&self) -> i64 {
+        sys::msg::read_mtype(&self.bytes)
+    }
+
+    /// Sets the message type (checked when sending: it must be positive).
+    pub fn set_mtype(&mut self, mtype: i64) {
+        let t = mtype as std::ffi::c_long;
+        self.bytes[..MTYPE_SIZE].copy_from_slice(&t.to_ne_bytes());
+    }
+
+    /// The body.
+    pub fn body(&self) -> &[u8] {
+        &self.bytes[MTYPE_SIZE..MTYPE_SIZE + self.len]
+    }
+
+    /// The body, resized to `len` bytes, for filling in place.
+    pub fn body_mut(&mut self, len: usize) -> Result<&mut [u8]> {
+        if len > self.capacity() {
+            return Err(Error::new("MsgBuf::body_mut", Object::None, ErrorKind::OutOfBounds)
+                .with_detail(format!("{len} bytes exceed the buffer's capacity of {}", self.capacity())));
+        }
+        self.len = len;
+        Ok(&mut self.bytes[MTYPE_SIZE..MTYPE_SIZE + len])
+    }
+
+    /// Sets the type and copies `body` in.
+    pub fn set(&mut self, mtype: i64, body: &[u8]) -> Result<()> {
+        self.body_mut(body.len())?.copy_from_slice(body);
+        self.set_mtype(mtype);
+        Ok(())
+    }
+
+    /// Empties the body.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
+impl fmt::Debug for MsgBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MsgBuf")
+            .field("mtype", &self.mtype())
+            .field("len", &self.len)
+            .field("capacity", &self.capacity())
+            .finish()
+    }
+}
+
+/// The largest scratch buffer kept per thread; larger messages use a temporary one.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with a zeroed-length-agnostic scratch buffer of at least `len` bytes.
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    if len > SCRATCH_KEEP {
+        let mut tmp = vec![0u8; len];
+        return f(&mut tmp);
+    }
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut v) => {
+            if v.len() < len {
+                v.resize(len, 0);
+            }
+            f(&mut v[..len])
+        }
+        // Re-entered (from a callback); use a temporary buffer.
+        Err(_) => f(&mut vec![0u8; len]),
+    })
+}
+
+/// The last known `msgmax`, to size receive buffers for messages of unknown length.
+static MSGMAX_HINT: AtomicUsize = AtomicUsize::new(0);
+
+fn msgmax_hint(refresh: bool) -> usize {
+    let cached = MSGMAX_HINT.load(Ordering::Relaxed);
+    if cached != 0 && !refresh {
+        return cached;
+    }
+    let v = Limit::MsgMax.current().map(|v| v as usize).unwrap_or(8192).max(1);
+    MSGMAX_HINT.store(v, Ordering::Relaxed);
+    v
+}
+
+/// A handle on a System V message queue.
+///
+/// See the [module documentation](self) for an overview.
+pub struct MsgQueue {
+    key: Key,
+    id: i32,
+    own: Ownership,
+}
+
+impl fmt::Debug for MsgQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MsgQueue")
+            .field("key", &self.key)
+            .field("id", &self.id)
+            .field("created", &self.own.created())
+            .finish()
+    }
+}
+
+fn check_mtype(op: &'static str, obj: Object, mtype: i64) -> Result<std::ffi::c_long> {
+    if mtype <= 0 {
+        return Err(Error::new(op, obj, ErrorKind::InvalidInput)
+            .with_detail(format!("message type must be positive (> 0), got {mtype}")));
+    }
+    std::ffi::c_long::try_from(mtype).map_err(|_| {
+        Error::new(op, obj, ErrorKind::InvalidInput)
+            .with_detail(format!("message type {mtype} does not fit a C long"))
+    })
+}
+
+impl MsgQueue {
+    /// `msgget(key, flags)`—Gets a queue as `how` says, creating it with `mode`.
+    #[doc(alias = "msgget")]
+    pub fn get(key: Key, how: Create, mode: Mode) -> Result<MsgQueue> {
+        let (id, created) = get_id(
+            "msgget",
+            key,
+            how,
+            mode,
+            |flags| sys::msg::msgget(key.raw(), flags),
+            |e| (e == Errno::ENOSPC).then(|| (Limit::MsgMni, "the number of queues".to_string())),
+        )?;
+        Ok(MsgQueue { key, id, own: Ownership::new(created) })
+    }
+
+    /// Creates a new queue with permissions `mode`; fails if `key` is taken
+    /// (`IPC_CREAT | IPC_EXCL`). [`Key::PRIVATE`] always makes a new queue.
+    pub fn create(key: Key, mode: Mode) -> Result<MsgQueue> {
+        MsgQueue::get(key, Create::Exclusive, mode)
+    }
+
+    /// Opens the existing queue with this key.
+    pub fn open(key: Key) -> Result<MsgQueue> {
+        MsgQueue::get(key, Create::Open, Mode::OWNER_RW)
+    }
+
+    /// Opens the queue with this key, creating it with `mode` if missing.
+    /// [`created`](Self::created) tells which happened.
+    pub fn open_or_create(key: Key, mode: Mode) -> Result<MsgQueue> {
+        MsgQueue::get(key, Create::OpenOrCreate, mode)
+    }
+
+    /// A handle on the queue with this id (as `ipcs` shows it), checked to exist.
+    /// The handle does not own the queue.
+    pub fn from_id(id: i32) -> Result<MsgQueue> {
+        match sys::msg::stat(id) {
+            Ok(st) => Ok(MsgQueue { key: st.perm.key, id, own: Ownership::new(false) }),
+            // It exists, but we may not read its status; the key stays unknown.
+            Err(Errno::EACCES) => Ok(MsgQueue { key: Key::PRIVATE, id, own: Ownership::new(false) }),
+            Err(e) => Err(id_error("msgctl", Key::PRIVATE, id, e)),
+        }
+    }
+
+    /// The queue's id.
+    pub fn id(&self) -> i32 {
+        self.id
+    }
+
+    /// The key the handle was obtained with ([`Key::PRIVATE`] if by id and unknown).
+    pub fn key(&self) -> Key {
+        self.key
+    }
+
+    /// Whether this handle created the queue.
+    pub fn created(&self) -> bool {
+        self.own.created()
+    }
+
+    /// Asks for the queue to be removed when this handle is dropped (only in the
+    /// process that made the handle). Refused for a handle that did not create it.
+    pub fn set_remove_on_drop(&mut self, remove: bool) -> Result<()> {
+        self.own.set_remove_on_drop(remove, "set_remove_on_drop", self.obj())
+    }
+
+    fn obj(&self) -> Object {
+        Object::KeyId(self.key, self.id)
+    }
+
+    fn err(&self, op: &'static str, e: Errno) -> Error {
+        id_error(op, self.key, self.id, e)
+    }
+
+    /// `msgctl(id, IPC_RMID)`—Removes the queue now. Waiting senders and receivers
+    /// wake up with [`ErrorKind::Removed`]; queued messages are lost.
+    #[doc(alias = "IPC_RMID")]
+    pub fn remove(mut self) -> Result<()> {
+        self.own.disarm();
+        sys::msg::rmid(self.id).map_err(|e| self.err("msgctl(IPC_RMID)", e))
+    }
+
+    /// `msgctl(id, IPC_STAT)`—The queue's status.
+    #[doc(alias = "IPC_STAT")]
+    pub fn stat(&self) -> Result<MsgStat> {
+        sys::msg::stat(self.id).map_err(|e| self.err("msgctl(IPC_STAT)", e))
+    }
+
+    /// `msgctl(id, IPC_SET)`—Changes owner, permissions or capacity.
+    #[doc(alias = "IPC_SET")]
+    pub fn update(&self, update: &QueueUpdate) -> Result<()> {
+        sys::msg::set(self.id, update).map_err(|e| {
+            let err = self.err("msgctl(IPC_SET)", e);
+            match (e, update.qbytes) {
+                (Errno::EPERM, Some(q)) => err.with_limit(
+                    Limit::MsgMnb,
+                    format!("raising the capacity to {q} bytes without CAP_SYS_RESOURCE"),
+                ),
+                _ => err,
+            }
+        })
+    }
+
+    // ----- sending -------------------------------------------------------------
+
+    /// `msgsnd`—Sends a message of type `mtype` (> 0), waiting while the queue is full.
+    #[doc(alias = "msgsnd")]
+    pub fn send(&self, mtype: i64, data: &[u8]) -> Result<()> {
+        self.send_with(mtype, data, Wait::Block).map(|_| ())
+    }
+
+    /// Sends without waiting (`IPC_NOWAIT`). Returns `false` if the queue is full.
+    #[must_use = "false means the message was not sent"]
+    pub fn try_send(&self, mtype: i64, data: &[u8]) -> Result<bool> {
+        self.send_with(mtype, data, Wait::NoWait)
+    }
+
+    /// Sends, waiting at most `timeout` for room. Returns `false` if time ran out.
+    #[must_use = "false means the message was not sent"]
+    pub fn send_timeout(&self, mtype: i64, data: &[u8], timeout: Duration) -> Result<bool> {
+        self.send_with(mtype, data, Wait::Timeout(timeout))
+    }
+
+    /// Sends, waiting until `deadline` at the latest. Returns `false` if time ran out.
+    #[must_use = "false means the message was not sent"]
+    pub fn send_deadline(&self, mtype: i64, data: &[u8], deadline: Instant) -> Result<bool> {
+        self.send_with(mtype, data, Wait::Deadline(deadline))
+    }
+
+    /// Sends as `wait` says. Returns `false` if the queue stayed full.
+    pub fn send_with(&self, mtype: i64, data: &[u8], wait: Wait) -> Result<bool> {
+        let t = check_mtype("msgsnd", self.obj(), mtype)?;
+        with_scratch(MTYPE_SIZE + data.len(), |buf| {
+            buf[..MTYPE_SIZE].copy_from_slice(&t.to_ne_bytes());
+            buf[MTYPE_SIZE..].copy_from_slice(data);
+            self.send_raw(buf, wait)
+        })
+    }
+
+    /// Sends the message in `buf` as `wait` says. Returns `false` if the queue stayed
+    /// full.
+    pub fn send_buf(&self, buf: &MsgBuf, wait: Wait) -> Result<bool> {
+        check_mtype("msgsnd", self.obj(), buf.mtype())?;
+        self.send_raw(&buf.bytes[..MTYPE_SIZE + buf.len], wait)
+    }
+
+    /// Sends a plain-old-data value byte for byte, as C's `msgsnd(id, &msg,
+    /// sizeof msg - sizeof(long), flags)` sends the body of a struct. Returns `false`
+    /// if the queue stayed full.
+    pub fn send_pod<T: bytemuck::Pod>(&self, mtype: i64, value: &T, wait: Wait) -> Result<bool> {
+        self.send_with(mtype, bytemuck::bytes_of(value), wait)
+    }
+
+    /// Sends any `serde` value, serialized with postcard. Returns `false` if the queue
+    /// stayed full.
+    #[cfg(feature = "serde")]
+    pub fn send_value<T: serde::Serialize + ?Sized>(
+        &self,
+        mtype: i64,
+        value: &T,
+        wait: Wait,
+    ) -> Result<bool> {
+        let bytes = postcard::to_stdvec(value)
+            .map_err(|e| Error::new("serialize", self.obj(), ErrorKind::Codec).with_detail(e.to_string()))?;
+        self.send_with(mtype, &bytes, wait)
+    }
+
+    /// `buf` is the type then the body.
+    fn send_raw(&self, buf: &[u8], wait: Wait) -> Result<bool> {
+        let body = buf.len() - MTYPE_SIZE;
+        let attempt = || match sys::msg::msgsnd(self.id, buf, sys::ipc::IPC_NOWAIT) {
+            Ok(()) => Ok(Some(())),
+            Err(Errno::EAGAIN) => Ok(None),
+            Err(e) => Err(self.send_error(e, body)),
+        };
+        match wait {
+            Wait::NoWait => {
+                let sent = attempt()?.is_some();
+                if !sent {
+                    self.check_fits(body)?;
+                }
+                Ok(sent)
+            }
+            Wait::Block => {
+                // Try without waiting first: if the queue is full, make sure the
+                // message can ever fit before going to sleep.
+                if attempt()?.is_some() {
+                    return Ok(true);
+                }
+                self.check_fits(body)?;
+                sys::msg::msgsnd(self.id, buf, 0).map_err(|e| self.send_error(e, body))?;
+                Ok(true)
+            }
+            Wait::Timeout(_) | Wait::Deadline(_) => {
+                let deadline = wait.deadline().expect("timed wait has a deadline");
+                if attempt()?.is_some() {
+                    return Ok(true);
+                }
+                self.check_fits(body)?;
+                Ok(poll_until(deadline, attempt)?.is_some())
+            }
+        }
+    }
+
+    /// Refuses a message larger than the queue's capacity: it would wait forever.
+    fn check_fits(&self, body: usize) -> Result<()> {
+        if let Ok(st) = sys::msg::stat(self.id) {
+            if body as u64 > st.qbytes {
+                return Err(Error::new("msgsnd", self.obj(), ErrorKind::LimitExceeded).with_detail(format!(
+                    "message of {body} bytes can never fit this queue's capacity of {} bytes \
+                         (msg_qbytes; new queues get msgmnb, /proc/sys/kernel/msgmnb)",
+                    st.qbytes
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn send_error(&self, e: Errno, body: usize) -> Error {
+        if e == Errno::EINVAL {
+            if let Some(max) = Limit::MsgMax.current() {
+                if body as u64 > max {
+                    return Error::sys("msgsnd", self.obj(), e)
+                        .with_limit(Limit::MsgMax, format!("message of {body} bytes"));
+                }
+            }
+        }
+        if e == Errno::ENOMEM {
+            return Error::sys("msgsnd", self.obj(), e)
+                .with_detail("the kernel has no memory for a copy of the message");
+        }
+        self.err("msgsnd", e)
+    }
+
+    // ----- receiving -----------------------------------------------------------
+
+    /// `msgrcv`—Receives the first message that `select` picks into `buf`, waiting
+    /// until there is one. A message larger than `buf` is an error
+    /// ([`ErrorKind::MessageTooLarge`]) and stays in the queue.
+    #[doc(alias = "msgrcv")]
+    pub fn recv(&self, select: Select, buf: &mut [u8]) -> Result<Received> {
+        Ok(self.recv_with(select, buf, false, Wait::Block)?.expect("a blocking receive returns a message"))
+    }
+
+    /// Receives without waiting (`IPC_NOWAIT`); `None` when no message matches.
+    pub fn try_recv(&self, select: Select, buf: &mut [u8]) -> Result<Option<Received>> {
+        self.recv_with(select, buf, false, Wait::NoWait)
+    }
+
+    /// Receives, waiting at most `timeout`; `None` if no message arrived in time.
+    pub fn recv_timeout(
+        &self,
+        select: Select,
+        buf: &mut [u8],
+        timeout: Duration,
+    ) -> Result<Option<Received>> {
+        self.recv_with(select, buf, false, Wait::Timeout(timeout))
+    }
+
+    /// Receives, waiting until `deadline` at the latest; `None` if no message arrived.
+    pub fn recv_deadline(
+        &self,
+        select: Select,
+        buf: &mut [u8],
+        deadline: Instant,
+    ) -> Result<Option<Received>> {
+        self.recv_with(select, buf, false, Wait::Deadline(deadline))
+    }
+
+    /// Receives as `wait` says. With `truncate` (`MSG_NOERROR`), a message longer than
+    /// `buf` is cut to fit (and [`Received::truncated`] says so); without it, such a
+    /// message is an error and stays in the queue. `None` when nothing matched in time.
+    pub fn recv_with(
+        &self,
+        select: Select,
+        buf: &mut [u8],
+        truncate: bool,
+        wait: Wait,
+    ) -> Result<Option<Received>> {
+        let (msgtyp, flags) = self.select_raw(select)?;
+        // With truncation, receive one byte more than asked, to learn whether the
+        // message was longer than the caller's buffer.
+        let extra = usize::from(truncate);
+        let flags = flags | if truncate { sys::msg::MSG_NOERROR } else { 0 };
+        with_scratch(MTYPE_SIZE + buf.len() + extra, |scratch| {
+            let got = self.recv_raw(scratch, msgtyp, flags, wait, select)?;
+            Ok(got.map(|n| {
+                let len = n.min(buf.len());
+                buf[..len].copy_from_slice(&scratch[MTYPE_SIZE..MTYPE_SIZE + len]);
+                Received { mtype: mtype_of(scratch), len, truncated: n > buf.len() }
+            }))
+        })
+    }
+
+    /// Receives into a new `Vec` sized for the largest possible message; `None` when
+    /// nothing matched in time.
+    pub fn recv_vec(&self, select: Select, wait: Wait) -> Result<Option<Message>> {
+        let (msgtyp, flags) = self.select_raw(select)?;
+        let mut size = msgmax_hint(false);
+        for _ in 0..32 {
+            let mut bytes = vec![0u8; MTYPE_SIZE + size];
+            match self.recv_raw(&mut bytes, msgtyp, flags, wait, select) {
+                Ok(Some(n)) => {
+                    let mtype = mtype_of(&bytes);
+                    bytes.truncate(MTYPE_SIZE + n);
+                    bytes.drain(..MTYPE_SIZE);
+                    return Ok(Some(Message { mtype, data: bytes }));
+                }
+                Ok(None) => return Ok(None),
+                // msgmax may have been raised since we read it: look again and retry.
+                Err(e) if e.kind() == ErrorKind::MessageTooLarge => {
+                    size = msgmax_hint(true).max(size.saturating_mul(2));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::new("msgrcv", self.obj(), ErrorKind::MessageTooLarge)
+            .with_detail("the message is larger than any buffer tried"))
+    }
+
+    /// Receives into `buf`, growing nothing: with `truncate` a longer message is cut
+    /// to the buffer's capacity. Returns `None` when nothing matched in time.
+    pub fn recv_buf(
+        &self,
+        buf: &mut MsgBuf,
+        select: Select,
+        truncate: bool,
+        wait: Wait,
+    ) -> Result<Option<()>> {
+        let (msgtyp, flags) = self.select_raw(select)?;
+        let flags = flags | if truncate { sys::msg::MSG_NOERROR } else { 0 };
+        match self.recv_raw(&mut buf.bytes, msgtyp, flags, wait, select)? {
+            Some(n) => {
+                buf.len = n;
+                Ok(Some(()))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Receives a plain-old-data value sent byte for byte (by [`send_pod`](Self::send_pod)
+    /// or by C). A message whose size differs from `T`'s is an error: a longer one
+    /// stays in the queue; a shorter one has been consumed.
+    pub fn recv_pod<T: bytemuck::Pod>(&self, select: Select, wait: Wait) -> Result<Option<(i64, T)>> {
+        let size = std::mem::size_of::<T>();
+        let (msgtyp, flags) = self.select_raw(select)?;
+        with_scratch(MTYPE_SIZE + size, |scratch| {
+            let got = self.recv_raw(scratch, msgtyp, flags, wait, select).map_err(|e| {
+                if e.kind() == ErrorKind::MessageTooLarge {
+                    e.with_detail(format!(
+                        "the message is longer than the {size}-byte type {}; it stays in the queue",
+                        std::any::type_name::<T>()
+                    ))
+                } else {
+                    e
+                }
+            })?;
+            match got {
+                None => Ok(None),
+                Some(n) if n != size => {
+                    Err(Error::new("msgrcv", self.obj(), ErrorKind::Codec).with_detail(format!(
+                        "a {n}-byte message does not match the {size}-byte type {}",
+                        std::any::type_name::<T>()
+                    )))
+                }
+                Some(_) => Ok(Some((
+                    mtype_of(scratch),
+                    bytemuck::pod_read_unaligned(&scratch[MTYPE_SIZE..MTYPE_SIZE + size]),
+                ))),
+            }
+        })
+    }
+
+    /// Receives a `serde` value sent by [`send_value`](Self::send_value).
+    #[cfg(feature = "serde")]
+    pub fn recv_value<T: serde::de::DeserializeOwned>(
+        &self,
+        select: Select,
+        wait: Wait,
+    ) -> Result<Option<(i64, T)>> {
+        match self.recv_vec(select, wait)? {
+            None => Ok(None),
+            Some(m) => postcard::from_bytes(&m.data).map(|v| Some((m.mtype, v))).map_err(|e| {
+                Error::new("deserialize", self.obj(), ErrorKind::Codec).with_detail(format!(
+                    "message of type {} ({} bytes): {e}",
+                    m.mtype,
+                    m.data.len()
+                ))
+            }),
+        }
+    }
+
+    /// `msgrcv(id, buf, len, index, MSG_COPY | IPC_NOWAIT)`—Copies the message at
+    /// position `index` (0 = the first) without removing it. `None` if there is no
+    /// such message. Needs a kernel built with `CONFIG_CHECKPOINT_RESTORE`
+    /// ([`ErrorKind::Unsupported`] otherwise).
+    #[doc(alias = "MSG_COPY")]
+    pub fn peek(&self, index: usize, buf: &mut [u8]) -> Result<Option<Received>> {
+        let idx = std::ffi::c_long::try_from(index).map_err(|_| {
+            Error::new("msgrcv", self.obj(), ErrorKind::InvalidInput).with_detail("index too large")
+        })?;
+        let flags = sys::msg::MSG_COPY | sys::ipc::IPC_NOWAIT | sys::msg::MSG_NOERROR;
+        with_scratch(MTYPE_SIZE + buf.len() + 1, |scratch| {
+            match sys::msg::msgrcv(self.id, scratch, idx, flags) {
+                Ok(n) => {
+                    let len = n.min(buf.len());
+                    buf[..len].copy_from_slice(&scratch[MTYPE_SIZE..MTYPE_SIZE + len]);
+                    Ok(Some(Received { mtype: mtype_of(scratch), len, truncated: n > buf.len() }))
+                }
+                Err(Errno::ENOMSG) => Ok(None),
+                Err(e @ Errno::ENOSYS) => Err(Error::sys("msgrcv(MSG_COPY)", self.obj(), e)
+                    .with_detail("MSG_COPY needs a kernel built with CONFIG_CHECKPOINT_RESTORE")),
+                Err(e) => Err(self.err("msgrcv(MSG_COPY)", e)),
+            }
+        })
+    }
+
+    fn select_raw(&self, select: Select) -> Result<(std::ffi::c_long, i32)> {
+        select.raw().map_err(|why| Error::new("msgrcv", self.obj(), ErrorKind::InvalidInput).with_detail(why))
+    }
+
+    /// Receives into `buf` (type + body). Returns the body length, or `None` when
+    /// nothing matched in time.
+    fn recv_raw(
+        &self,
+        buf: &mut [u8],
+        msgtyp: std::ffi::c_long,
+        flags: i32,
+        wait: Wait,
+        select: Select,
+    ) -> Result<Option<usize>> {
+        let cap = buf.len() - MTYPE_SIZE;
+        let mut attempt = |extra: i32| match sys::msg::msgrcv(self.id, buf, msgtyp, flags | extra) {
+            Ok(n) => Ok(Some(n)),
+            Err(Errno::ENOMSG) if extra != 0 => Ok(None),
+            Err(e) => Err(self.recv_error(e, cap, select)),
+        };
+        match wait {
+            Wait::Block => attempt(0),
+            Wait::NoWait => attempt(sys::ipc::IPC_NOWAIT),
+            Wait::Timeout(_) | Wait::Deadline(_) => {
+                let deadline = wait.deadline().expect("timed wait has a deadline");
+                poll_until(deadline, || attempt(sys::ipc::IPC_NOWAIT))
+            }
+        }
+    }
+
+    fn recv_error(&self, e: Errno, cap: usize, select: Select) -> Error {
+        match e {
+            Errno::E2BIG => Error::sys("msgrcv", self.obj(), e).with_detail(format!(
+                "the next message ({select}) is longer than the {cap}-byte buffer; it stays in the \
+                 queue (use a larger buffer, or ask for truncation with MSG_NOERROR)"
+            )),
+            Errno::EIDRM => Error::sys("msgrcv", self.obj(), e)
+                .with_detail("the queue was removed while waiting for a message"),
+            _ => self.err("msgrcv", e),
+        }
+    }
+}
+
+fn mtype_of(buf: &[u8]) -> i64 {
+    sys::msg::read_mtype(buf)
+}
+
+impl Drop for MsgQueue {
+    /// Removes the queue if [`set_remove_on_drop`](Self::set_remove_on_drop) asked
+    /// for it. Errors are ignored: the queue may already be gone, and `drop` cannot
+    /// report them (call [`remove`](Self::remove) to see them).
+    fn drop(&mut self) {
+        if self.own.should_remove() {
+            let _ = sys::msg::rmid(self.id);
+        }
+    }
+}
