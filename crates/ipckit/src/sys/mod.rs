@@ -15,8 +15,12 @@
 #![allow(clippy::unnecessary_cast, clippy::useless_conversion)]
 
 pub(crate) mod errno;
+pub(crate) mod futex;
 pub(crate) mod ipc;
+pub(crate) mod mman;
 pub(crate) mod msg;
+pub(crate) mod posix_mq;
+pub(crate) mod posix_shm;
 pub(crate) mod process;
 pub(crate) mod sem;
 pub(crate) mod shm;
