@@ -97,6 +97,15 @@ impl Key {
         Ok(Key::ftok_parts(path, proj)?.key)
     }
 
+    /// Parses a project id as the [text form](self#text-form) does: a number `0`-`255`
+    /// (decimal or `0x`-hex), or one non-digit ASCII character taken as its byte value.
+    pub fn parse_project_id(text: &str) -> Result<u8> {
+        parse_proj(text).map_err(|why| {
+            Error::new("parse project id", Object::Name(text.to_string()), ErrorKind::InvalidInput)
+                .with_detail(why)
+        })
+    }
+
     /// Like [`Key::ftok`], also returning the device and inode the key was formed from.
     pub fn ftok_parts(path: impl AsRef<Path>, proj: u8) -> Result<FtokParts> {
         let path = path.as_ref();

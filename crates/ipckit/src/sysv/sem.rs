@@ -559,12 +559,12 @@ impl SemSet {
 
     /// Takes the lock if it is free now; `None` otherwise.
     pub fn try_lock(&self, num: u16) -> Result<Option<SemGuard<'_>>> {
-        Ok(self.try_op(&[SemOp::p(num).undo()])?.then_some(SemGuard { set: self, num }))
+        Ok(self.try_op(&[SemOp::p(num).undo()])?.then(|| SemGuard { set: self, num }))
     }
 
     /// Takes the lock, waiting at most `timeout`; `None` if time ran out.
     pub fn lock_timeout(&self, num: u16, timeout: Duration) -> Result<Option<SemGuard<'_>>> {
-        Ok(self.op_timeout(&[SemOp::p(num).undo()], timeout)?.then_some(SemGuard { set: self, num }))
+        Ok(self.op_timeout(&[SemOp::p(num).undo()], timeout)?.then(|| SemGuard { set: self, num }))
     }
 
     // ----- semctl --------------------------------------------------------------
