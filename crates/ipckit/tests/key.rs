@@ -36,7 +36,8 @@ fn ftok_matches_the_c_library() {
             .output()
             .unwrap();
         assert!(out.status.success());
-        let expected: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect();
+        let expected: Vec<String> =
+            String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect();
         let ours: Vec<String> = projs.iter().map(|&p| Key::ftok(path, p).unwrap().to_string()).collect();
         assert_eq!(ours, expected, "ftok({}) differs from C", path.display());
     }

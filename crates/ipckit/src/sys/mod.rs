@@ -20,6 +20,8 @@ pub(crate) mod msg;
 pub(crate) mod process;
 pub(crate) mod sem;
 pub(crate) mod shm;
+pub(crate) mod time;
+pub(crate) mod user;
 
 pub(crate) use errno::{Errno, SysResult};
 

@@ -92,9 +92,9 @@ pub fn spawn_role(test: &str, role: &[&str]) -> Command {
 pub fn cc() -> Option<&'static str> {
     static CC: OnceLock<Option<&'static str>> = OnceLock::new();
     *CC.get_or_init(|| {
-        ["cc", "gcc", "clang"].into_iter().find(|c| {
-            Command::new(c).arg("--version").output().map(|o| o.status.success()).unwrap_or(false)
-        })
+        ["cc", "gcc", "clang"]
+            .into_iter()
+            .find(|c| Command::new(c).arg("--version").output().map(|o| o.status.success()).unwrap_or(false))
     })
 }
 
