@@ -338,6 +338,11 @@ pub fn semaphore_values(id: i32) -> Result<Vec<SemValue>> {
     Ok(out)
 }
 
+/// `sysconf(_SC_PAGESIZE)`—The size of a memory page in bytes (`shmall` counts pages).
+pub fn page_size() -> u64 {
+    sys::host::page_size()
+}
+
 /// `getpwuid_r`—The login name of `uid`, or `None` if no user has it.
 pub fn user_name(uid: u32) -> Option<String> {
     sys::user::user_name(uid)

@@ -15,6 +15,7 @@
 #![allow(clippy::unnecessary_cast, clippy::useless_conversion)]
 
 pub(crate) mod errno;
+pub(crate) mod host;
 pub(crate) mod ipc;
 pub(crate) mod msg;
 pub(crate) mod process;
