@@ -77,12 +77,20 @@ fn random_key() -> Result<Key, Fail> {
     }
 }
 
-/// ipcmk's message for a failed creation: `what: strerror(errno)`.
+/// ipcmk's message for a failed creation, `what: strerror(errno)`, followed by the
+/// kernel limit behind it where ipckit knows it.
 fn failed(what: &str, e: &Error) -> Fail {
-    match e.raw_os_error() {
-        Some(n) if e.kind() != ErrorKind::LimitExceeded => Fail::Msg(format!("{what}: {}", strerror(n))),
-        _ => Fail::Msg(format!("{what}: {e}")),
+    let Some(n) = e.raw_os_error() else { return Fail::Msg(format!("{what}: {e}")) };
+    let mut msg = format!("{what}: {}", strerror(n));
+    if let Some(limit) = e.limit() {
+        let value = limit.current().map(|v| v.to_string()).unwrap_or_else(|| "?".into());
+        msg.push_str(&format!(" (limit {} = {value}", limit.name()));
+        if let Some(path) = limit.proc_path() {
+            msg.push_str(&format!(", {path}"));
+        }
+        msg.push(')');
     }
+    Fail::Msg(msg)
 }
 
 /// Creates with `make(key, how)`: with the chosen key as asked, or with random keys

@@ -105,7 +105,6 @@ impl Remover<'_> {
         };
         if self.verbose {
             writeln!(self.out, "removing {what} id `{id}'")?;
-            self.out.flush()?;
         }
         let result: Result<(), Error> = match kind {
             Kind::Shm => ShmSegment::from_id(id).and_then(ShmSegment::remove),
