@@ -297,4 +297,7 @@ pub struct DemoArgs {
     /// How many processes share the counter in the shm part
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub workers: u32,
+    /// In the ls part, keep the objects until Ctrl-C, to look at them from elsewhere
+    #[arg(long)]
+    pub hold: bool,
 }
