@@ -85,7 +85,13 @@ fn main() -> ExitCode {
         "ipcmk" => (tool("ipcmk"), strings().and_then(|a| cmd::mk::run(&tool("ipcmk"), &a))),
         _ => {
             let first = args.get(1).and_then(|a| a.to_str()).unwrap_or("");
+            let second = args.get(2).and_then(|a| a.to_str()).unwrap_or("");
+            // `ipckit help ls` is `ipckit ls --help`: these parse their own options.
+            let help = ["--help".to_string()];
             match first {
+                "help" if second == "ls" => (sub("ls"), cmd::ls::run(&sub("ls"), &help)),
+                "help" if second == "rm" => (sub("rm"), cmd::rm::run(&sub("rm"), &help)),
+                "help" if second == "mk" => (sub("mk"), cmd::mk::run(&sub("mk"), &help)),
                 "ls" => (sub("ls"), strings().and_then(|a| cmd::ls::run(&sub("ls"), &a[1..]))),
                 "rm" => (sub("rm"), strings().and_then(|a| cmd::rm::run(&sub("rm"), &a[1..]))),
                 "mk" => (sub("mk"), strings().and_then(|a| cmd::mk::run(&sub("mk"), &a[1..]))),
