@@ -138,6 +138,28 @@ fn every_option_matches_ipcs() {
     if let Some(why) = no_util_linux() {
         skip!("{why}");
     }
+    compare_all("");
+}
+
+/// Without `/proc/sysvipc` (hidden under an empty tmpfs in a private mount
+/// namespace), ipcs asks the kernel with `*_STAT`; ipckit must give the same output.
+#[test]
+fn every_option_matches_ipcs_without_proc_sysvipc() {
+    if let Some(why) = no_util_linux() {
+        skip!("{why}");
+    }
+    let probe = std::process::Command::new("unshare")
+        .args(["--mount", "--", "mount", "-t", "tmpfs", "none", "/proc/sysvipc"])
+        .output();
+    if !probe.map(|o| o.status.success()).unwrap_or(false) {
+        skip!("cannot hide /proc/sysvipc (unshare --mount and mount refused)");
+    }
+    compare_all("unshare --mount -- ");
+}
+
+/// Runs the comparison, with the script started through `wrap` (inside the IPC
+/// namespace).
+fn compare_all(wrap: &str) {
     let dir = open_tempdir();
     let d = dir.path();
     if cc().is_some() {
@@ -149,15 +171,22 @@ fn every_option_matches_ipcs() {
     }
     std::os::unix::fs::symlink(bin(), d.join("ipcs")).unwrap();
     std::fs::write(d.join("opts"), OPTIONS.join("\n") + "\n").unwrap();
-    let script = format!(
-        "DIR='{}'\n{SETUP}\ni=0\nwhile IFS= read -r o; do\n\
+    let inner = format!(
+        "DIR='{}'\n{}{SETUP}\ni=0\nwhile IFS= read -r o; do\n\
          ipcs $o >$DIR/a.$i.out 2>$DIR/a.$i.err; echo $? >$DIR/a.$i.rc\n\
          \"$IPCKIT\" ls $o >$DIR/b.$i.out 2>$DIR/b.$i.err; echo $? >$DIR/b.$i.rc\n\
          \"$DIR/ipcs\" $o >$DIR/c.$i.out 2>$DIR/c.$i.err; echo $? >$DIR/c.$i.rc\n\
          i=$((i+1))\ndone <$DIR/opts\n\
          for p in $holders; do kill $p; done; wait\n",
-        d.display()
+        d.display(),
+        if wrap.is_empty() {
+            ""
+        } else {
+            "mount -t tmpfs none /proc/sysvipc\nif [ -e /proc/sysvipc/msg ]; then echo '/proc/sysvipc still visible' >&2; exit 1; fi\n"
+        }
     );
+    std::fs::write(d.join("script"), &inner).unwrap();
+    let script = format!("{wrap}bash {}/script", d.display());
     // A zone with a half-hour offset and no tzdata needed: dates must follow TZ.
     let out = in_namespace(&script, "IST-5:30");
     assert!(out.status.success(), "setup failed: {}", String::from_utf8_lossy(&out.stderr));
