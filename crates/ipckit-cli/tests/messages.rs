@@ -213,3 +213,22 @@ fn a_closed_stdout_ends_quietly_with_0() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn send_nowait_on_a_full_queue_fails_and_sends_nothing() {
+    let (q, id) = queue();
+    q.update(&ipckit::sysv::msg::QueueUpdate { qbytes: Some(8), ..Default::default() }).unwrap();
+    ok(&["send", "--id", &id, "8 bytes!"]);
+    let out = run(&["send", "--id", &id, "--nowait", "x"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the queue is full"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(q.stat().unwrap().qnum, 1);
+    // A message larger than the queue's capacity can never fit: refused, not waited for.
+    let out = run(&["send", "--id", &id, "nine bytes"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("can never fit"));
+}
