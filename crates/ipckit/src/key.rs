@@ -189,7 +189,8 @@ pub(crate) fn parse_proj(text: &str) -> std::result::Result<u8, String> {
 impl FromStr for Key {
     type Err = Error;
 
-    /// Parses the [text form](self#text-form) of a key.
+    /// Parses the text form of a key: `0xHEX` (up to 8 digits), a decimal number
+    /// that fits 32 bits, or `PATH:PROJ` for `ftok(PATH, PROJ)`.
     fn from_str(text: &str) -> Result<Key> {
         let t = text.trim();
         if t.is_empty() {

@@ -12,6 +12,7 @@
 //! | System V shared memory (`shmget`/`shmat`/`shmdt`/`shmctl`) | [`sysv::shm`] |
 //! | kernel limits (`/proc/sys/kernel/*`, `IPC_INFO`) | [`limits`] |
 //! | processes (`fork`, `waitpid`, `kill`) | [`process`] |
+//! | listing every object (`/proc/sysvipc`, `/dev/shm`, `/dev/mqueue`), like `ipcs` | [`registry`] |
 //!
 //! ```
 //! use ipckit::{Key, Mode};
@@ -51,6 +52,7 @@ mod key;
 pub mod limits;
 mod perm;
 pub mod process;
+pub mod registry;
 mod sys;
 pub mod sysv;
 mod wait;

@@ -15,11 +15,14 @@
 #![allow(clippy::unnecessary_cast, clippy::useless_conversion)]
 
 pub(crate) mod errno;
+pub(crate) mod host;
 pub(crate) mod ipc;
 pub(crate) mod msg;
 pub(crate) mod process;
 pub(crate) mod sem;
 pub(crate) mod shm;
+pub(crate) mod time;
+pub(crate) mod user;
 
 pub(crate) use errno::{Errno, SysResult};
 

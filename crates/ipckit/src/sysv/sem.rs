@@ -391,9 +391,14 @@ impl SemSet {
     }
 
     /// A handle on the set with this id, checked to exist. The handle does not own it.
+    /// If the set's permissions refuse reading its status, the handle is still made,
+    /// with its size unknown ([`len`](Self::len) is 0).
     pub fn from_id(id: i32) -> Result<SemSet> {
         match sys::sem::stat(id) {
             Ok(st) => Ok(SemSet { key: st.perm.key, id, nsems: st.nsems as u16, own: Ownership::new(false) }),
+            // It exists, but we may not read its status (the owner or root may still
+            // remove it); key and size stay unknown, as for queues and segments.
+            Err(Errno::EACCES) => Ok(SemSet { key: Key::PRIVATE, id, nsems: 0, own: Ownership::new(false) }),
             Err(e) => Err(id_error("semctl(IPC_STAT)", Key::PRIVATE, id, e)),
         }
     }
