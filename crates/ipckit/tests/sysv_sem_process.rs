@@ -210,9 +210,20 @@ fn mode_0600_refuses_another_user() {
             return 10;
         }
         let mut code = 0;
-        match SemSet::from_id(id) {
+        // The set exists (a handle can be made, to remove it if one may), but every
+        // operation is refused.
+        let Ok(theirs) = SemSet::from_id(id) else { return 11 };
+        match theirs.value(0) {
             Err(e) if e.kind() == ErrorKind::PermissionDenied => {}
             _ => code |= 1,
+        }
+        match theirs.try_op(&[SemOp::p(0)]) {
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => {}
+            _ => code |= 2,
+        }
+        match theirs.remove() {
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => {}
+            _ => code |= 4,
         }
         code
     });
