@@ -1,42 +1,4 @@
-//! System V keys: `ftok`, the private key, and the one text form ipckit uses for keys.
-//!
-//! Every System V object (message queue, semaphore set, shared-memory segment) is
-//! found by a 32-bit **key**. Two unrelated processes that agree on a key reach the
-//! same object; [`Key::ftok`] derives a key from an existing file and a one-byte
-//! project id, so that they only need to agree on a path. [`Key::PRIVATE`]
-//! (`IPC_PRIVATE`) always creates a new object that can only be reached by its id.
-//!
-//! # Text form
-//!
-//! Everywhere ipckit reads a key from text (the command line, configuration), it
-//! accepts exactly these forms, parsed by [`Key::from_str`](std::str::FromStr):
-//!
-//! | text | meaning |
-//! |---|---|
-//! | `0x1b2c3d4e` | hexadecimal (any case, up to 8 digits) |
-//! | `12345`, `-5` | decimal, anything that fits 32 bits (negative for the high half) |
-//! | `PATH:PROJ` | `ftok(PATH, PROJ)`; `PROJ` is a number `0`–`255` (decimal or `0x`-hex) or one non-digit character taken as its byte value (`/etc/services:g`) |
-//!
-//! A key prints as `0x%08x`, the way `ipcs` shows it.
-//!
-//! ```
-//! use ipckit::Key;
-//!
-//! let k: Key = "0x0000abcd".parse()?;
-//! assert_eq!(k.raw(), 0xabcd);
-//! assert_eq!(k.to_string(), "0x0000abcd");
-//!
-//! // PATH:PROJ is ftok; 'A' is the byte 65.
-//! let dir = tempfile::tempdir()?;
-//! let anchor = dir.path().join("anchor");
-//! std::fs::write(&anchor, b"")?;
-//! let text = format!("{}:A", anchor.display());
-//! assert_eq!(text.parse::<Key>()?, Key::ftok(&anchor, 65)?);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! References: [ftok(3)](https://man7.org/linux/man-pages/man3/ftok.3.html),
-//! [sysvipc(7)](https://man7.org/linux/man-pages/man7/sysvipc.7.html).
+//! System V keys: see [`Key`].
 
 use std::fmt;
 use std::os::unix::fs::MetadataExt;
@@ -45,7 +7,46 @@ use std::str::FromStr;
 
 use crate::error::{Error, ErrorKind, Object, Result};
 
-/// A System V IPC key (`key_t`).
+/// A System V IPC key (`key_t`): `ftok`, the private key, and the one text form ipckit
+/// uses for keys.
+///
+/// Every System V object (message queue, semaphore set, shared-memory segment) is
+/// found by a 32-bit **key**. Two unrelated processes that agree on a key reach the
+/// same object; [`Key::ftok`] derives a key from an existing file and a one-byte
+/// project id, so that they only need to agree on a path. [`Key::PRIVATE`]
+/// (`IPC_PRIVATE`) always creates a new object that can only be reached by its id.
+///
+/// # Text form
+///
+/// Everywhere ipckit reads a key from text (the command line, configuration), it
+/// accepts exactly these forms, parsed by [`Key::from_str`](std::str::FromStr):
+///
+/// | text | meaning |
+/// |---|---|
+/// | `0x1b2c3d4e` | hexadecimal (any case, up to 8 digits) |
+/// | `12345`, `-5` | decimal, anything that fits 32 bits (negative for the high half) |
+/// | `PATH:PROJ` | `ftok(PATH, PROJ)`; `PROJ` is a number `0`–`255` (decimal or `0x`-hex) or one non-digit character taken as its byte value (`/etc/services:g`) |
+///
+/// A key prints as `0x%08x`, the way `ipcs` shows it.
+///
+/// ```
+/// use ipckit::Key;
+///
+/// let k: Key = "0x0000abcd".parse()?;
+/// assert_eq!(k.raw(), 0xabcd);
+/// assert_eq!(k.to_string(), "0x0000abcd");
+///
+/// // PATH:PROJ is ftok; 'A' is the byte 65.
+/// let dir = tempfile::tempdir()?;
+/// let anchor = dir.path().join("anchor");
+/// std::fs::write(&anchor, b"")?;
+/// let text = format!("{}:A", anchor.display());
+/// assert_eq!(text.parse::<Key>()?, Key::ftok(&anchor, 65)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// References: [ftok(3)](https://man7.org/linux/man-pages/man3/ftok.3.html),
+/// [sysvipc(7)](https://man7.org/linux/man-pages/man7/sysvipc.7.html).
 #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Key(i32);
 
@@ -95,6 +96,15 @@ impl Key {
     /// nonzero one.
     pub fn ftok(path: impl AsRef<Path>, proj: u8) -> Result<Key> {
         Ok(Key::ftok_parts(path, proj)?.key)
+    }
+
+    /// Parses a project id as the [text form](Key#text-form) does: a number `0`-`255`
+    /// (decimal or `0x`-hex), or one non-digit ASCII character taken as its byte value.
+    pub fn parse_project_id(text: &str) -> Result<u8> {
+        parse_proj(text).map_err(|why| {
+            Error::new("parse project id", Object::Name(text.to_string()), ErrorKind::InvalidInput)
+                .with_detail(why)
+        })
     }
 
     /// Like [`Key::ftok`], also returning the device and inode the key was formed from.
@@ -180,7 +190,8 @@ pub(crate) fn parse_proj(text: &str) -> std::result::Result<u8, String> {
 impl FromStr for Key {
     type Err = Error;
 
-    /// Parses the [text form](self#text-form) of a key.
+    /// Parses the [text form](Key#text-form) of a key: `0xHEX` (up to 8 digits), a
+    /// decimal number that fits 32 bits, or `PATH:PROJ` for `ftok(PATH, PROJ)`.
     fn from_str(text: &str) -> Result<Key> {
         let t = text.trim();
         if t.is_empty() {

@@ -15,6 +15,7 @@
 //! | POSIX message queues (`mq_open`/`mq_send`/`mq_receive`) | [`posix::mq`] |
 //! | a shared-memory channel near the hardware's limit (SPSC ring, futex wake-ups) | [`channel`] |
 //! | processes (`fork`, `waitpid`, `kill`) | [`process`] |
+//! | listing every object (`/proc/sysvipc`, `/dev/shm`, `/dev/mqueue`), like `ipcs` | [`registry`] |
 //!
 //! ```
 //! use ipckit::{Key, Mode};
@@ -56,6 +57,7 @@ pub mod limits;
 mod perm;
 pub mod posix;
 pub mod process;
+pub mod registry;
 mod sys;
 pub mod sysv;
 mod wait;

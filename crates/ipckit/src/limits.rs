@@ -198,6 +198,31 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// Reads every System V limit from the kernel's `IPC_INFO` answers alone
+    /// (`msgctl`, `semctl`, `shmctl`), ignoring `/proc`. `semvmx` and `shmmin` come from
+    /// the same answers.
+    pub fn read_ipc_info() -> Result<Limits> {
+        let err = |op: &'static str| move |e| Error::sys(op, Object::None, e);
+        let (_, m) = sys::msg::info(false).map_err(err("msgctl(IPC_INFO)"))?;
+        let (_, s) = sys::sem::info(false).map_err(err("semctl(IPC_INFO)"))?;
+        let (_, h) = sys::shm::ipc_info().map_err(err("shmctl(IPC_INFO)"))?;
+        let n = |v: i32| u64::try_from(v).unwrap_or(0);
+        Ok(Limits {
+            msgmax: n(m.msgmax),
+            msgmnb: n(m.msgmnb),
+            msgmni: n(m.msgmni),
+            semmsl: n(s.semmsl),
+            semmns: n(s.semmns),
+            semopm: n(s.semopm),
+            semmni: n(s.semmni),
+            semvmx: n(s.semvmx),
+            shmmax: h.shmmax,
+            shmall: h.shmall,
+            shmmni: h.shmmni,
+            shmmin: h.shmmin,
+        })
+    }
+
     /// Reads every System V limit from `/proc/sys/kernel`, falling back to
     /// `msgctl`/`semctl`/`shmctl(IPC_INFO)` for any file that cannot be read.
     pub fn read() -> Result<Limits> {

@@ -16,6 +16,7 @@
 
 pub(crate) mod errno;
 pub(crate) mod futex;
+pub(crate) mod host;
 pub(crate) mod ipc;
 pub(crate) mod mman;
 pub(crate) mod msg;
@@ -24,6 +25,8 @@ pub(crate) mod posix_shm;
 pub(crate) mod process;
 pub(crate) mod sem;
 pub(crate) mod shm;
+pub(crate) mod time;
+pub(crate) mod user;
 
 pub(crate) use errno::{Errno, SysResult};
 

@@ -391,9 +391,14 @@ impl SemSet {
     }
 
     /// A handle on the set with this id, checked to exist. The handle does not own it.
+    /// If the set's permissions refuse reading its status, the handle is still made,
+    /// with its size unknown ([`len`](Self::len) is 0).
     pub fn from_id(id: i32) -> Result<SemSet> {
         match sys::sem::stat(id) {
             Ok(st) => Ok(SemSet { key: st.perm.key, id, nsems: st.nsems as u16, own: Ownership::new(false) }),
+            // It exists, but we may not read its status (the owner or root may still
+            // remove it); key and size stay unknown, as for queues and segments.
+            Err(Errno::EACCES) => Ok(SemSet { key: Key::PRIVATE, id, nsems: 0, own: Ownership::new(false) }),
             Err(e) => Err(id_error("semctl(IPC_STAT)", Key::PRIVATE, id, e)),
         }
     }
@@ -559,12 +564,12 @@ impl SemSet {
 
     /// Takes the lock if it is free now; `None` otherwise.
     pub fn try_lock(&self, num: u16) -> Result<Option<SemGuard<'_>>> {
-        Ok(self.try_op(&[SemOp::p(num).undo()])?.then_some(SemGuard { set: self, num }))
+        Ok(self.try_op(&[SemOp::p(num).undo()])?.then(|| SemGuard { set: self, num }))
     }
 
     /// Takes the lock, waiting at most `timeout`; `None` if time ran out.
     pub fn lock_timeout(&self, num: u16, timeout: Duration) -> Result<Option<SemGuard<'_>>> {
-        Ok(self.op_timeout(&[SemOp::p(num).undo()], timeout)?.then_some(SemGuard { set: self, num }))
+        Ok(self.op_timeout(&[SemOp::p(num).undo()], timeout)?.then(|| SemGuard { set: self, num }))
     }
 
     // ----- semctl --------------------------------------------------------------

@@ -108,3 +108,75 @@ pub fn compile_c(dir: &Path, name: &str, src: &str) -> PathBuf {
     assert!(out.status.success(), "cc failed for {name}:\n{}", String::from_utf8_lossy(&out.stderr));
     exe
 }
+
+/// Waits until process `pid` sleeps in a kernel function whose name contains `wchan`
+/// (such as `"msgrcv"` or `"semtimedop"`), read from `/proc/PID/wchan`. Panics after
+/// two minutes: that is a hang guard, not a timing assertion.
+pub fn wait_blocked_in(pid: u32, wchan: &str) {
+    let start = std::time::Instant::now();
+    loop {
+        let w = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+        if w.contains(wchan) {
+            return;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(120),
+            "process {pid} never blocked in {wchan} (wchan now {w:?})"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// The path of the example binary `name`, building it first if this test run did
+/// not (`cargo test --test X` builds no examples).
+pub fn example_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test>-<hash> -> target/<profile>/examples/<name>
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target profile dir");
+    let bin = profile_dir.join("examples").join(name);
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _lock = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--quiet", "-p", "ipckit", "--example", name]);
+        if profile_dir.file_name().is_some_and(|p| p == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build --example");
+        assert!(status.success(), "cargo build --example {name} failed");
+    }
+    bin
+}
+
+/// The directory of the C sources shared by the tests (`tests/c`).
+pub fn c_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("c")
+}
+
+/// Compiles `tests/c/<name>.c` into `dir`, returning the executable.
+pub fn compile_c_file(dir: &Path, name: &str) -> PathBuf {
+    let src = std::fs::read_to_string(c_dir().join(format!("{name}.c"))).expect("read C source");
+    let cc = cc().expect("a C compiler");
+    let exe = dir.join(name);
+    let out = Command::new(cc)
+        .args(["-O1", "-Wall", "-I"])
+        .arg(c_dir())
+        .arg("-o")
+        .arg(&exe)
+        .arg("-x")
+        .arg("c")
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().expect("stdin").write_all(src.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("run cc");
+    assert!(out.status.success(), "cc failed for {name}:\n{}", String::from_utf8_lossy(&out.stderr));
+    exe
+}
