@@ -76,6 +76,9 @@ pub enum Mechanism {
     ChannelLoan,
     /// Baseline: two processes spinning on one shared cache line (round trip only).
     SpinLine,
+    /// Baseline: the same ping-pong carrying the payload through one shared slot per
+    /// direction (round trip only): the floor for a message of the size.
+    SpinCopy,
     /// Baseline: `memcpy` in one process (throughput only).
     Memcpy,
     /// CPU used by a channel receiver blocked on an idle channel.
@@ -84,7 +87,7 @@ pub enum Mechanism {
 
 impl Mechanism {
     /// Every mechanism, in report order.
-    pub const ALL: [Mechanism; 12] = [
+    pub const ALL: [Mechanism; 13] = [
         Mechanism::Pipe,
         Mechanism::Fifo,
         Mechanism::Uds,
@@ -95,6 +98,7 @@ impl Mechanism {
         Mechanism::ChannelSpin,
         Mechanism::ChannelLoan,
         Mechanism::SpinLine,
+        Mechanism::SpinCopy,
         Mechanism::Memcpy,
         Mechanism::ChannelIdle,
     ];
@@ -112,6 +116,7 @@ impl Mechanism {
             Mechanism::ChannelSpin => "channel-spin",
             Mechanism::ChannelLoan => "channel-loan",
             Mechanism::SpinLine => "spin-line",
+            Mechanism::SpinCopy => "spin-copy",
             Mechanism::Memcpy => "memcpy",
             Mechanism::ChannelIdle => "channel-idle",
         }
@@ -138,14 +143,14 @@ impl Mechanism {
             // these run as raw loops only for now.
             Mechanism::Pipe | Mechanism::Fifo | Mechanism::Uds => &["raw"],
             Mechanism::SysvMsg | Mechanism::SysvSem | Mechanism::PosixMq => &["ipckit", "raw"],
-            Mechanism::SpinLine | Mechanism::Memcpy => &["raw"],
+            Mechanism::SpinLine | Mechanism::SpinCopy | Mechanism::Memcpy => &["raw"],
             _ => &["ipckit"],
         }
     }
 
     fn measures(self) -> (bool, bool) {
         match self {
-            Mechanism::SpinLine => (true, false),
+            Mechanism::SpinLine | Mechanism::SpinCopy => (true, false),
             Mechanism::Memcpy => (false, true),
             Mechanism::ChannelIdle => (false, false),
             _ => (true, true),
@@ -251,6 +256,7 @@ fn setup(s: Scenario) -> Result<Box<dyn Setup>, BenchError> {
         Mechanism::ChannelSpin => Box::new(sides::ChannelPair::new(s.size, sides::ChannelMode::Spin)?),
         Mechanism::ChannelLoan => Box::new(sides::ChannelPair::new(s.size, sides::ChannelMode::Loan)?),
         Mechanism::SpinLine => Box::new(raw::SpinLine::new()?),
+        Mechanism::SpinCopy => Box::new(raw::SpinCopy::new(s.size)?),
         Mechanism::Memcpy | Mechanism::ChannelIdle => return Err("not a two-process loop".into()),
     })
 }
@@ -522,6 +528,14 @@ pub fn checks(rows: &[Row]) -> Vec<(String, f64, String, bool)> {
             if let Some(p50) = find(rows, mech, "ipckit", 64).and_then(|r| r.rtt_p50_ns) {
                 let ratio = p50 / floor;
                 out.push((format!("{mech} 64 B round trip / spin-line"), ratio, format!("<= {limit}"), ratio <= limit));
+            }
+        }
+    }
+    if let Some(floor) = find(rows, "spin-copy", "raw", 64).and_then(|r| r.rtt_p50_ns) {
+        for mech in ["channel-spin", "channel"] {
+            if let Some(p50) = find(rows, mech, "ipckit", 64).and_then(|r| r.rtt_p50_ns) {
+                let ratio = p50 / floor;
+                out.push((format!("{mech} 64 B round trip / spin-copy 64 B (for information)"), ratio, "-".into(), true));
             }
         }
     }

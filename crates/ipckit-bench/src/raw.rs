@@ -560,3 +560,93 @@ impl Setup for SpinLine {
         Ok(Box::new(SpinSide { word, next: 1 }))
     }
 }
+
+/// The floor for a message of `size` bytes: the same ping-pong as [`SpinLine`], with
+/// the payload copied through shared memory. Per direction, a slot of one sequence
+/// word followed by the payload: the writer copies the payload in, then stores the
+/// sequence number (Release); the reader spins on it (Acquire), then copies out. No
+/// framing, no checks, no wake-ups: what a message of this size costs at least.
+pub(crate) struct SpinCopy {
+    mem: *mut u8,
+    len: usize,
+    size: usize,
+}
+
+impl SpinCopy {
+    pub(crate) fn new(size: usize) -> Result<SpinCopy, BenchError> {
+        // Two slots, each starting on a 128-byte boundary.
+        let slot = (8 + size).div_ceil(128) * 128;
+        let len = 2 * slot;
+        // SAFETY: a fresh anonymous shared mapping at an address the kernel picks.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(os_err("mmap"));
+        }
+        Ok(SpinCopy { mem: p.cast(), len, size })
+    }
+}
+
+impl Drop for SpinCopy {
+    fn drop(&mut self) {
+        // SAFETY: our mapping; the children that used it have exited.
+        unsafe { libc::munmap(self.mem.cast(), self.len) };
+    }
+}
+
+struct SpinCopySide {
+    out: *mut u8,
+    inp: *mut u8,
+    sent: u64,
+    seen: u64,
+}
+
+impl Side for SpinCopySide {
+    fn send(&mut self, data: &[u8]) -> Result<(), BenchError> {
+        self.sent += 1;
+        // SAFETY: the slot holds a sequence word and `size` payload bytes
+        // (data.len() == size); the reader reads it only after the Release below.
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), self.out.add(8), data.len());
+            (*self.out.cast::<AtomicU64>()).store(self.sent, Ordering::Release);
+        }
+        Ok(())
+    }
+    fn recv(&mut self, data: &mut [u8]) -> Result<(), BenchError> {
+        self.seen += 1;
+        // SAFETY: the slot's first word is an aligned u64 in the shared mapping.
+        let word = unsafe { &*self.inp.cast::<AtomicU64>() };
+        let mut polls = 0u32;
+        while word.load(Ordering::Acquire) != self.seen {
+            polls = polls.wrapping_add(1);
+            if polls % 4096 == 0 {
+                std::thread::yield_now();
+            }
+            std::hint::spin_loop();
+        }
+        // SAFETY: the Acquire above saw the writer's Release; the payload is complete,
+        // and the writer does not touch the slot until we answer.
+        unsafe { std::ptr::copy_nonoverlapping(self.inp.add(8), data.as_mut_ptr(), data.len()) };
+        Ok(())
+    }
+}
+
+impl Setup for SpinCopy {
+    fn side(&mut self, parent: bool) -> Result<Box<dyn Side>, BenchError> {
+        let slot = self.len / 2;
+        let a = self.mem;
+        // SAFETY: the mapping holds two slots.
+        let b = unsafe { self.mem.add(slot) };
+        let _ = self.size;
+        let (out, inp) = if parent { (a, b) } else { (b, a) };
+        Ok(Box::new(SpinCopySide { out, inp, sent: 0, seen: 0 }))
+    }
+}

@@ -10,13 +10,13 @@ use ipckit_bench::{Mechanism, Options};
 use crate::{Fail, Res};
 
 const MECHANISMS: &str = "pipe, fifo, uds, sysv-msg, sysv-sem, posix-mq, channel, channel-spin, \
-                          channel-loan, spin-line, memcpy, channel-idle";
+                          channel-loan, spin-line, spin-copy, memcpy, channel-idle";
 
 /// Arguments of `ipckit bench`.
 #[derive(Args, Debug)]
 #[command(after_help = "Mechanisms: pipe, fifo, uds, sysv-msg, sysv-sem, posix-mq, channel (adaptive waiting), \
 channel-spin, channel-loan (zero-copy), and the baselines spin-line (two processes spinning on one cache \
-line) and memcpy (single-copy bandwidth); channel-idle measures the CPU a blocked receiver uses.\n\n\
+line), spin-copy (the same, carrying the payload) and memcpy (single-copy bandwidth); channel-idle measures the CPU a blocked receiver uses.\n\n\
 Examples:\n  ipckit bench --quick\n  ipckit bench -m channel-spin -m spin-line -s 64\n  \
 ipckit bench --json > bench.json\n  ipckit bench --quick --plot bench.svg")]
 pub struct BenchArgs {

@@ -440,6 +440,7 @@ impl Sender {
     }
 
     /// Sends `data`, waiting for room.
+    #[inline]
     pub fn send(&mut self, data: &[u8]) -> Result<()> {
         self.send_with(data, Wait::Block).map(|_| ())
     }
@@ -465,6 +466,7 @@ impl Sender {
     /// [`ErrorKind::Disconnected`] once the receiver is gone (a receiver that died is
     /// noticed when the ring is full), [`ErrorKind::Corrupted`] if the shared index is
     /// impossible.
+    #[inline]
     pub fn send_with(&mut self, data: &[u8], wait: Wait) -> Result<bool> {
         match self.reserve("send", data.len(), wait)? {
             Some(slot) => {
@@ -527,7 +529,23 @@ impl Sender {
     /// [`ErrorKind::Disconnected`]. Dropping the sender does the same.
     pub fn close(self) {}
 
+    /// Room for `len` bytes: the common case (there is room) inline, the rest out of line.
+    #[inline(always)]
     fn reserve(&mut self, op: &'static str, len: usize, wait: Wait) -> Result<Option<Slot>> {
+        let shared = &*self.shared;
+        let h = shared.header();
+        if len as u64 <= shared.geometry.max_message
+            && h.rx.0.state.load(Ordering::Relaxed) != ROLE_CLOSED
+            && let Ok(Some(slot)) = self.prod.reserve(&self.ring, &h.head.0, len as u64)
+        {
+            return Ok(Some(slot));
+        }
+        self.reserve_slow(op, len, wait)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn reserve_slow(&mut self, op: &'static str, len: usize, wait: Wait) -> Result<Option<Slot>> {
         let shared = &*self.shared;
         if len as u64 > shared.geometry.max_message {
             return Err(too_large(op, shared, len));
@@ -557,7 +575,7 @@ impl Sender {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn publish(&mut self, slot: Slot, len: u64) {
         self.prod.commit(&self.ring, slot, len);
         wait::notify(&self.shared.header().data_wake.0);
@@ -702,6 +720,7 @@ impl Receiver {
     }
 
     /// Receives a message into `buf`, waiting for one; returns its length.
+    #[inline]
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize> {
         Ok(self.recv_with(buf, Wait::Block)?.expect("a blocking receive returns a message or fails"))
     }
@@ -727,6 +746,7 @@ impl Receiver {
     /// in the channel; the error says its size), [`ErrorKind::Disconnected`] once the
     /// sender is gone and every message it sent was received,
     /// [`ErrorKind::Corrupted`] if the shared memory breaks the protocol.
+    #[inline]
     pub fn recv_with(&mut self, buf: &mut [u8], wait: Wait) -> Result<Option<usize>> {
         let Some(rec) = self.next("recv", wait)? else { return Ok(None) };
         let len = rec.len as usize;
@@ -816,7 +836,18 @@ impl Receiver {
     /// [`ErrorKind::Disconnected`]. Dropping the receiver does the same.
     pub fn close(self) {}
 
+    /// The next message: the common case (one is there) inline, the rest out of line.
+    #[inline(always)]
     fn next(&mut self, op: &'static str, wait: Wait) -> Result<Option<Record>> {
+        if let Ok(Some(rec)) = self.cons.peek(&self.ring, &self.shared.header().head.0) {
+            return Ok(Some(rec));
+        }
+        self.next_slow(op, wait)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn next_slow(&mut self, op: &'static str, wait: Wait) -> Result<Option<Record>> {
         let shared = &*self.shared;
         let h = shared.header();
         let (ring, cons) = (&self.ring, &mut self.cons);
@@ -852,7 +883,7 @@ impl Receiver {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn finish(&mut self, rec: Record) {
         let h = self.shared.header();
         self.cons.release(&h.head.0, rec);

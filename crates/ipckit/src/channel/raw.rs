@@ -33,7 +33,7 @@ impl RawRing {
     }
 
     /// The raw address of `off` (checked to lie inside the ring, `len` bytes long).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn ptr(&self, off: u64, len: usize) -> *mut u8 {
         assert!(off <= self.capacity && len as u64 <= self.capacity - off, "ring access out of bounds");
         // SAFETY: `off` is inside the ring (checked above), so the result stays inside
@@ -43,7 +43,7 @@ impl RawRing {
 }
 
 impl RingData for RawRing {
-    #[inline]
+    #[inline(always)]
     fn word(&self, off: u64) -> &AtomicU64 {
         assert!(off % 8 == 0, "unaligned ring word");
         let p = self.ptr(off, 8);
@@ -53,7 +53,7 @@ impl RingData for RawRing {
         unsafe { &*p.cast::<AtomicU64>() }
     }
 
-    #[inline]
+    #[inline(always)]
     fn write(&self, off: u64, src: &[u8]) {
         let p = self.ptr(off, src.len());
         // SAFETY: the range is inside the ring (checked by `ptr`) and writable; `src`
@@ -61,7 +61,7 @@ impl RingData for RawRing {
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), p, src.len()) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn read(&self, off: u64, dst: &mut [u8]) {
         let p = self.ptr(off, dst.len());
         // SAFETY: as in `write`; a peer writing the range at the same time can only

@@ -40,12 +40,12 @@
 //!    writing into the space it frees. The consumer's reads happen before the
 //!    producer's overwrites.
 //!
-//! Sleeping is a third pair, with `SeqCst` fences (see [`Wake`]).
+//! Sleeping is a third pair, with full barriers (`SeqCst` fences; see [`Wake`]).
 //!
 //! Every value read from shared memory (the head, a meta word) is copied once and
 //! checked before use; a bad value is a [`Fault`], never an out-of-bounds access.
 
-use super::sync::{AtomicU32, AtomicU64, Ordering, fence};
+use super::sync::{AtomicU32, AtomicU64, Ordering, full_barrier};
 
 /// Records start at multiples of this.
 pub(crate) const RECORD_ALIGN: u64 = 16;
@@ -169,7 +169,7 @@ impl Producer {
 
     /// Reserves room for a payload of `len` bytes (at most [`max_payload`]); `None`
     /// when the ring is too full. May publish a padding record first.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn reserve<D: RingData>(
         &mut self,
         data: &D,
@@ -204,7 +204,7 @@ impl Producer {
     }
 
     /// Publishes the message in `slot` with `len` payload bytes (at most `slot.len`).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn commit<D: RingData>(&mut self, data: &D, slot: Slot, len: u64) {
         assert!(len <= slot.len, "a message cannot grow past its reservation");
         let off = slot.off - RECORD_HEADER;
@@ -232,7 +232,7 @@ impl Consumer {
 
     /// The message at the consumer's position, if one is published. Skips padding.
     /// The message stays in the ring until [`release`](Self::release).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn peek<D: RingData>(&mut self, data: &D, head: &AtomicU64) -> Result<Option<Record>, Fault> {
         loop {
             let off = self.head & (self.capacity - 1);
@@ -261,7 +261,7 @@ impl Consumer {
     }
 
     /// Frees the record returned by [`peek`](Self::peek), after its payload was read.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn release(&mut self, head: &AtomicU64, rec: Record) {
         debug_assert_eq!(rec.pos, self.head);
         self.head = rec.pos + record_size(rec.len);
@@ -302,7 +302,7 @@ impl Wake {
         // Acquire pairs with `bump`'s Release: after a wake-up we see what was published.
         let seq = self.seq.load(Ordering::Acquire);
         self.waiting.store(1, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
+        full_barrier();
         seq
     }
 
@@ -315,7 +315,7 @@ impl Wake {
     /// The publisher's half, after publishing: whether the other side may be asleep.
     #[inline]
     pub(crate) fn needs_wake(&self) -> bool {
-        fence(Ordering::SeqCst);
+        full_barrier();
         self.waiting.load(Ordering::Relaxed) != 0
     }
 

@@ -134,12 +134,18 @@ pub(crate) fn block<T>(
 }
 
 /// Wakes the other side if it may sleep on `wake` (after a publication).
-#[inline]
+#[inline(always)]
 pub(crate) fn notify(wake: &Wake) {
     if wake.needs_wake() {
-        wake.bump();
-        let _ = sys::futex::wake(&wake.seq, 1);
+        wake_now(wake);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn wake_now(wake: &Wake) {
+    wake.bump();
+    let _ = sys::futex::wake(&wake.seq, 1);
 }
 
 /// Wakes the other side whatever it is doing (after closing an end).
