@@ -67,7 +67,7 @@ pub(crate) fn stamp(pos: u64) -> u64 {
 /// The bytes a record with a payload of `len` takes in the ring.
 #[inline]
 pub(crate) fn record_size(len: u64) -> u64 {
-    RECORD_HEADER + len.div_ceil(RECORD_ALIGN) * RECORD_ALIGN
+    (RECORD_HEADER + len).div_ceil(RECORD_ALIGN) * RECORD_ALIGN
 }
 
 #[inline]
