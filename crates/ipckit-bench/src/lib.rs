@@ -159,7 +159,7 @@ impl Mechanism {
 }
 
 /// What to run.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Options {
     /// The mechanisms (empty: all).
     pub mechanisms: Vec<Mechanism>,
@@ -171,11 +171,6 @@ pub struct Options {
     pub quick: bool,
 }
 
-impl Default for Options {
-    fn default() -> Options {
-        Options { mechanisms: Vec::new(), sizes: Vec::new(), same_core: false, quick: false }
-    }
-}
 
 /// The default message sizes.
 pub const DEFAULT_SIZES: [usize; 5] = [8, 64, 4096, 65536, 1048576];
@@ -281,7 +276,11 @@ fn cpus(all: &[usize], same_core: bool) -> (usize, usize) {
 }
 
 /// Child's code: run `body` on its side, pinned; report errors in the exit code.
-fn child_main(setup: &mut dyn Setup, cpu: usize, body: impl FnOnce(&mut dyn Side) -> Result<(), BenchError>) -> i32 {
+fn child_main(
+    setup: &mut dyn Setup,
+    cpu: usize,
+    body: impl FnOnce(&mut dyn Side) -> Result<(), BenchError>,
+) -> i32 {
     if raw::pin(&[cpu]).is_err() {
         return 4;
     }
@@ -527,7 +526,12 @@ pub fn checks(rows: &[Row]) -> Vec<(String, f64, String, bool)> {
         for (mech, limit) in [("channel-spin", 1.3), ("channel", 2.0)] {
             if let Some(p50) = find(rows, mech, "ipckit", 64).and_then(|r| r.rtt_p50_ns) {
                 let ratio = p50 / floor;
-                out.push((format!("{mech} 64 B round trip / spin-line"), ratio, format!("<= {limit}"), ratio <= limit));
+                out.push((
+                    format!("{mech} 64 B round trip / spin-line"),
+                    ratio,
+                    format!("<= {limit}"),
+                    ratio <= limit,
+                ));
             }
         }
     }
@@ -535,7 +539,12 @@ pub fn checks(rows: &[Row]) -> Vec<(String, f64, String, bool)> {
         for mech in ["channel-spin", "channel"] {
             if let Some(p50) = find(rows, mech, "ipckit", 64).and_then(|r| r.rtt_p50_ns) {
                 let ratio = p50 / floor;
-                out.push((format!("{mech} 64 B round trip / spin-copy 64 B (for information)"), ratio, "-".into(), true));
+                out.push((
+                    format!("{mech} 64 B round trip / spin-copy 64 B (for information)"),
+                    ratio,
+                    "-".into(),
+                    true,
+                ));
             }
         }
     }
@@ -627,7 +636,11 @@ pub fn table(rows: &[Row]) -> String {
 pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!("{cpu}, {} CPUs, Linux {}", raw::allowed_cpus().len(), kernel.trim())
@@ -639,7 +652,8 @@ mod tests {
 
     #[test]
     fn scenarios_respect_limits_and_variants() {
-        let opts = Options { mechanisms: vec![Mechanism::SysvMsg, Mechanism::SpinLine], ..Options::default() };
+        let opts =
+            Options { mechanisms: vec![Mechanism::SysvMsg, Mechanism::SpinLine], ..Options::default() };
         let s = scenarios(&opts);
         assert!(s.iter().all(|s| s.mechanism != Mechanism::SysvMsg || s.size <= 8192));
         assert_eq!(s.iter().filter(|s| s.mechanism == Mechanism::SpinLine).count(), 1);
@@ -661,7 +675,12 @@ mod tests {
     #[test]
     fn a_quick_run_of_a_few_mechanisms_measures_them() {
         let opts = Options {
-            mechanisms: vec![Mechanism::Pipe, Mechanism::ChannelSpin, Mechanism::SysvSem, Mechanism::SpinLine],
+            mechanisms: vec![
+                Mechanism::Pipe,
+                Mechanism::ChannelSpin,
+                Mechanism::SysvSem,
+                Mechanism::SpinLine,
+            ],
             sizes: vec![64],
             quick: true,
             ..Options::default()

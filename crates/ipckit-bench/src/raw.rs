@@ -181,7 +181,8 @@ impl RawFifo {
     pub(crate) fn new() -> Result<RawFifo, BenchError> {
         let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
         for name in ["a", "b"] {
-            let p = CString::new(dir.path().join(name).to_str().ok_or("non-UTF-8 temp dir")?).map_err(|e| e.to_string())?;
+            let p = CString::new(dir.path().join(name).to_str().ok_or("non-UTF-8 temp dir")?)
+                .map_err(|e| e.to_string())?;
             // SAFETY: `p` is a NUL-terminated path.
             if unsafe { libc::mkfifo(p.as_ptr(), 0o600) } != 0 {
                 return Err(os_err("mkfifo"));
@@ -191,7 +192,8 @@ impl RawFifo {
     }
 
     fn open(&mut self, name: &str, write: bool) -> Result<RawFd, BenchError> {
-        let p = CString::new(self.dir.path().join(name).to_str().ok_or("non-UTF-8 temp dir")?).map_err(|e| e.to_string())?;
+        let p = CString::new(self.dir.path().join(name).to_str().ok_or("non-UTF-8 temp dir")?)
+            .map_err(|e| e.to_string())?;
         let flags = libc::O_CLOEXEC | if write { libc::O_WRONLY } else { libc::O_RDONLY };
         // SAFETY: `p` is a NUL-terminated path.
         let fd = unsafe { libc::open(p.as_ptr(), flags) };
@@ -227,7 +229,10 @@ impl RawUds {
     pub(crate) fn new() -> Result<RawUds, BenchError> {
         let mut fds = [0; 2];
         // SAFETY: `fds` is a writable array of two ints.
-        if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) } != 0 {
+        if unsafe {
+            libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr())
+        } != 0
+        {
             return Err(os_err("socketpair"));
         }
         // SAFETY: both fds are fresh and owned by nobody else.
@@ -291,7 +296,8 @@ impl Side for MsgSide {
         self.buf.resize(MTYPE + data.len(), 0);
         loop {
             // SAFETY: `buf` has room for a long type and `data.len()` body bytes.
-            let n = unsafe { libc::msgrcv(self.id, self.buf.as_mut_ptr().cast(), data.len(), self.recv_type, 0) };
+            let n =
+                unsafe { libc::msgrcv(self.id, self.buf.as_mut_ptr().cast(), data.len(), self.recv_type, 0) };
             if n >= 0 {
                 data[..n as usize].copy_from_slice(&self.buf[MTYPE..MTYPE + n as usize]);
                 return Ok(());
@@ -488,7 +494,9 @@ impl Side for MqSide {
     fn recv(&mut self, data: &mut [u8]) -> Result<(), BenchError> {
         loop {
             // SAFETY: `data` is writable for its length (the queue's msgsize).
-            let n = unsafe { libc::mq_receive(self.r, data.as_mut_ptr().cast(), data.len(), std::ptr::null_mut()) };
+            let n = unsafe {
+                libc::mq_receive(self.r, data.as_mut_ptr().cast(), data.len(), std::ptr::null_mut())
+            };
             if n >= 0 {
                 return Ok(());
             }

@@ -112,9 +112,11 @@ impl PosixMq {
     pub(crate) fn new(size: usize, maxmsg: usize) -> Result<PosixMq, BenchError> {
         let pid = std::process::id();
         let attr = QueueAttr { maxmsg, msgsize: size };
-        let mut a = MessageQueue::create(&format!("/ipckit-bench-q-{pid}-a"), attr, Mode::OWNER_RW).map_err(e)?;
+        let mut a =
+            MessageQueue::create(&format!("/ipckit-bench-q-{pid}-a"), attr, Mode::OWNER_RW).map_err(e)?;
         a.set_remove_on_drop(true).map_err(e)?;
-        let mut b = MessageQueue::create(&format!("/ipckit-bench-q-{pid}-b"), attr, Mode::OWNER_RW).map_err(e)?;
+        let mut b =
+            MessageQueue::create(&format!("/ipckit-bench-q-{pid}-b"), attr, Mode::OWNER_RW).map_err(e)?;
         b.set_remove_on_drop(true).map_err(e)?;
         Ok(PosixMq { queues: [a, b] })
     }
@@ -164,7 +166,10 @@ pub(crate) struct ChannelPair {
 impl ChannelPair {
     pub(crate) fn new(size: usize, mode: ChannelMode) -> Result<ChannelPair, BenchError> {
         let config = ChannelConfig::new().with_capacity((4 * size).max(64 * 1024)).with_max_message(size);
-        Ok(ChannelPair { chans: [Channel::create_memfd(&config).map_err(e)?, Channel::create_memfd(&config).map_err(e)?], mode })
+        Ok(ChannelPair {
+            chans: [Channel::create_memfd(&config).map_err(e)?, Channel::create_memfd(&config).map_err(e)?],
+            mode,
+        })
     }
 }
 

@@ -8,8 +8,8 @@ use crate::Row;
 const W: f64 = 960.0;
 const PANEL_H: f64 = 380.0;
 const COLORS: [&str; 12] = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-    "#393b79", "#637939",
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+    "#17becf", "#393b79", "#637939",
 ];
 
 fn esc(s: &str) -> String {
@@ -55,8 +55,10 @@ fn latency_panel(s: &mut String, rows: &[Row], y0: f64) {
     } else {
         rows.iter().filter(|r| r.rtt_p50_ns.is_some()).map(|r| r.size_bytes).min().unwrap_or(0)
     };
-    let bars: Vec<&Row> =
-        rows.iter().filter(|r| r.rtt_p50_ns.is_some() && (r.size_bytes == size || r.mechanism == "spin-line")).collect();
+    let bars: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.rtt_p50_ns.is_some() && (r.size_bytes == size || r.mechanism == "spin-line"))
+        .collect();
     let _ = write!(
         s,
         r#"<text x="{}" y="{}" text-anchor="middle" font-size="15">Round trip, median ({size}-byte messages; log scale)</text>"#,
@@ -72,7 +74,13 @@ fn latency_panel(s: &mut String, rows: &[Row], y0: f64) {
     let hi = 10f64.powf(vals.iter().cloned().fold(1.0, f64::max).log10().ceil()).max(lo * 10.0);
     for d in decades(lo, hi) {
         let y = log_y(d, lo, hi, top, h);
-        let label = if d < 1000.0 { format!("{d} ns") } else if d < 1e6 { format!("{} µs", d / 1e3) } else { format!("{} ms", d / 1e6) };
+        let label = if d < 1000.0 {
+            format!("{d} ns")
+        } else if d < 1e6 {
+            format!("{} µs", d / 1e3)
+        } else {
+            format!("{} ms", d / 1e6)
+        };
         let _ = write!(
             s,
             r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{label}</text>"##,
@@ -124,7 +132,9 @@ fn throughput_panel(s: &mut String, rows: &[Row], y0: f64) {
     let hi = 10f64.powf(vals.iter().cloned().fold(1.0, f64::max).log10().ceil()).max(lo * 10.0);
     let smin = pts.iter().map(|r| r.size_bytes).min().unwrap_or(1).max(1) as f64;
     let smax = (pts.iter().map(|r| r.size_bytes).max().unwrap_or(2) as f64).max(smin * 2.0);
-    let x_of = |size: usize| left + ((size.max(1) as f64).ln() - smin.ln()) / (smax.ln() - smin.ln()) * (right - left);
+    let x_of = |size: usize| {
+        left + ((size.max(1) as f64).ln() - smin.ln()) / (smax.ln() - smin.ln()) * (right - left)
+    };
     for d in decades(lo, hi) {
         let y = log_y(d, lo, hi, top, h);
         let _ = write!(
@@ -142,7 +152,8 @@ fn throughput_panel(s: &mut String, rows: &[Row], y0: f64) {
         let x = x_of(*sz);
         let _ = write!(s, r#"<text x="{x:.1}" y="{:.1}" text-anchor="middle">{sz}</text>"#, top + h + 16.0);
     }
-    let mut series: Vec<(String, String)> = pts.iter().map(|r| (r.mechanism.clone(), r.variant.clone())).collect();
+    let mut series: Vec<(String, String)> =
+        pts.iter().map(|r| (r.mechanism.clone(), r.variant.clone())).collect();
     series.dedup();
     series.sort();
     series.dedup();

@@ -41,7 +41,9 @@ fn empty_polls(c: &mut Criterion) {
     let _tx = chan.sender().unwrap();
     let mut rx = chan.receiver().unwrap();
     let mut buf = [0u8; 64];
-    c.bench_function("try_recv on an empty channel", |b| b.iter(|| black_box(rx.try_recv(&mut buf).unwrap())));
+    c.bench_function("try_recv on an empty channel", |b| {
+        b.iter(|| black_box(rx.try_recv(&mut buf).unwrap()))
+    });
 }
 
 fn pod(c: &mut Criterion) {

@@ -164,3 +164,22 @@ fn serde_values_travel() {
     assert_eq!(rx.recv_value::<Job>().unwrap_err().kind(), ErrorKind::Codec);
     util::wait_ok(child);
 }
+
+#[test]
+fn record_alignment_is_checked_and_kept() {
+    for align in [0, 8, 24, 8192] {
+        let err = Channel::create_memfd(&ChannelConfig::new().with_record_align(align)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "align {align}: {err}");
+    }
+    for align in [16, 64, 4096] {
+        let chan = Channel::create_memfd(&ChannelConfig::new().with_capacity(1024).with_record_align(align))
+            .unwrap();
+        assert!(chan.capacity() >= 4 * align);
+        let mut tx = chan.sender().unwrap();
+        let mut rx = chan.receiver().unwrap();
+        for i in 0..100u32 {
+            tx.send(&i.to_le_bytes()).unwrap();
+            assert_eq!(rx.recv_pod::<u32>().unwrap(), i);
+        }
+    }
+}

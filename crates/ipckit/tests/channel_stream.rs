@@ -49,9 +49,9 @@ fn checksum(bytes: &[u8]) -> u64 {
     h
 }
 
-fn stream(count: u64, strategy: WaitStrategy, capacity: usize, max: usize) {
-    let chan = Channel::create_memfd(&ChannelConfig::new().with_capacity(capacity).with_max_message(max))
-        .expect("create channel");
+fn stream(count: u64, strategy: WaitStrategy, capacity: usize, max: usize, align: usize) {
+    let config = ChannelConfig::new().with_capacity(capacity).with_max_message(max).with_record_align(align);
+    let chan = Channel::create_memfd(&config).expect("create channel");
     let child = util::fork(|| {
         let mut tx = chan.sender().unwrap();
         tx.set_wait_strategy(strategy);
@@ -96,12 +96,12 @@ fn stream(count: u64, strategy: WaitStrategy, capacity: usize, max: usize) {
 
 #[test]
 fn a_million_random_messages_arrive_once_in_order_intact() {
-    stream(1_000_000, WaitStrategy::default(), 64 * 1024, 4096);
+    stream(1_000_000, WaitStrategy::default(), 64 * 1024, 4096, 128);
 }
 
 #[test]
-fn spinning_ends_with_a_small_ring() {
-    stream(100_000, WaitStrategy::Spin, 4096, 1024);
+fn spinning_ends_with_a_small_dense_ring() {
+    stream(100_000, WaitStrategy::Spin, 4096, 1024, 16);
 }
 
 #[test]
@@ -109,5 +109,5 @@ fn sleeping_ends_with_a_small_ring() {
     // No spinning, no yielding: every wait goes to the futex.
     let strategy =
         WaitStrategy::Adaptive { spin: std::time::Duration::ZERO, yield_for: std::time::Duration::ZERO };
-    stream(50_000, strategy, 2048, 512);
+    stream(50_000, strategy, 2048, 512, 64);
 }

@@ -14,11 +14,13 @@ const MECHANISMS: &str = "pipe, fifo, uds, sysv-msg, sysv-sem, posix-mq, channel
 
 /// Arguments of `ipckit bench`.
 #[derive(Args, Debug)]
-#[command(after_help = "Mechanisms: pipe, fifo, uds, sysv-msg, sysv-sem, posix-mq, channel (adaptive waiting), \
+#[command(
+    after_help = "Mechanisms: pipe, fifo, uds, sysv-msg, sysv-sem, posix-mq, channel (adaptive waiting), \
 channel-spin, channel-loan (zero-copy), and the baselines spin-line (two processes spinning on one cache \
 line), spin-copy (the same, carrying the payload) and memcpy (single-copy bandwidth); channel-idle measures the CPU a blocked receiver uses.\n\n\
 Examples:\n  ipckit bench --quick\n  ipckit bench -m channel-spin -m spin-line -s 64\n  \
-ipckit bench --json > bench.json\n  ipckit bench --quick --plot bench.svg")]
+ipckit bench --json > bench.json\n  ipckit bench --quick --plot bench.svg"
+)]
 pub struct BenchArgs {
     /// A mechanism to measure (repeatable; default: all)
     #[arg(short, long = "mechanism", value_name = "NAME")]
@@ -79,7 +81,12 @@ pub fn run(a: BenchArgs) -> Res {
         writeln!(out)?;
     } else {
         let secs = started.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        writeln!(out, "ipckit bench, {} (unix time {secs}){}", ipckit_bench::machine(), placement(a.same_core))?;
+        writeln!(
+            out,
+            "ipckit bench, {} (unix time {secs}){}",
+            ipckit_bench::machine(),
+            placement(a.same_core)
+        )?;
         writeln!(out)?;
         write!(out, "{}", ipckit_bench::table(&rows))?;
     }

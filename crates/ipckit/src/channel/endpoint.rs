@@ -21,6 +21,9 @@ use crate::posix::shm::{Mapping, ShmObject};
 use crate::sysv::shm::{Attachment, ShmSegment};
 use crate::wait::Wait;
 
+/// The default record alignment (see [`ChannelConfig::with_record_align`]).
+const DEFAULT_RECORD_ALIGN: usize = 128;
+
 /// The size of a new channel.
 ///
 /// ```
@@ -32,12 +35,13 @@ use crate::wait::Wait;
 pub struct ChannelConfig {
     capacity: usize,
     max_message: usize,
+    record_align: usize,
 }
 
 impl Default for ChannelConfig {
     /// A 64 KiB ring; messages up to half of it.
     fn default() -> ChannelConfig {
-        ChannelConfig { capacity: 64 * 1024, max_message: 0 }
+        ChannelConfig { capacity: 64 * 1024, max_message: 0, record_align: DEFAULT_RECORD_ALIGN }
     }
 }
 
@@ -61,6 +65,21 @@ impl ChannelConfig {
         self
     }
 
+    /// Where records start in the ring: at multiples of `bytes`, a power of two from
+    /// 16 to 4096 (default: 128). A message of up to `bytes - 16` bytes then lies in one
+    /// aligned block, which the receiver's core fetches in one transfer: 128 (two cache
+    /// lines, as processors prefetch them in pairs) is the fastest for small messages;
+    /// 16 packs small messages four to eight times denser.
+    pub fn with_record_align(mut self, bytes: usize) -> ChannelConfig {
+        self.record_align = bytes;
+        self
+    }
+
+    /// The record alignment.
+    pub fn record_align(&self) -> usize {
+        self.record_align
+    }
+
     /// The requested ring size.
     pub fn capacity(&self) -> usize {
         self.capacity
@@ -72,7 +91,7 @@ impl ChannelConfig {
     }
 
     fn geometry(&self, op: &'static str, obj: &Object) -> Result<Geometry> {
-        Geometry::for_request(self.capacity as u64, self.max_message as u64)
+        Geometry::for_request(self.capacity as u64, self.max_message as u64, self.record_align as u64)
             .map_err(|why| Error::new(op, obj.clone(), ErrorKind::InvalidInput).with_detail(why))
     }
 }
@@ -117,8 +136,12 @@ impl Shared {
                 "{len} bytes of shared memory cannot hold a channel (the header alone is {DATA_OFFSET})"
             )));
         }
-        let mut shared =
-            Shared { _backing: backing, base, geometry: Geometry { capacity: 0, max_message: 0 }, label };
+        let mut shared = Shared {
+            _backing: backing,
+            base,
+            geometry: Geometry { capacity: 0, max_message: 0, align: 16 },
+            label,
+        };
         let h = shared.header();
         shared.geometry = match create {
             Some(g) => {
@@ -321,7 +344,7 @@ impl Channel {
         Ok(Sender {
             ring: self.shared.ring(),
             shared: Arc::clone(&self.shared),
-            prod: Producer::new(g.capacity),
+            prod: Producer::new(g.capacity, g.align),
             strategy: WaitStrategy::default(),
             pid: me,
             #[cfg(feature = "serde")]
@@ -337,7 +360,7 @@ impl Channel {
         Ok(Receiver {
             ring: self.shared.ring(),
             shared: Arc::clone(&self.shared),
-            cons: Consumer::new(g.capacity, g.max_message),
+            cons: Consumer::new(g.capacity, g.max_message, g.align),
             strategy: WaitStrategy::default(),
             pid: me,
         })

@@ -19,7 +19,7 @@
 //! `Release`; an opener loads the magic with `Acquire`, then copies and checks every
 //! field once, and never reads them again.
 
-use super::ring::{self, RECORD_ALIGN, RECORD_HEADER, Wake};
+use super::ring::{self, MAX_RECORD_ALIGN, RECORD_ALIGN, RECORD_HEADER, Wake};
 use super::sync::{AtomicU32, AtomicU64, Ordering};
 
 /// "ipckCHAN", little-endian.
@@ -105,25 +105,32 @@ pub(crate) struct Geometry {
     pub(crate) capacity: u64,
     /// Largest message, in bytes.
     pub(crate) max_message: u64,
+    /// Records start at multiples of this (a power of two, 16 to 4096).
+    pub(crate) align: u64,
 }
 
 impl Geometry {
     /// The geometry for a request: the capacity rounded up to a power of two and grown
     /// until a message of `max_message` bytes fits in half of it. `max_message == 0`
     /// means "as large as the capacity allows".
-    pub(crate) fn for_request(capacity: u64, max_message: u64) -> Result<Geometry, String> {
+    pub(crate) fn for_request(capacity: u64, max_message: u64, align: u64) -> Result<Geometry, String> {
         if capacity > MAX_CAPACITY || max_message > MAX_CAPACITY / 2 {
             return Err(format!("a ring holds at most {MAX_CAPACITY} bytes"));
         }
-        let mut cap = capacity.max(MIN_CAPACITY).next_power_of_two();
+        if !align.is_power_of_two() || !(RECORD_ALIGN..=MAX_RECORD_ALIGN).contains(&align) {
+            return Err(format!(
+                "the record alignment {align} is not a power of two in {RECORD_ALIGN}..={MAX_RECORD_ALIGN}"
+            ));
+        }
+        let mut cap = capacity.max(MIN_CAPACITY).max(4 * align).next_power_of_two();
         if max_message > 0 {
-            cap = cap.max((2 * ring::record_size(max_message)).next_power_of_two());
+            cap = cap.max((2 * ring::record_size(max_message, align)).next_power_of_two());
         }
         if max_message > u64::from(u32::MAX) {
             return Err(format!("a message holds at most {} bytes", u32::MAX));
         }
         let max = if max_message == 0 { ring::max_payload(cap) } else { max_message };
-        Ok(Geometry { capacity: cap, max_message: max })
+        Ok(Geometry { capacity: cap, max_message: max, align })
     }
 
     /// The size of the shared memory that holds this ring.
@@ -132,10 +139,18 @@ impl Geometry {
     }
 
     /// Checks sizes read from shared memory.
-    fn check(capacity: u64, max_message: u64) -> Result<Geometry, String> {
+    fn check(capacity: u64, max_message: u64, align: u64) -> Result<Geometry, String> {
         if !capacity.is_power_of_two() || !(MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity) {
             return Err(format!(
                 "the ring's capacity {capacity} is not a power of two in {MIN_CAPACITY}..={MAX_CAPACITY}"
+            ));
+        }
+        if !align.is_power_of_two()
+            || !(RECORD_ALIGN..=MAX_RECORD_ALIGN).contains(&align)
+            || align * 4 > capacity
+        {
+            return Err(format!(
+                "the record alignment {align} is not a power of two in {RECORD_ALIGN}..={MAX_RECORD_ALIGN} (and at most a quarter of the ring)"
             ));
         }
         if max_message > ring::max_payload(capacity) {
@@ -143,7 +158,7 @@ impl Geometry {
                 "the largest message {max_message} does not fit half of the {capacity}-byte ring"
             ));
         }
-        Ok(Geometry { capacity, max_message })
+        Ok(Geometry { capacity, max_message, align })
     }
 }
 
@@ -155,7 +170,7 @@ pub(crate) fn init(h: &Header, g: Geometry, creator_pid: u32) {
     c.capacity.store(g.capacity, Ordering::Relaxed);
     c.max_message.store(g.max_message, Ordering::Relaxed);
     c.data_offset.store(DATA_OFFSET, Ordering::Relaxed);
-    c.record_align.store(RECORD_ALIGN as u32, Ordering::Relaxed);
+    c.record_align.store(g.align as u32, Ordering::Relaxed);
     c.record_header.store(RECORD_HEADER as u32, Ordering::Relaxed);
     c.creator_pid.store(creator_pid, Ordering::Relaxed);
     // Release pairs with `validate`'s Acquire: the fields above are visible with it.
@@ -192,11 +207,15 @@ pub(crate) fn validate(h: &Header, mapped_len: u64) -> Result<Geometry, Invalid>
     let off = c.data_offset.load(Ordering::Relaxed);
     let ra = c.record_align.load(Ordering::Relaxed);
     let rh = c.record_header.load(Ordering::Relaxed);
-    if off != DATA_OFFSET || u64::from(ra) != RECORD_ALIGN || u64::from(rh) != RECORD_HEADER {
-        return bad(format!("data offset {off}, record alignment {ra}, record header {rh}: not this layout"));
+    if off != DATA_OFFSET || u64::from(rh) != RECORD_HEADER {
+        return bad(format!("data offset {off}, record header {rh}: not this layout"));
     }
-    let g = Geometry::check(c.capacity.load(Ordering::Relaxed), c.max_message.load(Ordering::Relaxed))
-        .map_err(Invalid::Corrupted)?;
+    let g = Geometry::check(
+        c.capacity.load(Ordering::Relaxed),
+        c.max_message.load(Ordering::Relaxed),
+        u64::from(ra),
+    )
+    .map_err(Invalid::Corrupted)?;
     if g.total_size() > mapped_len {
         return bad(format!(
             "a ring of {} bytes needs {} bytes of shared memory, the mapping has {mapped_len}",

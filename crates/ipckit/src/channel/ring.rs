@@ -5,13 +5,19 @@
 //!
 //! The ring is `capacity` bytes (a power of two). Positions are byte counts that only
 //! grow (`u64`, never wrapping in practice); a position's offset in the ring is
-//! `pos & (capacity - 1)`. Every record starts at a multiple of 16 and is
+//! `pos & (capacity - 1)`. Every record starts at a multiple of the ring's record
+//! alignment (16 bytes by default, up to 4096; see below) and is
 //!
 //! ```text
 //! offset 0   stamp: u64   = pos ^ STAMP_KEY, stored last, with Release
 //! offset 8   meta:  u64   = kind << 32 | len   (kind 1: message, 2: padding)
-//! offset 16  payload: len bytes, then zero to 15 bytes to the next multiple of 16
+//! offset 16  payload: len bytes, then padding to the next multiple of the alignment
 //! ```
+//!
+//! A larger alignment trades space for latency: with 128, a record of up to 112 bytes
+//! of payload lies in one aligned pair of cache lines, which the consumer gets in one
+//! transfer (with the adjacent line), instead of one line now and one more once it
+//! has read the stamp.
 //!
 //! A record never wraps: when one does not fit before the end of the ring, the
 //! producer first writes a **padding** record that covers the rest of the ring, and the
@@ -47,8 +53,10 @@
 
 use super::sync::{AtomicU32, AtomicU64, Ordering, full_barrier};
 
-/// Records start at multiples of this.
+/// Records start at multiples of the ring's record alignment, at least this much.
 pub(crate) const RECORD_ALIGN: u64 = 16;
+/// The largest record alignment.
+pub(crate) const MAX_RECORD_ALIGN: u64 = 4096;
 /// Bytes before a record's payload (stamp and meta).
 pub(crate) const RECORD_HEADER: u64 = 16;
 /// `meta` kind of a message.
@@ -64,10 +72,11 @@ pub(crate) fn stamp(pos: u64) -> u64 {
     pos ^ STAMP_KEY
 }
 
-/// The bytes a record with a payload of `len` takes in the ring.
+/// The bytes a record with a payload of `len` takes in a ring whose records start at
+/// multiples of `align` (a power of two, at least 16).
 #[inline]
-pub(crate) fn record_size(len: u64) -> u64 {
-    (RECORD_HEADER + len).div_ceil(RECORD_ALIGN) * RECORD_ALIGN
+pub(crate) fn record_size(len: u64, align: u64) -> u64 {
+    (RECORD_HEADER + len).div_ceil(align) * align
 }
 
 #[inline]
@@ -76,7 +85,7 @@ fn meta(kind: u32, len: u64) -> u64 {
 }
 
 /// The largest payload a ring of `capacity` bytes accepts: a record is at most half
-/// the ring.
+/// the ring (whatever the record alignment, if it divides half the ring).
 pub(crate) fn max_payload(capacity: u64) -> u64 {
     (capacity / 2 - RECORD_HEADER).min(u64::from(u32::MAX)) / RECORD_ALIGN * RECORD_ALIGN
 }
@@ -152,13 +161,15 @@ pub(crate) struct Producer {
     tail: u64,
     head: u64,
     capacity: u64,
+    align: u64,
 }
 
 impl Producer {
-    /// A producer at position 0 of a ring of `capacity` bytes (a power of two).
-    pub(crate) fn new(capacity: u64) -> Producer {
-        debug_assert!(capacity.is_power_of_two() && capacity >= 4 * RECORD_HEADER);
-        Producer { tail: 0, head: 0, capacity }
+    /// A producer at position 0 of a ring of `capacity` bytes (a power of two) whose
+    /// records start at multiples of `align` (a power of two, 16 to capacity / 4).
+    pub(crate) fn new(capacity: u64, align: u64) -> Producer {
+        debug_assert!(capacity.is_power_of_two() && align.is_power_of_two() && align * 4 <= capacity);
+        Producer { tail: 0, head: 0, capacity, align }
     }
 
     /// The producer's position.
@@ -177,7 +188,7 @@ impl Producer {
         len: u64,
     ) -> Result<Option<Slot>, Fault> {
         debug_assert!(len <= max_payload(self.capacity));
-        let rec = record_size(len);
+        let rec = record_size(len, self.align);
         let mut off = self.tail & (self.capacity - 1);
         let to_end = self.capacity - off;
         let need = if rec <= to_end { rec } else { to_end + rec };
@@ -185,7 +196,7 @@ impl Producer {
             // Acquire pairs with the consumer's Release store of `head` (pair 2): its
             // reads of the space it freed happen before we write there.
             let h = head.load(Ordering::Acquire);
-            if h < self.head || h > self.tail || h % RECORD_ALIGN != 0 {
+            if h < self.head || h > self.tail || h % self.align != 0 {
                 return Err(Fault::Head { head: h, tail: self.tail });
             }
             self.head = h;
@@ -211,7 +222,7 @@ impl Producer {
         data.word(off + 8).store(meta(KIND_MESSAGE, len), Ordering::Relaxed);
         // Release (pair 1): payload and meta are visible to whoever sees the stamp.
         data.word(off).store(stamp(slot.pos), Ordering::Release);
-        self.tail = slot.pos + record_size(len);
+        self.tail = slot.pos + record_size(len, self.align);
     }
 }
 
@@ -221,13 +232,14 @@ pub(crate) struct Consumer {
     head: u64,
     capacity: u64,
     max_message: u64,
+    align: u64,
 }
 
 impl Consumer {
     /// A consumer at position 0 of a ring of `capacity` bytes that carries messages
-    /// of at most `max_message` bytes.
-    pub(crate) fn new(capacity: u64, max_message: u64) -> Consumer {
-        Consumer { head: 0, capacity, max_message }
+    /// of at most `max_message` bytes, in records aligned to `align`.
+    pub(crate) fn new(capacity: u64, max_message: u64, align: u64) -> Consumer {
+        Consumer { head: 0, capacity, max_message, align }
     }
 
     /// The message at the consumer's position, if one is published. Skips padding.
@@ -250,7 +262,7 @@ impl Consumer {
                     head.store(self.head, Ordering::Release);
                 }
                 KIND_MESSAGE => {
-                    if len > self.max_message || off + record_size(len) > self.capacity {
+                    if len > self.max_message || off + record_size(len, self.align) > self.capacity {
                         return Err(Fault::Length { pos: self.head, len });
                     }
                     return Ok(Some(Record { pos: self.head, off: off + RECORD_HEADER, len }));
@@ -264,7 +276,7 @@ impl Consumer {
     #[inline(always)]
     pub(crate) fn release(&mut self, head: &AtomicU64, rec: Record) {
         debug_assert_eq!(rec.pos, self.head);
-        self.head = rec.pos + record_size(rec.len);
+        self.head = rec.pos + record_size(rec.len, self.align);
         // Release (pair 2): our reads of the record happen before the producer reuses it.
         head.store(self.head, Ordering::Release);
     }

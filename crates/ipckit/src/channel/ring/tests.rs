@@ -51,8 +51,8 @@ mod real_memory {
         let heap = Heap::new(cap);
         let ring = heap.ring();
         let head = AtomicU64::new(0);
-        let mut p = Producer::new(cap);
-        let mut c = Consumer::new(cap, max_payload(cap));
+        let mut p = Producer::new(cap, RECORD_ALIGN);
+        let mut c = Consumer::new(cap, max_payload(cap), RECORD_ALIGN);
         let max = max_payload(cap);
         let rounds = if cfg!(miri) { 40 } else { 2000 };
         for seq in 0..rounds {
@@ -77,14 +77,14 @@ mod real_memory {
         let heap = Heap::new(cap);
         let ring = heap.ring();
         let head = AtomicU64::new(0);
-        let mut p = Producer::new(cap);
-        let mut c = Consumer::new(cap, max_payload(cap));
+        let mut p = Producer::new(cap, RECORD_ALIGN);
+        let mut c = Consumer::new(cap, max_payload(cap), RECORD_ALIGN);
         let mut sent = 0;
         while let Some(slot) = p.reserve(&ring, &head, 100).unwrap() {
             p.commit(&ring, slot, 100);
             sent += 1;
         }
-        assert_eq!(sent, cap / record_size(100));
+        assert_eq!(sent, cap / record_size(100, RECORD_ALIGN));
         let rec = c.peek(&ring, &head).unwrap().unwrap();
         c.release(&head, rec);
         assert!(p.reserve(&ring, &head, 100).unwrap().is_some());
@@ -96,8 +96,8 @@ mod real_memory {
         let heap = Heap::new(cap);
         let ring = heap.ring();
         let head = AtomicU64::new(0);
-        let mut p = Producer::new(cap);
-        let mut c = Consumer::new(cap, 64);
+        let mut p = Producer::new(cap, RECORD_ALIGN);
+        let mut c = Consumer::new(cap, 64, RECORD_ALIGN);
         // A record with a valid stamp and a length past the ring's end.
         ring.word(8).store((u64::from(KIND_MESSAGE) << 32) | 0xFFFF_FFFF, Ordering::Relaxed);
         ring.word(0).store(stamp(0), Ordering::Release);
@@ -127,7 +127,7 @@ mod real_memory {
             let (heap, head) = (Arc::clone(&heap), Arc::clone(&head));
             std::thread::spawn(move || {
                 let ring = heap.ring();
-                let mut p = Producer::new(cap);
+                let mut p = Producer::new(cap, RECORD_ALIGN);
                 let mut msg = Vec::new();
                 for seq in 0..count {
                     let len = length(seq, max);
@@ -145,7 +145,7 @@ mod real_memory {
             })
         };
         let ring = heap.ring();
-        let mut c = Consumer::new(cap, max);
+        let mut c = Consumer::new(cap, max, RECORD_ALIGN);
         let mut out = vec![0u8; max as usize];
         for seq in 0..count {
             let rec = loop {
@@ -208,7 +208,7 @@ mod model {
             let producer = {
                 let (data, head) = (Arc::clone(&data), Arc::clone(&head));
                 loom::thread::spawn(move || {
-                    let mut p = Producer::new(cap);
+                    let mut p = Producer::new(cap, RECORD_ALIGN);
                     for (seq, &len) in lens.iter().enumerate() {
                         let slot = loop {
                             if let Some(s) = p.reserve(&*data, &head, len).unwrap() {
@@ -222,7 +222,7 @@ mod model {
                     }
                 })
             };
-            let mut c = Consumer::new(cap, max_payload(cap));
+            let mut c = Consumer::new(cap, max_payload(cap), RECORD_ALIGN);
             for (seq, &len) in lens.iter().enumerate() {
                 let rec = loop {
                     if let Some(r) = c.peek(&*data, &head).unwrap() {
@@ -255,7 +255,7 @@ mod model {
             let producer = {
                 let (data, head, wake) = (Arc::clone(&data), Arc::clone(&head), Arc::clone(&wake));
                 loom::thread::spawn(move || {
-                    let mut p = Producer::new(cap);
+                    let mut p = Producer::new(cap, RECORD_ALIGN);
                     let slot = p.reserve(&*data, &head, 8).unwrap().unwrap();
                     data.write(slot.off, &[7; 8]);
                     p.commit(&*data, slot, 8);
@@ -264,7 +264,7 @@ mod model {
                     }
                 })
             };
-            let mut c = Consumer::new(cap, max_payload(cap));
+            let mut c = Consumer::new(cap, max_payload(cap), RECORD_ALIGN);
             let seq = wake.announce();
             let found = c.peek(&*data, &head).unwrap().is_some();
             producer.join().unwrap();
