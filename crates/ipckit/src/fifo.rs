@@ -94,7 +94,7 @@ use crate::error::{Error, ErrorKind, Object, Result};
 use crate::perm::Mode;
 use crate::pipe::{PipeReader, PipeWriter};
 use crate::sys::fifo::Access;
-use crate::sys::pipe::{FileId, FileType, Writers};
+use crate::sys::pipe::{FileType, Writers};
 use crate::sys::{self, Errno};
 use crate::sysv::Ownership;
 use crate::wait::Wait;
@@ -105,8 +105,10 @@ const MAX_PAUSE: Duration = Duration::from_millis(1);
 
 /// A named pipe: a path in the file system, and the means to open its ends.
 ///
-/// The handle holds no descriptor; each `open_*` call opens the path anew and returns
-/// an end. See the [module docs](self) for the waiting rules.
+/// Each `open_*` call opens the path anew and returns an end; the handle itself is
+/// neither a reader nor a writer (a handle that created its FIFO keeps an `O_PATH`
+/// reference to it, which only serves to recognise it at removal). See the
+/// [module docs](self) for the waiting rules.
 ///
 /// ```
 /// use ipckit::{ErrorKind, Mode};
@@ -133,8 +135,11 @@ pub struct Fifo {
     cpath: CString,
     nofollow: bool,
     own: Ownership,
-    /// The identity of the FIFO this handle created, to remove nothing else.
-    made: Option<FileId>,
+    /// For the handle that created the FIFO: an `O_PATH` descriptor of it. It pins
+    /// the inode, so that comparing device and inode numbers with what the path names
+    /// later is a sure test of "still the FIFO we made" (a freed inode number could be
+    /// reused by a new file; a held one cannot).
+    made: Option<OwnedFd>,
 }
 
 fn c_path(op: &'static str, path: &Path) -> Result<CString> {
@@ -168,8 +173,8 @@ impl Fifo {
                 _ => err,
             }
         })?;
-        // Remember what we made, so that removal touches this FIFO and nothing else.
-        let made = sys::pipe::lstat(&cpath).ok();
+        // Hold on to what we made, so that removal touches this FIFO and nothing else.
+        let made = sys::fifo::open_path(&cpath).ok();
         Ok(Fifo { path: path.to_path_buf(), cpath, nofollow: false, own: Ownership::new(true), made })
     }
 
@@ -243,10 +248,12 @@ impl Fifo {
                 now.kind.describe()
             )));
         }
-        if let Some(made) = self.made {
-            if (made.dev, made.ino) != (now.dev, now.ino) {
-                return Err(Error::new("unlink", obj(), ErrorKind::WrongType)
-                    .with_detail("the path now names a different FIFO than the one this handle created; it was not removed"));
+        if let Some(made) = &self.made {
+            let ours = sys::pipe::fstat(made.as_fd()).map_err(|e| Error::sys("fstat", obj(), e))?;
+            if (ours.dev, ours.ino) != (now.dev, now.ino) {
+                return Err(Error::new("unlink", obj(), ErrorKind::WrongType).with_detail(
+                    "the path now names a different FIFO than the one this handle created; it was not removed",
+                ));
             }
         }
         sys::fifo::unlink(&self.cpath).map_err(|e| Error::sys("unlink", obj(), e))

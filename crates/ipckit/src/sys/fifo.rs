@@ -1,5 +1,5 @@
 //! Named pipes: `mkfifo`, `open` (with `O_NOFOLLOW`, `O_NONBLOCK`, `O_CLOEXEC`,
-//! `O_NOCTTY`), `unlink`.
+//! `O_NOCTTY`, `O_PATH`), `unlink`.
 
 use std::ffi::CStr;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -42,6 +42,17 @@ pub(crate) fn open(path: &CStr, access: Access, nonblocking: bool, nofollow: boo
     }
     // SAFETY: `path` is NUL-terminated; without O_CREAT no mode argument is read.
     let fd = cvt(unsafe { libc::open(path.as_ptr(), flags) })?;
+    // SAFETY: open returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC)`: a reference to the file at `path`
+/// itself, which neither reads nor writes it (for a FIFO: no rendezvous, and the
+/// descriptor counts as neither reader nor writer). While it is open, the file's inode
+/// cannot be freed, so its inode number cannot be given to another file.
+pub(crate) fn open_path(path: &CStr) -> SysResult<OwnedFd> {
+    // SAFETY: `path` is NUL-terminated; without O_CREAT no mode argument is read.
+    let fd = cvt(unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC) })?;
     // SAFETY: open returned a new descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }

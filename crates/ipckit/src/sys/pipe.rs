@@ -161,7 +161,7 @@ impl FileType {
     }
 }
 
-/// What `fstat`/`lstat` tell ipckit: the type, device and inode of a file.
+/// What `fstat`/`lstat` tell ipckit: the type of a file, and its device and inode.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) struct FileId {
     pub(crate) kind: FileType,
