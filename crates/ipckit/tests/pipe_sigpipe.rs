@@ -79,6 +79,32 @@ fn guarded_child() {
     println!("survived {calls} broken writes");
 }
 
+/// In the child: turning the guard off is refused while SIGPIPE is lethal, allowed
+/// while it is ignored, and undone when ipckit makes it lethal again.
+fn guard_switch_child() {
+    let broken = || {
+        let (r, w) = pipe::pipe().unwrap();
+        drop(r);
+        w
+    };
+    // Ignored (the Rust runtime's choice): the guard may go.
+    assert!(pipe::sigpipe_guard());
+    pipe::set_sigpipe_guard(false).unwrap();
+    assert!(!pipe::sigpipe_guard());
+    assert_eq!(broken().write_atomic(b"x").unwrap_err().kind(), ErrorKind::BrokenPipe);
+    // Lethal again through ipckit: the guard comes back by itself.
+    pipe::set_sigpipe_action(SigpipeAction::Terminate).unwrap();
+    assert!(pipe::sigpipe_guard());
+    assert_eq!(broken().write_atomic(b"x").unwrap_err().kind(), ErrorKind::BrokenPipe);
+    // And it cannot be turned off while the signal is lethal.
+    let e = pipe::set_sigpipe_guard(false).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("not ignored"), "{e}");
+    assert!(pipe::sigpipe_guard());
+    assert_eq!(broken().write_atomic(b"x").unwrap_err().kind(), ErrorKind::BrokenPipe);
+    println!("guard switch ok");
+}
+
 /// In the child: the same write through a plain `File`, without ipckit's guard.
 fn unguarded_child() {
     pipe::set_sigpipe_action(SigpipeAction::Terminate).unwrap();
@@ -95,6 +121,7 @@ fn sigpipe_never_kills_a_writer_whose_reader_is_gone() {
         match r[0].as_str() {
             "guarded" => guarded_child(),
             "unguarded" => unguarded_child(),
+            "guard-switch" => guard_switch_child(),
             other => panic!("unknown role {other}"),
         }
         return;
@@ -114,6 +141,11 @@ fn sigpipe_never_kills_a_writer_whose_reader_is_gone() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("survived 9 broken writes"), "{stdout}");
+
+    let out = spawn_role(TEST, &["guard-switch"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{:?}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("guard switch ok"), "{stdout}");
 }
 
 #[test]
