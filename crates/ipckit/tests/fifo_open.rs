@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ipckit::fifo::Fifo;
 use ipckit::{ErrorKind, Mode};
-use util::{open_fds, role, serial, spawn_role, thread_count};
+use util::{open_fds, role, serial, spawn_role};
 
 /// The roles a spawned (unrelated) process can play.
 fn run_role(r: &[String]) {
@@ -188,7 +188,6 @@ fn timed_opens_give_up_cleanly_without_a_peer() {
     let _g = serial();
     let (_dir, fifo) = new_fifo();
     let fds = open_fds();
-    let threads = thread_count();
     assert!(fifo.open_read_timeout(Duration::from_millis(30)).unwrap().is_none());
     assert!(fifo.open_write_timeout(Duration::from_millis(30)).unwrap().is_none());
     assert!(fifo.try_open_read().unwrap().is_none());
@@ -197,7 +196,8 @@ fn timed_opens_give_up_cleanly_without_a_peer() {
     assert!(fifo.open_read_deadline(soon).unwrap().is_none());
     assert!(fifo.open_write_deadline(soon).unwrap().is_none());
     assert_eq!(open_fds(), fds, "a timed open left a descriptor open");
-    assert_eq!(thread_count(), threads, "a timed open left a thread behind");
+    // (That no thread is left behind is checked in pipe_fd_leaks, a binary with a
+    // single test, where the test harness starts no other thread meanwhile.)
     // And the FIFO is untouched: a later pair still meets.
     let r = fifo.open_read_nonblocking().unwrap();
     fifo.open_write_nonblocking().unwrap().write_atomic(b"ok").unwrap();
