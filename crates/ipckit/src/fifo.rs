@@ -73,7 +73,7 @@
 //! Two things to know about the non-blocking read end: it reads end-of-file (0, not
 //! `WouldBlock`) while no writer has opened the FIFO yet, and the end stays
 //! non-blocking. Use it with `poll`, or asynchronously with the feature `tokio`
-//! ([`Fifo::open_read_async`]), where reading waits for a writer and its data.
+//! (`Fifo::open_read_async`), where reading waits for a writer and its data.
 //!
 //! A read-write open makes the process its own reader and writer: it never sees
 //! end-of-file nor a broken pipe while that end is open. Servers use it to keep a

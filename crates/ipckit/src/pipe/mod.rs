@@ -111,8 +111,8 @@
 //!
 //! # Async
 //!
-//! With the cargo feature `tokio`, [`PipeReader::into_async`] and
-//! [`PipeWriter::into_async`] give ends that implement tokio's `AsyncRead` and
+//! With the cargo feature `tokio`, `PipeReader::into_async` and
+//! `PipeWriter::into_async` give ends that implement tokio's `AsyncRead` and
 //! `AsyncWrite`.
 //!
 //! References: [pipe(7)](https://man7.org/linux/man-pages/man7/pipe.7.html),
