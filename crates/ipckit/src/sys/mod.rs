@@ -15,9 +15,11 @@
 #![allow(clippy::unnecessary_cast, clippy::useless_conversion)]
 
 pub(crate) mod errno;
+pub(crate) mod fifo;
 pub(crate) mod host;
 pub(crate) mod ipc;
 pub(crate) mod msg;
+pub(crate) mod pipe;
 pub(crate) mod process;
 pub(crate) mod sem;
 pub(crate) mod shm;
