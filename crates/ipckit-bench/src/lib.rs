@@ -171,7 +171,6 @@ pub struct Options {
     pub quick: bool,
 }
 
-
 /// The default message sizes.
 pub const DEFAULT_SIZES: [usize; 5] = [8, 64, 4096, 65536, 1048576];
 

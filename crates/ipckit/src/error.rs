@@ -264,6 +264,12 @@ impl Error {
     pub fn limit(&self) -> Option<Limit> {
         self.limit
     }
+
+    /// The explanation in the message: the detail if one was given, else the kind's
+    /// description.
+    pub(crate) fn explanation(&self) -> &str {
+        self.detail.as_deref().unwrap_or(self.kind.describe())
+    }
 }
 
 impl fmt::Display for Error {

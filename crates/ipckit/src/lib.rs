@@ -6,6 +6,8 @@
 //!
 //! | mechanism | module |
 //! |---|---|
+//! | anonymous pipes (`pipe2`, `F_SETPIPE_SZ`, `splice`/`tee`/`vmsplice`) | [`pipe`] |
+//! | named pipes, FIFOs (`mkfifo`, `open`) | [`fifo`] |
 //! | System V keys (`ftok`) | [`Key`] |
 //! | System V message queues (`msgget`/`msgsnd`/`msgrcv`/`msgctl`) | [`sysv::msg`] |
 //! | System V semaphore sets (`semget`/`semop`/`semctl`) | [`sysv::sem`] |
@@ -52,9 +54,11 @@
 
 pub mod channel;
 mod error;
+pub mod fifo;
 mod key;
 pub mod limits;
 mod perm;
+pub mod pipe;
 pub mod posix;
 pub mod process;
 pub mod registry;

@@ -65,7 +65,8 @@ fn names_limits_and_removal() {
     q.remove().unwrap();
     assert_eq!(MessageQueue::open(&n).unwrap_err().kind(), ErrorKind::NotFound);
     if ipckit::process::effective_uid() != 0 {
-        let huge = MessageQueue::create(&name("huge"), QueueAttr { maxmsg: 100_000, msgsize: 8 }, Mode::OWNER_RW);
+        let huge =
+            MessageQueue::create(&name("huge"), QueueAttr { maxmsg: 100_000, msgsize: 8 }, Mode::OWNER_RW);
         let err = huge.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{err}");
         assert!(err.to_string().contains("msg_max"), "{err}");

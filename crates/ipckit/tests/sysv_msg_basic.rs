@@ -204,6 +204,7 @@ fn pod_size_mismatch_is_reported() {
     assert!(e.to_string().contains("12-byte") && e.to_string().contains("40-byte"), "{e}");
 }
 
+#[cfg(feature = "serde")]
 #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
 enum Command {
     Move { x: i32, y: i32 },
@@ -211,6 +212,7 @@ enum Command {
     Stop,
 }
 
+#[cfg(feature = "serde")]
 #[test]
 fn serde_messages_round_trip() {
     let q = queue();

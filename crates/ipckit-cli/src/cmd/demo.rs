@@ -10,7 +10,7 @@
 //! leaves nothing behind, whichever way it ends.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -120,17 +120,26 @@ struct Kid {
 }
 
 impl Kid {
+    /// The command that starts this binary in a helper role.
+    fn command(role: &str, args: &[String]) -> Result<Command, Fail> {
+        let mut cmd = Command::new(me()?);
+        cmd.arg("__demo-role").arg(role).args(args);
+        Ok(cmd)
+    }
+
     fn start(role: &str, args: &[String], stdin: Stdio, stdout: Stdio) -> Result<Kid, Fail> {
-        let child = Command::new(me()?)
-            .arg("__demo-role")
-            .arg(role)
-            .args(args)
+        let child = Kid::command(role, args)?
             .stdin(stdin)
             .stdout(stdout)
             .spawn()
             .map_err(|e| Fail::Msg(format!("cannot start the {role} helper: {e}")))?;
+        Ok(Kid::adopt(child))
+    }
+
+    /// Records a helper started some other way.
+    fn adopt(child: Child) -> Kid {
         let pid = child.id();
-        Ok(Kid { child, _made: made(Item::Pid(pid)) })
+        Kid { child, _made: made(Item::Pid(pid)) }
     }
 
     fn pid(&self) -> u32 {
@@ -170,8 +179,9 @@ fn temp_dir() -> Result<(tempfile::TempDir, Made), Fail> {
 
 fn part_pipe() -> Result<(), Fail> {
     say("parent", "pipe(fds): the kernel makes a one-way channel, fds[0] to read, fds[1] to write")?;
-    let mut kid = Kid::start("pipe-reader", &[], Stdio::piped(), Stdio::inherit())?;
-    let mut w = kid.child.stdin.take().ok_or_else(|| Fail::Msg("no pipe to the child".into()))?;
+    let mut cmd = Kid::command("pipe-reader", &[])?;
+    let (child, mut w) = ipckit::pipe::spawn_to_child(&mut cmd)?;
+    let kid = Kid::adopt(child);
     say(
         "parent",
         format!("fork()+exec(): child {} reads the pipe as its stdin; the parent closes fds[0]", kid.pid()),
@@ -179,7 +189,7 @@ fn part_pipe() -> Result<(), Fail> {
     let msg = b"hello world\n";
     w.write_all(msg)?;
     say("parent", format!("write(fds[1], \"hello world\\n\", {}) = {}", msg.len(), msg.len()))?;
-    drop(w);
+    w.close()?;
     say("parent", "close(fds[1]): the last writer is gone, so the reader will see end-of-file")?;
     kid.finish("pipe reader")?;
     say("parent", "waitpid(child): done")
@@ -187,17 +197,17 @@ fn part_pipe() -> Result<(), Fail> {
 
 fn part_duplex() -> Result<(), Fail> {
     say("parent", "pipe(down) and pipe(up): two one-way pipes, one for each direction")?;
-    let mut kid = Kid::start("duplex-echo", &[], Stdio::piped(), Stdio::piped())?;
+    let mut cmd = Kid::command("duplex-echo", &[])?;
+    let (child, chan) = ipckit::pipe::spawn_duplex(&mut cmd)?;
+    let kid = Kid::adopt(child);
     say(
         "parent",
         format!("fork()+exec(): child {} reads `down` as stdin and writes `up` as stdout", kid.pid()),
     )?;
-    let mut down = kid.child.stdin.take().ok_or_else(|| Fail::Msg("no pipe to the child".into()))?;
-    let mut up =
-        BufReader::new(kid.child.stdout.take().ok_or_else(|| Fail::Msg("no pipe from the child".into()))?);
+    let (up, mut down) = chan.into_parts();
+    let mut up = BufReader::new(up);
     for line in ["ping", "hello from the parent", "bye"] {
         writeln!(down, "{line}")?;
-        down.flush()?;
         say("parent", format!("write(down, \"{line}\\n\")"))?;
         let mut reply = String::new();
         up.read_line(&mut reply)?;
@@ -206,32 +216,15 @@ fn part_duplex() -> Result<(), Fail> {
             format!("read(up) = \"{}\\n\"  (the child answered on the other pipe)", reply.trim_end()),
         )?;
     }
-    drop(down);
+    down.close()?;
     say("parent", "close(down): the child sees end-of-file and exits")?;
     kid.finish("duplex child")
-}
-
-/// `mkfifo(path, 0600)`.
-///
-/// TODO(lead): use the library's FIFO module once the pipe/fifo branch is merged;
-/// until then the standard library has no mkfifo and the CLI makes no libc call of
-/// its own, so this runs the coreutils `mkfifo` command.
-fn make_fifo(path: &Path) -> Result<(), Fail> {
-    let status = Command::new("mkfifo")
-        .args(["-m", "600"])
-        .arg(path)
-        .status()
-        .map_err(|e| Fail::Msg(format!("mkfifo({}): cannot run mkfifo: {e}", path.display())))?;
-    if !status.success() {
-        return Err(Fail::Msg(format!("mkfifo({}) failed: {status}", path.display())));
-    }
-    Ok(())
 }
 
 fn part_fifo() -> Result<(), Fail> {
     let (dir, _made_dir) = temp_dir()?;
     let path = dir.path().join("fifo");
-    make_fifo(&path)?;
+    let fifo = ipckit::fifo::Fifo::create(&path, Mode::OWNER_RW)?;
     say("parent", format!("mkfifo(\"{}\", 0600): a pipe with a name in the file system", path.display()))?;
     let p = path.display().to_string();
     let reader = Kid::start("fifo-reader", std::slice::from_ref(&p), Stdio::null(), Stdio::inherit())?;
@@ -246,9 +239,8 @@ fn part_fifo() -> Result<(), Fail> {
     )?;
     writer.finish("FIFO writer")?;
     reader.finish("FIFO reader")?;
-    say("parent", format!("unlink(\"{}\")", path.display()))?;
-    std::fs::remove_file(&path).map_err(|e| Fail::Msg(format!("unlink({}): {e}", path.display())))?;
-    Ok(())
+    fifo.remove()?;
+    say("parent", format!("unlink(\"{}\")", path.display()))
 }
 
 /// The record of the seed's `proto.h`: a name and two scores, sent byte for byte.
@@ -538,7 +530,7 @@ pub fn role(args: &[String]) -> Res {
         "fifo-writer" => {
             let path = arg(1)?;
             say("writer", format!("open(\"{path}\", O_WRONLY): blocks until a reader opens it too"))?;
-            let mut f = std::fs::OpenOptions::new().write(true).open(&path)?;
+            let mut f = ipckit::fifo::Fifo::at(&path)?.open_write()?;
             say("writer", "opened")?;
             for line in ["first line through the FIFO", "second line"] {
                 writeln!(f, "{line}")?;
@@ -549,7 +541,7 @@ pub fn role(args: &[String]) -> Res {
         "fifo-reader" => {
             let path = arg(1)?;
             say("reader", format!("open(\"{path}\", O_RDONLY): blocks until a writer opens it too"))?;
-            let f = std::fs::File::open(&path)?;
+            let f = ipckit::fifo::Fifo::at(&path)?.open_read()?;
             for line in BufReader::new(f).lines() {
                 say("reader", format!("read() -> \"{}\"", line?))?;
             }

@@ -15,11 +15,13 @@
 #![allow(clippy::unnecessary_cast, clippy::useless_conversion)]
 
 pub(crate) mod errno;
+pub(crate) mod fifo;
 pub(crate) mod futex;
 pub(crate) mod host;
 pub(crate) mod ipc;
 pub(crate) mod mman;
 pub(crate) mod msg;
+pub(crate) mod pipe;
 pub(crate) mod posix_mq;
 pub(crate) mod posix_shm;
 pub(crate) mod process;

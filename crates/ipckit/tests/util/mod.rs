@@ -180,3 +180,45 @@ pub fn compile_c_file(dir: &Path, name: &str) -> PathBuf {
     assert!(out.status.success(), "cc failed for {name}:\n{}", String::from_utf8_lossy(&out.stderr));
     exe
 }
+
+/// The descriptors this process has open, sorted (from `/proc/self/fd`; the listing
+/// includes the directory's own descriptor, the same one each time when nothing
+/// else changed).
+pub fn open_fds() -> Vec<i32> {
+    let mut fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    fds.sort_unstable();
+    fds
+}
+
+/// How many descriptors this process has open.
+pub fn fd_count() -> usize {
+    open_fds().len()
+}
+
+/// How many threads this process has (from `/proc/self/task`).
+pub fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").expect("/proc/self/task").count()
+}
+
+/// Runs `f` and asserts that it leaves exactly the descriptors that were open before
+/// (none leaked, none closed). Only meaningful when no other test of the binary runs
+/// at the same time.
+pub fn assert_no_fd_leak<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    let before = open_fds();
+    let out = f();
+    let after = open_fds();
+    assert_eq!(before, after, "{what}: open descriptors changed (before vs after)");
+    out
+}
+
+/// Serialises the tests of one binary that fork. A child forked while another test
+/// holds pipe ends gets copies of them (fork ignores close-on-exec), which would delay
+/// that test's end-of-file, or deadlock two tests that each wait for the other's
+/// child to exit. Hold the guard for the whole test.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
