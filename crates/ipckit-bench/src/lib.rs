@@ -139,10 +139,13 @@ impl Mechanism {
     /// The variants measured: `ipckit`, `raw`, or both.
     fn variants(self) -> &'static [&'static str] {
         match self {
-            // ipckit's pipe and FIFO modules come with issue 3, and it has no sockets:
-            // these run as raw loops only for now.
-            Mechanism::Pipe | Mechanism::Fifo | Mechanism::Uds => &["raw"],
-            Mechanism::SysvMsg | Mechanism::SysvSem | Mechanism::PosixMq => &["ipckit", "raw"],
+            // ipckit has no socket module: the Unix socket runs as a raw loop only.
+            Mechanism::Uds => &["raw"],
+            Mechanism::Pipe
+            | Mechanism::Fifo
+            | Mechanism::SysvMsg
+            | Mechanism::SysvSem
+            | Mechanism::PosixMq => &["ipckit", "raw"],
             Mechanism::SpinLine | Mechanism::SpinCopy | Mechanism::Memcpy => &["raw"],
             _ => &["ipckit"],
         }
@@ -237,8 +240,10 @@ fn setup(s: Scenario) -> Result<Box<dyn Setup>, BenchError> {
     let raw = s.variant == "raw";
     let mq_depth = ipckit::Limit::MqMsgMax.current().unwrap_or(10).clamp(1, 10) as usize;
     Ok(match s.mechanism {
-        Mechanism::Pipe => Box::new(raw::RawPipe::new()?),
-        Mechanism::Fifo => Box::new(raw::RawFifo::new()?),
+        Mechanism::Pipe if raw => Box::new(raw::RawPipe::new()?),
+        Mechanism::Pipe => Box::new(sides::Pipe::new()?),
+        Mechanism::Fifo if raw => Box::new(raw::RawFifo::new()?),
+        Mechanism::Fifo => Box::new(sides::Fifo::new()?),
         Mechanism::Uds => Box::new(raw::RawUds::new()?),
         Mechanism::SysvMsg if raw => Box::new(raw::RawSysvMsg::new()?),
         Mechanism::SysvMsg => Box::new(sides::SysvMsg::new()?),
@@ -685,7 +690,7 @@ mod tests {
             ..Options::default()
         };
         let rows = run(&opts, |_, _, _| {}).unwrap();
-        assert_eq!(rows.len(), 5);
+        assert_eq!(rows.len(), 6);
         for r in &rows {
             assert!(r.rtt_p50_ns.is_some_and(|v| v > 0.0) && r.rtt_samples > 0, "{r:?}");
             assert!(r.rtt_p50_ns <= r.rtt_p99_ns && r.rtt_p99_ns <= r.rtt_p999_ns);

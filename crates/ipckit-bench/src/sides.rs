@@ -259,3 +259,68 @@ pub(crate) fn idle_cpu_percent(idle: Duration) -> Result<f64, BenchError> {
     let wall = page.word(1).load(std::sync::atomic::Ordering::SeqCst) as f64;
     Ok(100.0 * cpu / wall.max(1.0))
 }
+
+/// A byte stream each way through ipckit's pipe ends (`Read`/`Write`).
+struct StreamSide {
+    w: ipckit::pipe::PipeWriter,
+    r: ipckit::pipe::PipeReader,
+}
+
+impl Side for StreamSide {
+    fn send(&mut self, data: &[u8]) -> Result<(), BenchError> {
+        std::io::Write::write_all(&mut self.w, data).map_err(|e| e.to_string())
+    }
+    fn recv(&mut self, data: &mut [u8]) -> Result<(), BenchError> {
+        std::io::Read::read_exact(&mut self.r, data).map_err(|e| e.to_string())
+    }
+}
+
+/// `pipe` through [`ipckit::pipe::pipe`].
+pub(crate) struct Pipe {
+    a: (ipckit::pipe::PipeReader, ipckit::pipe::PipeWriter),
+    b: (ipckit::pipe::PipeReader, ipckit::pipe::PipeWriter),
+}
+
+impl Pipe {
+    pub(crate) fn new() -> Result<Pipe, BenchError> {
+        Ok(Pipe { a: ipckit::pipe::pipe().map_err(e)?, b: ipckit::pipe::pipe().map_err(e)? })
+    }
+}
+
+impl Setup for Pipe {
+    fn side(&mut self, parent: bool) -> Result<Box<dyn Side>, BenchError> {
+        let (out, back) = if parent { (&self.a, &self.b) } else { (&self.b, &self.a) };
+        Ok(Box::new(StreamSide { w: out.1.try_clone().map_err(e)?, r: back.0.try_clone().map_err(e)? }))
+    }
+}
+
+/// `fifo` through [`ipckit::fifo::Fifo`].
+pub(crate) struct Fifo {
+    _dir: tempfile::TempDir,
+    a: ipckit::fifo::Fifo,
+    b: ipckit::fifo::Fifo,
+}
+
+impl Fifo {
+    pub(crate) fn new() -> Result<Fifo, BenchError> {
+        let dir = tempfile::tempdir().map_err(|err| format!("tempdir: {err}"))?;
+        let mut a = ipckit::fifo::Fifo::create(dir.path().join("a"), Mode::OWNER_RW).map_err(e)?;
+        a.set_remove_on_drop(true).map_err(e)?;
+        let mut b = ipckit::fifo::Fifo::create(dir.path().join("b"), Mode::OWNER_RW).map_err(e)?;
+        b.set_remove_on_drop(true).map_err(e)?;
+        Ok(Fifo { _dir: dir, a, b })
+    }
+}
+
+impl Setup for Fifo {
+    fn side(&mut self, parent: bool) -> Result<Box<dyn Side>, BenchError> {
+        // Both sides open "a" first, then "b": each open waits for its peer's.
+        Ok(Box::new(if parent {
+            let w = self.a.open_write().map_err(e)?;
+            StreamSide { w, r: self.b.open_read().map_err(e)? }
+        } else {
+            let r = self.a.open_read().map_err(e)?;
+            StreamSide { r, w: self.b.open_write().map_err(e)? }
+        }))
+    }
+}
