@@ -1,7 +1,7 @@
 //! A shared-memory channel: a bounded single-producer / single-consumer ring of
 //! messages between two processes, as fast as the hardware allows.
 //!
-//! A [`Channel`] lives in shared memory: a System V segment found by a [`Key`], a named
+//! A [`Channel`] lives in shared memory: a System V segment found by a [`Key`](crate::Key), a named
 //! POSIX object (`/dev/shm/NAME`), or an anonymous memfd shared across `fork` or by
 //! passing its descriptor. One process takes the sending end ([`Channel::sender`]),
 //! another the receiving end ([`Channel::receiver`]). Messages are bytes of any length
@@ -50,11 +50,11 @@
 //! any point. The header holds a magic number, a version and the sizes, all checked on
 //! open; after that the sizes are never read from shared memory again. Every index
 //! and length read from it is copied once and checked before use: a bad one gives
-//! [`ErrorKind::Corrupted`], never a panic or an access out of bounds. No `&[u8]` or
+//! [`ErrorKind::Corrupted`](crate::ErrorKind::Corrupted), never a panic or an access out of bounds. No `&[u8]` or
 //! `&T` is made of memory the peer can write (only atomics, copies and raw pointers;
 //! [`RecvGuard::as_slice`] is `unsafe` for that reason). When the peer closes its end,
 //! or its process dies (checked through `/proc/PID/stat` — pid, start time, zombie
-//! state — every 50 ms of waiting), calls return [`ErrorKind::Disconnected`] instead
+//! state — every 50 ms of waiting), calls return [`Disconnected`](crate::ErrorKind::Disconnected) instead
 //! of waiting forever; the receiver first gets every message that was published.
 //!
 //! # One producer
