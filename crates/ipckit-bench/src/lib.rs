@@ -213,8 +213,14 @@ struct Scenario {
 }
 
 fn scenarios(opts: &Options) -> Vec<Scenario> {
-    let mechs = if opts.mechanisms.is_empty() { Mechanism::ALL.to_vec() } else { opts.mechanisms.clone() };
-    let sizes = if opts.sizes.is_empty() { DEFAULT_SIZES.to_vec() } else { opts.sizes.clone() };
+    // Report order, whatever the order asked for; each mechanism once.
+    let mechs: Vec<Mechanism> = Mechanism::ALL
+        .into_iter()
+        .filter(|m| opts.mechanisms.is_empty() || opts.mechanisms.contains(m))
+        .collect();
+    let mut sizes = if opts.sizes.is_empty() { DEFAULT_SIZES.to_vec() } else { opts.sizes.clone() };
+    sizes.sort_unstable();
+    sizes.dedup();
     let mut out = Vec::new();
     for m in mechs {
         if m == Mechanism::ChannelIdle {

@@ -405,14 +405,13 @@ fn too_large(op: &'static str, shared: &Shared, len: usize) -> Error {
 }
 
 /// Closes `role` if this process holds it, and wakes the other side.
-fn close_role(shared: &Shared, role: &Role, pid: u32, wake: &super::ring::Wake) {
+fn close_role(role: &Role, pid: u32, wake: &super::ring::Wake) {
     if std::process::id() != pid {
         return; // a copy in a forked child: the end belongs to the parent
     }
     // Release pairs with the peer's Acquire of the state: all we published comes first.
     role.state.store(ROLE_CLOSED, Ordering::Release);
     wait::notify_always(wake);
-    let _ = shared;
 }
 
 /// The sending end of a [`Channel`].
@@ -608,7 +607,7 @@ impl Sender {
 impl Drop for Sender {
     fn drop(&mut self) {
         let h = self.shared.header();
-        close_role(&self.shared, &h.tx.0, self.pid, &h.data_wake.0);
+        close_role(&h.tx.0, self.pid, &h.data_wake.0);
     }
 }
 
@@ -917,7 +916,7 @@ impl Receiver {
 impl Drop for Receiver {
     fn drop(&mut self) {
         let h = self.shared.header();
-        close_role(&self.shared, &h.rx.0, self.pid, &h.space_wake.0);
+        close_role(&h.rx.0, self.pid, &h.space_wake.0);
     }
 }
 
