@@ -584,8 +584,8 @@ impl Sender {
             Wait::NoWait => return Ok(None),
             w => w.deadline(),
         };
-        let outcome = wait::block(self.strategy, deadline, &h.space_wake.0, &h.rx.0, || {
-            if h.rx.0.state.load(Ordering::Acquire) == ROLE_CLOSED {
+        let outcome = wait::block(self.strategy, deadline, &h.space_wake.0, &h.rx.0, |full| {
+            if full && h.rx.0.state.load(Ordering::Acquire) == ROLE_CLOSED {
                 return Err(disconnected(op, shared, "receiver"));
             }
             prod.reserve(ring, &h.head.0, len as u64).map_err(|f| corrupted(op, shared, f))
@@ -873,9 +873,12 @@ impl Receiver {
         let shared = &*self.shared;
         let h = shared.header();
         let (ring, cons) = (&self.ring, &mut self.cons);
-        let mut poll = || -> Result<Option<Record>> {
+        let mut poll = |full: bool| -> Result<Option<Record>> {
             if let Some(rec) = cons.peek(ring, &h.head.0).map_err(|f| corrupted(op, shared, f))? {
                 return Ok(Some(rec));
+            }
+            if !full {
+                return Ok(None);
             }
             // Acquire pairs with the Release of the close: if we see it, we see every
             // message published before it, so one more look is final.
@@ -887,7 +890,7 @@ impl Receiver {
             }
             Ok(None)
         };
-        if let Some(rec) = poll()? {
+        if let Some(rec) = poll(true)? {
             return Ok(Some(rec));
         }
         let deadline = match wait {
@@ -898,7 +901,7 @@ impl Receiver {
             Outcome::Ready(rec) => Ok(Some(rec)),
             Outcome::TimedOut => Ok(None),
             // A dead process publishes nothing more: one last look, then report.
-            Outcome::PeerGone => match poll()? {
+            Outcome::PeerGone => match poll(true)? {
                 Some(rec) => Ok(Some(rec)),
                 None => Err(disconnected(op, shared, "sender")),
             },
