@@ -172,6 +172,10 @@ pub struct Options {
     pub same_core: bool,
     /// Short runs: the whole default set in well under a minute.
     pub quick: bool,
+    /// How many times to run the whole set, interleaved (0: 1 with `quick`, else 3).
+    /// Each figure of the report is the median over the rounds, so that a burst of
+    /// noise from other work on the machine moves one round, not the result.
+    pub rounds: usize,
 }
 
 /// The default message sizes.
@@ -450,27 +454,94 @@ fn percentile(sorted: &[u64], p: f64) -> Option<f64> {
     Some(sorted[idx] as f64)
 }
 
+fn rounds(opts: &Options) -> usize {
+    match opts.rounds {
+        0 if opts.quick => 1,
+        0 => 3,
+        n => n,
+    }
+}
+
 /// How many measurements `opts` makes (for a progress bar).
 pub fn planned(opts: &Options) -> usize {
-    scenarios(opts)
-        .iter()
-        .map(|s| {
-            let (r, t) = s.mechanism.measures();
-            usize::from(r) + usize::from(t) + usize::from(s.mechanism == Mechanism::ChannelIdle)
-        })
-        .sum()
+    rounds(opts)
+        * scenarios(opts)
+            .iter()
+            .map(|s| {
+                let (r, t) = s.mechanism.measures();
+                usize::from(r) + usize::from(t) + usize::from(s.mechanism == Mechanism::ChannelIdle)
+            })
+            .sum::<usize>()
 }
 
 /// Runs the benchmark. `progress(done, total, what)` is called before each
 /// measurement. Restores the calling process's CPU affinity at the end.
 pub fn run(opts: &Options, mut progress: impl FnMut(usize, usize, &str)) -> Result<Vec<Row>, BenchError> {
-    let dur = if opts.quick { Duration::from_millis(150) } else { Duration::from_millis(1000) };
     let total = planned(opts);
     let original = raw::allowed_cpus();
     let placement = cpus(&original, opts.same_core);
     let mut done = 0;
-    let mut rows = Vec::new();
-    let result = (|| {
+    let mut all = Vec::new();
+    let mut result = Ok(());
+    for round in 0..rounds(opts) {
+        let mut rows = Vec::new();
+        result = one_round(opts, placement, round, &mut rows, &mut done, total, &mut progress);
+        all.push(rows);
+        if result.is_err() {
+            break;
+        }
+    }
+    progress(done, total, "done");
+    let _ = raw::pin(&original);
+    result.map(|()| combine(all))
+}
+
+/// The median of each figure over the rounds.
+fn combine(mut rounds: Vec<Vec<Row>>) -> Vec<Row> {
+    let Some(mut out) = rounds.pop() else { return Vec::new() };
+    if rounds.is_empty() {
+        return out;
+    }
+    let median = |mut v: Vec<f64>| -> Option<f64> {
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+    };
+    for (i, row) in out.iter_mut().enumerate() {
+        let others: Vec<&Row> = rounds.iter().filter_map(|r| r.get(i)).collect();
+        let pick = |f: fn(&Row) -> Option<f64>, row: &Row| {
+            median(others.iter().filter_map(|r| f(r)).chain(f(row)).collect())
+        };
+        let combined = Row {
+            rtt_p50_ns: pick(|r| r.rtt_p50_ns, row),
+            rtt_p99_ns: pick(|r| r.rtt_p99_ns, row),
+            rtt_p999_ns: pick(|r| r.rtt_p999_ns, row),
+            rtt_samples: row.rtt_samples + others.iter().map(|r| r.rtt_samples).sum::<usize>(),
+            msgs_per_s: pick(|r| r.msgs_per_s, row),
+            bytes_per_s: pick(|r| r.bytes_per_s, row),
+            idle_cpu_percent: pick(|r| r.idle_cpu_percent, row),
+            ..row.clone()
+        };
+        *row = combined;
+    }
+    out
+}
+
+fn one_round(
+    opts: &Options,
+    placement: (usize, usize),
+    round: usize,
+    rows: &mut Vec<Row>,
+    done: &mut usize,
+    total: usize,
+    progress: &mut impl FnMut(usize, usize, &str),
+) -> Result<(), BenchError> {
+    let dur = if opts.quick { Duration::from_millis(150) } else { Duration::from_millis(1000) };
+    let nrounds = rounds(opts);
+    {
         for s in scenarios(opts) {
             let mut row = Row {
                 mechanism: s.mechanism.name().to_string(),
@@ -485,26 +556,36 @@ pub fn run(opts: &Options, mut progress: impl FnMut(usize, usize, &str)) -> Resu
                 bytes_per_s: None,
                 idle_cpu_percent: None,
             };
-            let label = format!("{} {} {} B", row.mechanism, row.variant, row.size_bytes);
+            let label = if nrounds > 1 {
+                format!(
+                    "round {}/{nrounds}: {} {} {} B",
+                    round + 1,
+                    row.mechanism,
+                    row.variant,
+                    row.size_bytes
+                )
+            } else {
+                format!("{} {} {} B", row.mechanism, row.variant, row.size_bytes)
+            };
             let (do_rtt, do_thr) = s.mechanism.measures();
             if s.mechanism == Mechanism::ChannelIdle {
-                progress(done, total, &format!("{label}: idle receiver"));
+                progress(*done, total, &format!("{label}: idle receiver"));
                 let idle = if opts.quick { Duration::from_millis(500) } else { Duration::from_secs(2) };
                 row.idle_cpu_percent = Some(sides::idle_cpu_percent(idle)?);
-                done += 1;
+                *done += 1;
             }
             if do_rtt {
-                progress(done, total, &format!("{label}: round trip"));
+                progress(*done, total, &format!("{label}: round trip"));
                 let mut samples = rtt(s, dur, placement).map_err(|e| format!("{label}: {e}"))?;
                 samples.sort_unstable();
                 row.rtt_p50_ns = percentile(&samples, 0.50);
                 row.rtt_p99_ns = percentile(&samples, 0.99);
                 row.rtt_p999_ns = percentile(&samples, 0.999);
                 row.rtt_samples = samples.len();
-                done += 1;
+                *done += 1;
             }
             if do_thr {
-                progress(done, total, &format!("{label}: throughput"));
+                progress(*done, total, &format!("{label}: throughput"));
                 let (m, b) = if s.mechanism == Mechanism::Memcpy {
                     memcpy(s.size, dur, placement.0)?
                 } else {
@@ -512,15 +593,12 @@ pub fn run(opts: &Options, mut progress: impl FnMut(usize, usize, &str)) -> Resu
                 };
                 row.msgs_per_s = Some(m);
                 row.bytes_per_s = Some(b);
-                done += 1;
+                *done += 1;
             }
             rows.push(row);
         }
-        Ok(())
-    })();
-    progress(done, total, "done");
-    let _ = raw::pin(&original);
-    result.map(|()| rows)
+    }
+    Ok(())
 }
 
 fn find<'a>(rows: &'a [Row], mech: &str, variant: &str, size: usize) -> Option<&'a Row> {
@@ -575,6 +653,20 @@ pub fn checks(rows: &[Row]) -> Vec<(String, f64, String, bool)> {
             let ratio = a / b;
             out.push((
                 format!("{} {} B round trip, ipckit / raw", r.mechanism, r.size_bytes),
+                ratio,
+                "<= 1.05".to_string(),
+                ratio <= 1.05,
+            ));
+        }
+    }
+    for r in rows.iter().filter(|r| r.variant == "ipckit") {
+        if let (Some(a), Some(b)) =
+            (r.msgs_per_s, find(rows, &r.mechanism, "raw", r.size_bytes).and_then(|raw| raw.msgs_per_s))
+        {
+            // Time per message, ipckit over raw: above 1 means ipckit is slower.
+            let ratio = b / a;
+            out.push((
+                format!("{} {} B time per message (throughput), ipckit / raw", r.mechanism, r.size_bytes),
                 ratio,
                 "<= 1.05".to_string(),
                 ratio <= 1.05,

@@ -34,6 +34,10 @@ pub struct BenchArgs {
     /// Short measurements: the whole default run in well under a minute
     #[arg(long)]
     pub quick: bool,
+    /// Run the whole set N times, interleaved, and report medians over the rounds
+    /// (default: 1 with --quick, else 3)
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
+    pub rounds: usize,
     /// Print one JSON array of results instead of the table
     #[arg(long)]
     pub json: bool,
@@ -54,7 +58,13 @@ pub fn run(a: BenchArgs) -> Res {
     if a.size.contains(&0) {
         return Err(Fail::Usage("a message size is at least 1 byte".into()));
     }
-    let opts = Options { mechanisms, sizes: a.size.clone(), same_core: a.same_core, quick: a.quick };
+    let opts = Options {
+        mechanisms,
+        sizes: a.size.clone(),
+        same_core: a.same_core,
+        quick: a.quick,
+        rounds: a.rounds,
+    };
     let bar = indicatif::ProgressBar::new(ipckit_bench::planned(&opts) as u64);
     if std::io::stderr().is_terminal() {
         bar.set_style(
