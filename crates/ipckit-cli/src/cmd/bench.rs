@@ -74,7 +74,7 @@ pub fn run(a: BenchArgs) -> Res {
     } else {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let started = std::time::SystemTime::now();
+    let started = ipckit_bench::utc_now();
     let rows = ipckit_bench::run(&opts, |done, _total, what| {
         bar.set_position(done as u64);
         bar.set_message(what.to_string());
@@ -90,13 +90,7 @@ pub fn run(a: BenchArgs) -> Res {
         serde_json::to_writer_pretty(&mut out, &rows)?;
         writeln!(out)?;
     } else {
-        let secs = started.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        writeln!(
-            out,
-            "ipckit bench, {} (unix time {secs}){}",
-            ipckit_bench::machine(),
-            placement(a.same_core)
-        )?;
+        writeln!(out, "ipckit bench, {started}, {}{}", ipckit_bench::machine(), placement(a.same_core))?;
         writeln!(out)?;
         write!(out, "{}", ipckit_bench::table(&rows))?;
     }
