@@ -50,6 +50,8 @@ pub enum Cmd {
     Shm(ShmArgs),
     /// Show every IPC mechanism at work between real processes, step by step
     Demo(DemoArgs),
+    /// Measure every IPC mechanism, ipckit's and raw libc, side by side
+    Bench(crate::cmd::bench::BenchArgs),
     /// A part the demo plays in a child process (internal).
     #[command(hide = true, name = "__demo-role")]
     DemoRole(Raw),

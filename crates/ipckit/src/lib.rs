@@ -13,6 +13,9 @@
 //! | System V semaphore sets (`semget`/`semop`/`semctl`) | [`sysv::sem`] |
 //! | System V shared memory (`shmget`/`shmat`/`shmdt`/`shmctl`) | [`sysv::shm`] |
 //! | kernel limits (`/proc/sys/kernel/*`, `IPC_INFO`) | [`limits`] |
+//! | POSIX shared memory and memfds (`shm_open`/`memfd_create`/`mmap`) | [`posix::shm`] |
+//! | POSIX message queues (`mq_open`/`mq_send`/`mq_receive`) | [`posix::mq`] |
+//! | a shared-memory channel near the hardware's limit (SPSC ring, futex wake-ups) | [`channel`] |
 //! | processes (`fork`, `waitpid`, `kill`) | [`process`] |
 //! | listing every object (`/proc/sysvipc`, `/dev/shm`, `/dev/mqueue`), like `ipcs` | [`registry`] |
 //!
@@ -49,12 +52,14 @@
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+pub mod channel;
 mod error;
 pub mod fifo;
 mod key;
 pub mod limits;
 mod perm;
 pub mod pipe;
+pub mod posix;
 pub mod process;
 pub mod registry;
 mod sys;

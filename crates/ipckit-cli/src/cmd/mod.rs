@@ -1,5 +1,6 @@
 //! The subcommands, one file each.
 
+pub mod bench;
 pub mod demo;
 pub mod key;
 pub mod ls;
@@ -29,6 +30,7 @@ pub fn dispatch(cli: Cli) -> Res {
         Cmd::Sem(a) => sem::run(a),
         Cmd::Shm(a) => shm::run(a),
         Cmd::Demo(a) => demo::run(a),
+        Cmd::Bench(a) => bench::run(a),
         Cmd::DemoRole(raw) => demo::role(&raw.args),
     }
 }

@@ -16,10 +16,14 @@
 
 pub(crate) mod errno;
 pub(crate) mod fifo;
+pub(crate) mod futex;
 pub(crate) mod host;
 pub(crate) mod ipc;
+pub(crate) mod mman;
 pub(crate) mod msg;
 pub(crate) mod pipe;
+pub(crate) mod posix_mq;
+pub(crate) mod posix_shm;
 pub(crate) mod process;
 pub(crate) mod sem;
 pub(crate) mod shm;

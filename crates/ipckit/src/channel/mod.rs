@@ -1,0 +1,90 @@
+//! A shared-memory channel: a bounded single-producer / single-consumer ring of
+//! messages between two processes, as fast as the hardware allows.
+//!
+//! A [`Channel`] lives in shared memory: a System V segment found by a [`Key`](crate::Key), a named
+//! POSIX object (`/dev/shm/NAME`), or an anonymous memfd shared across `fork` or by
+//! passing its descriptor. One process takes the sending end ([`Channel::sender`]),
+//! another the receiving end ([`Channel::receiver`]). Messages are bytes of any length
+//! up to a configured maximum, plain-old-data values ([`Sender::send_pod`]) or, with the
+//! `serde` feature, any serializable value ([`Sender::send_value`]).
+//!
+//! ```
+//! use ipckit::channel::{Channel, ChannelConfig};
+//! use ipckit::process;
+//!
+//! let chan = Channel::create_memfd(&ChannelConfig::new().with_capacity(64 * 1024))?;
+//! // SAFETY: this example is single-threaded.
+//! let child = unsafe {
+//!     process::fork_with(|| {
+//!         let mut rx = chan.receiver().unwrap();
+//!         let mut buf = [0u8; 64];
+//!         let n = rx.recv(&mut buf).unwrap();
+//!         if &buf[..n] == b"ping" { 0 } else { 1 }
+//!     })
+//! }?;
+//! let mut tx = chan.sender()?;
+//! tx.send(b"ping")?;
+//! assert!(child.wait()?.success());
+//! # Ok::<(), ipckit::Error>(())
+//! ```
+//!
+//! # Waiting
+//!
+//! A receive waits for a message and a send for room, as a [`WaitStrategy`] says: by
+//! default a short spin, then `sched_yield`, then a futex sleep on a word in the
+//! segment. A busy pair thus trades messages at the speed of a cache-line transfer,
+//! and an idle receiver costs no CPU. [`WaitStrategy::Spin`] never sleeps. Every
+//! blocking call comes as a family — `recv`, `try_recv`, `recv_timeout`,
+//! `recv_deadline`, `recv_with` — and "nothing now" is `Ok(None)` / `Ok(false)`.
+//! Sends borrow the message, so a send that fails leaves it with the caller.
+//!
+//! # Zero copy
+//!
+//! [`Sender::loan`] reserves room for a message in the ring; the caller writes the
+//! payload in place and [`SendLoan::commit`]s it. [`Receiver::recv_in_place`] returns a
+//! [`RecvGuard`] that reads the message where it lies and frees it when dropped.
+//!
+//! # A peer that misbehaves
+//!
+//! The other process can write any byte of the shared memory at any time, or die at
+//! any point. The header holds a magic number, a version and the sizes, all checked on
+//! open; after that the sizes are never read from shared memory again. Every index
+//! and length read from it is copied once and checked before use: a bad one gives
+//! [`ErrorKind::Corrupted`](crate::ErrorKind::Corrupted), never a panic or an access out of bounds. No `&[u8]` or
+//! `&T` is made of memory the peer can write (only atomics, copies and raw pointers;
+//! [`RecvGuard::as_slice`] is `unsafe` for that reason). When the peer closes its end,
+//! or its process dies (checked through `/proc/PID/stat` — pid, start time, zombie
+//! state — every 50 ms of waiting), calls return [`Disconnected`](crate::ErrorKind::Disconnected) instead
+//! of waiting forever; the receiver first gets every message that was published.
+//!
+//! # One producer
+//!
+//! The ring has one producer and one consumer. A multi-producer flavour would need a
+//! shared tail claimed by compare-and-swap, and a producer that dies between claiming
+//! room and publishing would block the consumer for good, indistinguishable from a
+//! slow one unless every record carried its owner; for now, give each producer a
+//! channel of its own.
+//!
+//! References: [futex(2)](https://man7.org/linux/man-pages/man2/futex.2.html),
+//! [shmget(2)](https://man7.org/linux/man-pages/man2/shmget.2.html),
+//! [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
+//! [memfd_create(2)](https://man7.org/linux/man-pages/man2/memfd_create.2.html).
+
+#[cfg(not(loom))]
+mod layout;
+#[cfg(not(loom))]
+mod peer;
+#[cfg(not(loom))]
+mod raw;
+pub(crate) mod ring;
+mod sync;
+#[cfg(not(loom))]
+mod wait;
+
+#[cfg(not(loom))]
+pub use endpoint::*;
+#[cfg(not(loom))]
+pub use wait::WaitStrategy;
+
+#[cfg(not(loom))]
+mod endpoint;

@@ -1,0 +1,342 @@
+//! The ring's algorithm: a bounded single-producer / single-consumer queue of
+//! variable-size records in a byte ring, with no shared tail index.
+//!
+//! # Layout
+//!
+//! The ring is `capacity` bytes (a power of two). Positions are byte counts that only
+//! grow (`u64`, never wrapping in practice); a position's offset in the ring is
+//! `pos & (capacity - 1)`. Every record starts at a multiple of the ring's record
+//! alignment (16 bytes by default, up to 4096; see below) and is
+//!
+//! ```text
+//! offset 0   stamp: u64   = pos ^ STAMP_KEY, stored last, with Release
+//! offset 8   meta:  u64   = kind << 32 | len   (kind 1: message, 2: padding)
+//! offset 16  payload: len bytes, then padding to the next multiple of the alignment
+//! ```
+//!
+//! A larger alignment trades space for latency: with 128, a record of up to 112 bytes
+//! of payload lies in one aligned pair of cache lines, which the consumer gets in one
+//! transfer (with the adjacent line), instead of one line now and one more once it
+//! has read the stamp.
+//!
+//! A record never wraps: when one does not fit before the end of the ring, the
+//! producer first writes a **padding** record that covers the rest of the ring, and the
+//! message starts at offset 0. Loans are therefore always contiguous. A record is at
+//! most half the ring, which guarantees that it fits into an empty ring whatever the
+//! current offset.
+//!
+//! # Synchronisation
+//!
+//! The consumer does not read a tail index: it polls the stamp of the record at its
+//! own position, which must equal `pos ^ STAMP_KEY`. Stale bytes from an older lap
+//! (an old stamp, or payload) do not match, because their position differs; the key
+//! makes zeroed memory and small integers in payloads unlikely matches. So a
+//! receiver spinning on an empty ring touches one cache line, the one the next message
+//! will be written to, which it then finds in the same transfer as its first bytes.
+//!
+//! The consumer publishes its position in `head` after it has read a record, and the
+//! producer reads `head` only when its cached copy says the ring is full. The two
+//! release/acquire pairs:
+//!
+//! 1. **stamp** — the producer writes meta and payload, then stores the stamp with
+//!    `Release`; the consumer loads the stamp with `Acquire` and only then reads meta
+//!    and payload. Everything written before the stamp is visible after it.
+//! 2. **head** — the consumer copies the payload out (or drops its guard), then
+//!    stores `head` with `Release`; the producer loads `head` with `Acquire` before
+//!    writing into the space it frees. The consumer's reads happen before the
+//!    producer's overwrites.
+//!
+//! Sleeping is a third pair, with full barriers (`SeqCst` fences; see [`Wake`]).
+//!
+//! Every value read from shared memory (the head, a meta word) is copied once and
+//! checked before use; a bad value is a [`Fault`], never an out-of-bounds access.
+
+use super::sync::{AtomicU32, AtomicU64, Ordering, full_barrier};
+
+/// Records start at multiples of the ring's record alignment, at least this much.
+pub(crate) const RECORD_ALIGN: u64 = 16;
+/// The largest record alignment.
+pub(crate) const MAX_RECORD_ALIGN: u64 = 4096;
+/// Bytes before a record's payload (stamp and meta).
+pub(crate) const RECORD_HEADER: u64 = 16;
+/// `meta` kind of a message.
+pub(crate) const KIND_MESSAGE: u32 = 1;
+/// `meta` kind of a padding record that covers the rest of the ring.
+pub(crate) const KIND_PADDING: u32 = 2;
+/// XORed into positions to make stamps: a fixed odd pattern (the 64-bit golden ratio).
+pub(crate) const STAMP_KEY: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The stamp that marks a record at position `pos` as published.
+#[inline]
+pub(crate) fn stamp(pos: u64) -> u64 {
+    pos ^ STAMP_KEY
+}
+
+/// The bytes a record with a payload of `len` takes in a ring whose records start at
+/// multiples of `align` (a power of two, at least 16).
+#[inline]
+pub(crate) fn record_size(len: u64, align: u64) -> u64 {
+    (RECORD_HEADER + len).div_ceil(align) * align
+}
+
+#[inline]
+fn meta(kind: u32, len: u64) -> u64 {
+    (u64::from(kind) << 32) | (len & 0xFFFF_FFFF)
+}
+
+/// The largest payload a ring of `capacity` bytes accepts: a record is at most half
+/// the ring (whatever the record alignment, if it divides half the ring).
+pub(crate) fn max_payload(capacity: u64) -> u64 {
+    (capacity / 2 - RECORD_HEADER).min(u64::from(u32::MAX)) / RECORD_ALIGN * RECORD_ALIGN
+}
+
+/// The ring's bytes: the real shared memory, or a model of it.
+pub(crate) trait RingData {
+    /// The 8-byte word at `off` as an atomic (`off` 8-aligned, inside the ring).
+    fn word(&self, off: u64) -> &AtomicU64;
+    /// Copies `src` into the ring at `off` (the range lies inside the ring).
+    fn write(&self, off: u64, src: &[u8]);
+    /// Copies from the ring at `off` into `dst` (the range lies inside the ring).
+    fn read(&self, off: u64, dst: &mut [u8]);
+}
+
+/// A value read from shared memory that breaks the protocol.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// The consumer's `head` is not between the producer's last known head and tail.
+    Head { head: u64, tail: u64 },
+    /// A published record has an unknown kind.
+    Kind { pos: u64, kind: u32 },
+    /// A published message is longer than the maximum, or runs past the ring's end.
+    Length { pos: u64, len: u64 },
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Fault::Head { head, tail } => write!(
+                f,
+                "the receiver's index {head} is impossible for the sender's position {tail} \
+                 (shared memory was overwritten)"
+            ),
+            Fault::Kind { pos, kind } => {
+                write!(
+                    f,
+                    "the record at position {pos} has unknown kind {kind} (shared memory was overwritten)"
+                )
+            }
+            Fault::Length { pos, len } => write!(
+                f,
+                "the record at position {pos} claims {len} bytes, more than fit (shared memory was overwritten)"
+            ),
+        }
+    }
+}
+
+/// Room reserved for one message: its position and where its payload goes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Slot {
+    /// The record's position.
+    pub(crate) pos: u64,
+    /// The payload's offset in the ring.
+    pub(crate) off: u64,
+    /// The payload bytes reserved.
+    pub(crate) len: u64,
+}
+
+/// A published message at the consumer's position.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Record {
+    /// The record's position.
+    pub(crate) pos: u64,
+    /// The payload's offset in the ring.
+    pub(crate) off: u64,
+    /// The payload's length (checked: the payload lies inside the ring).
+    pub(crate) len: u64,
+}
+
+/// The producer's private state: its position and its last view of `head`.
+#[derive(Debug)]
+pub(crate) struct Producer {
+    tail: u64,
+    head: u64,
+    capacity: u64,
+    align: u64,
+}
+
+impl Producer {
+    /// A producer at position 0 of a ring of `capacity` bytes (a power of two) whose
+    /// records start at multiples of `align` (a power of two, 16 to capacity / 4).
+    pub(crate) fn new(capacity: u64, align: u64) -> Producer {
+        debug_assert!(capacity.is_power_of_two() && align.is_power_of_two() && align * 4 <= capacity);
+        Producer { tail: 0, head: 0, capacity, align }
+    }
+
+    /// The producer's position.
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) fn tail(&self) -> u64 {
+        self.tail
+    }
+
+    /// Reserves room for a payload of `len` bytes (at most [`max_payload`]); `None`
+    /// when the ring is too full. May publish a padding record first.
+    #[inline(always)]
+    pub(crate) fn reserve<D: RingData>(
+        &mut self,
+        data: &D,
+        head: &AtomicU64,
+        len: u64,
+    ) -> Result<Option<Slot>, Fault> {
+        debug_assert!(len <= max_payload(self.capacity));
+        let rec = record_size(len, self.align);
+        let mut off = self.tail & (self.capacity - 1);
+        let to_end = self.capacity - off;
+        let need = if rec <= to_end { rec } else { to_end + rec };
+        if self.tail + need - self.head > self.capacity {
+            // Acquire pairs with the consumer's Release store of `head` (pair 2): its
+            // reads of the space it freed happen before we write there.
+            let h = head.load(Ordering::Acquire);
+            if h < self.head || h > self.tail || h % self.align != 0 {
+                return Err(Fault::Head { head: h, tail: self.tail });
+            }
+            self.head = h;
+            if self.tail + need - h > self.capacity {
+                return Ok(None);
+            }
+        }
+        if rec > to_end {
+            data.word(off + 8).store(meta(KIND_PADDING, to_end - RECORD_HEADER), Ordering::Relaxed);
+            // Release (pair 1): the meta word is visible with the stamp.
+            data.word(off).store(stamp(self.tail), Ordering::Release);
+            self.tail += to_end;
+            off = 0;
+        }
+        Ok(Some(Slot { pos: self.tail, off: off + RECORD_HEADER, len }))
+    }
+
+    /// Publishes the message in `slot` with `len` payload bytes (at most `slot.len`).
+    #[inline(always)]
+    pub(crate) fn commit<D: RingData>(&mut self, data: &D, slot: Slot, len: u64) {
+        assert!(len <= slot.len, "a message cannot grow past its reservation");
+        let off = slot.off - RECORD_HEADER;
+        data.word(off + 8).store(meta(KIND_MESSAGE, len), Ordering::Relaxed);
+        // Release (pair 1): payload and meta are visible to whoever sees the stamp.
+        data.word(off).store(stamp(slot.pos), Ordering::Release);
+        self.tail = slot.pos + record_size(len, self.align);
+    }
+}
+
+/// The consumer's private state: its position.
+#[derive(Debug)]
+pub(crate) struct Consumer {
+    head: u64,
+    capacity: u64,
+    max_message: u64,
+    align: u64,
+}
+
+impl Consumer {
+    /// A consumer at position 0 of a ring of `capacity` bytes that carries messages
+    /// of at most `max_message` bytes, in records aligned to `align`.
+    pub(crate) fn new(capacity: u64, max_message: u64, align: u64) -> Consumer {
+        Consumer { head: 0, capacity, max_message, align }
+    }
+
+    /// The message at the consumer's position, if one is published. Skips padding.
+    /// The message stays in the ring until [`release`](Self::release).
+    #[inline(always)]
+    pub(crate) fn peek<D: RingData>(&mut self, data: &D, head: &AtomicU64) -> Result<Option<Record>, Fault> {
+        loop {
+            let off = self.head & (self.capacity - 1);
+            // Acquire pairs with the producer's Release store of the stamp (pair 1).
+            if data.word(off).load(Ordering::Acquire) != stamp(self.head) {
+                return Ok(None);
+            }
+            let m = data.word(off + 8).load(Ordering::Relaxed);
+            let (kind, len) = ((m >> 32) as u32, m & 0xFFFF_FFFF);
+            match kind {
+                KIND_PADDING => {
+                    self.head += self.capacity - off;
+                    // Release (pair 2): nothing to read in padding, but the producer
+                    // may need the space back before the next message is read.
+                    head.store(self.head, Ordering::Release);
+                }
+                KIND_MESSAGE => {
+                    if len > self.max_message || off + record_size(len, self.align) > self.capacity {
+                        return Err(Fault::Length { pos: self.head, len });
+                    }
+                    return Ok(Some(Record { pos: self.head, off: off + RECORD_HEADER, len }));
+                }
+                kind => return Err(Fault::Kind { pos: self.head, kind }),
+            }
+        }
+    }
+
+    /// Frees the record returned by [`peek`](Self::peek), after its payload was read.
+    #[inline(always)]
+    pub(crate) fn release(&mut self, head: &AtomicU64, rec: Record) {
+        debug_assert_eq!(rec.pos, self.head);
+        self.head = rec.pos + record_size(rec.len, self.align);
+        // Release (pair 2): our reads of the record happen before the producer reuses it.
+        head.store(self.head, Ordering::Release);
+    }
+}
+
+/// A futex word and a "sleeping" flag: how one side sleeps until the other publishes.
+///
+/// The sleeper calls [`announce`](Self::announce) (flag set, `SeqCst` fence), checks
+/// its condition once more, and sleeps on `seq` only if it still fails, with the `seq`
+/// value read before the check. The publisher publishes, then
+/// [`needs_wake`](Self::needs_wake) (`SeqCst` fence, flag read) and, if the flag is
+/// set, [`bump`](Self::bump)s `seq` and wakes. The two fences order the flag and the
+/// condition: either the sleeper's re-check sees the publication, or the publisher
+/// sees the flag. A bump between the sleeper's read of `seq` and its sleep makes the
+/// futex call return at once. No wake-up is lost.
+#[repr(C)]
+#[derive(Debug)]
+pub(crate) struct Wake {
+    /// The futex word: bumped by every wake-up.
+    pub(crate) seq: AtomicU32,
+    /// Non-zero while the other side may sleep on `seq`.
+    pub(crate) waiting: AtomicU32,
+}
+
+impl Wake {
+    /// A new, idle wake word (used by the models; shared ones start zeroed).
+    #[cfg(all(test, loom))]
+    pub(crate) fn new() -> Wake {
+        Wake { seq: AtomicU32::new(0), waiting: AtomicU32::new(0) }
+    }
+
+    /// The sleeper's half, before its last check: returns the `seq` to sleep on.
+    #[inline]
+    pub(crate) fn announce(&self) -> u32 {
+        // Acquire pairs with `bump`'s Release: after a wake-up we see what was published.
+        let seq = self.seq.load(Ordering::Acquire);
+        self.waiting.store(1, Ordering::Relaxed);
+        full_barrier();
+        seq
+    }
+
+    /// The sleeper stops sleeping.
+    #[inline]
+    pub(crate) fn retire(&self) {
+        self.waiting.store(0, Ordering::Relaxed);
+    }
+
+    /// The publisher's half, after publishing: whether the other side may be asleep.
+    #[inline]
+    pub(crate) fn needs_wake(&self) -> bool {
+        full_barrier();
+        self.waiting.load(Ordering::Relaxed) != 0
+    }
+
+    /// Changes the futex word so that a sleeper with an old value wakes or never sleeps.
+    #[inline]
+    pub(crate) fn bump(&self) {
+        self.seq.fetch_add(1, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,278 @@
+//! The ring core in one process: with the real raw-pointer memory over a heap buffer
+//! (run under Miri to check the unsafe copies and atomics), and with `loom` models of
+//! the index protocol and of the sleep/wake protocol (`RUSTFLAGS="--cfg loom"`).
+
+use super::*;
+
+/// Deterministic message contents: byte `i` of message `seq`.
+fn byte(seq: u64, i: usize) -> u8 {
+    (seq.wrapping_mul(0x9E37_79B9).wrapping_add(i as u64 * 7) >> 3) as u8
+}
+
+/// A message length that varies with `seq`, up to `max`.
+fn length(seq: u64, max: u64) -> u64 {
+    (seq.wrapping_mul(2_654_435_761) >> 7) % (max + 1)
+}
+
+#[cfg(not(loom))]
+mod real_memory {
+    use std::ptr::NonNull;
+    use std::sync::Arc;
+
+    use super::super::super::raw::RawRing;
+    use super::*;
+
+    /// A heap buffer standing in for the shared mapping.
+    struct Heap {
+        words: Box<[std::sync::atomic::AtomicU64]>,
+    }
+
+    impl Heap {
+        fn new(capacity: u64) -> Arc<Heap> {
+            let words = (0..capacity / 8).map(|_| std::sync::atomic::AtomicU64::new(0)).collect();
+            Arc::new(Heap { words })
+        }
+
+        fn ring(&self) -> RawRing {
+            let base = NonNull::new(self.words.as_ptr() as *mut u8).unwrap();
+            // SAFETY: the buffer is 8-aligned, `8 * words.len()` bytes long, and
+            // outlives every RawRing made here (the threads hold the Arc); all access
+            // is through atomics and copies.
+            #[allow(unsafe_code)]
+            unsafe {
+                RawRing::new(base, self.words.len() as u64 * 8)
+            }
+        }
+    }
+
+    #[test]
+    fn single_thread_wraps_and_checks() {
+        let cap = 1024;
+        let heap = Heap::new(cap);
+        let ring = heap.ring();
+        let head = AtomicU64::new(0);
+        let mut p = Producer::new(cap, RECORD_ALIGN);
+        let mut c = Consumer::new(cap, max_payload(cap), RECORD_ALIGN);
+        let max = max_payload(cap);
+        let rounds = if cfg!(miri) { 40 } else { 2000 };
+        for seq in 0..rounds {
+            let len = length(seq, max);
+            let slot = p.reserve(&ring, &head, len).unwrap().expect("an empty ring has room");
+            let msg: Vec<u8> = (0..len as usize).map(|i| byte(seq, i)).collect();
+            ring.write(slot.off, &msg);
+            p.commit(&ring, slot, len);
+            let rec = c.peek(&ring, &head).unwrap().expect("published");
+            assert_eq!(rec.len, len);
+            let mut out = vec![0u8; len as usize];
+            ring.read(rec.off, &mut out);
+            assert_eq!(out, msg);
+            c.release(&head, rec);
+            assert!(c.peek(&ring, &head).unwrap().is_none());
+        }
+    }
+
+    #[test]
+    fn full_ring_refuses_then_accepts() {
+        let cap = 1024;
+        let heap = Heap::new(cap);
+        let ring = heap.ring();
+        let head = AtomicU64::new(0);
+        let mut p = Producer::new(cap, RECORD_ALIGN);
+        let mut c = Consumer::new(cap, max_payload(cap), RECORD_ALIGN);
+        let mut sent = 0;
+        while let Some(slot) = p.reserve(&ring, &head, 100).unwrap() {
+            p.commit(&ring, slot, 100);
+            sent += 1;
+        }
+        assert_eq!(sent, cap / record_size(100, RECORD_ALIGN));
+        let rec = c.peek(&ring, &head).unwrap().unwrap();
+        c.release(&head, rec);
+        assert!(p.reserve(&ring, &head, 100).unwrap().is_some());
+    }
+
+    #[test]
+    fn scribbled_memory_is_a_fault_not_a_crash() {
+        let cap = 1024;
+        let heap = Heap::new(cap);
+        let ring = heap.ring();
+        let head = AtomicU64::new(0);
+        let mut p = Producer::new(cap, RECORD_ALIGN);
+        let mut c = Consumer::new(cap, 64, RECORD_ALIGN);
+        // A record with a valid stamp and a length past the ring's end.
+        ring.word(8).store((u64::from(KIND_MESSAGE) << 32) | 0xFFFF_FFFF, Ordering::Relaxed);
+        ring.word(0).store(stamp(0), Ordering::Release);
+        assert!(matches!(c.peek(&ring, &head), Err(Fault::Length { .. })));
+        ring.word(8).store(77 << 32, Ordering::Relaxed);
+        assert!(matches!(c.peek(&ring, &head), Err(Fault::Kind { kind: 77, .. })));
+        // An impossible head, seen by the producer once it needs room.
+        head.store(u64::MAX - 15, Ordering::Relaxed);
+        let mut res = Ok(Some(Slot { pos: 0, off: 0, len: 0 }));
+        for _ in 0..100 {
+            res = p.reserve(&ring, &head, 64).map(|s| s.inspect(|s| p.commit(&ring, *s, 64)));
+            if res.is_err() {
+                break;
+            }
+        }
+        assert!(matches!(res, Err(Fault::Head { .. })));
+    }
+
+    #[test]
+    fn two_threads_stream_intact() {
+        let cap = 4096;
+        let heap = Heap::new(cap);
+        let head = Arc::new(AtomicU64::new(0));
+        let max = 300;
+        let count: u64 = if cfg!(miri) { 60 } else { 100_000 };
+        let producer = {
+            let (heap, head) = (Arc::clone(&heap), Arc::clone(&head));
+            std::thread::spawn(move || {
+                let ring = heap.ring();
+                let mut p = Producer::new(cap, RECORD_ALIGN);
+                let mut msg = Vec::new();
+                for seq in 0..count {
+                    let len = length(seq, max);
+                    msg.clear();
+                    msg.extend((0..len as usize).map(|i| byte(seq, i)));
+                    let slot = loop {
+                        if let Some(s) = p.reserve(&ring, &head, len).unwrap() {
+                            break s;
+                        }
+                        std::thread::yield_now();
+                    };
+                    ring.write(slot.off, &msg);
+                    p.commit(&ring, slot, len);
+                }
+            })
+        };
+        let ring = heap.ring();
+        let mut c = Consumer::new(cap, max, RECORD_ALIGN);
+        let mut out = vec![0u8; max as usize];
+        for seq in 0..count {
+            let rec = loop {
+                if let Some(r) = c.peek(&ring, &head).unwrap() {
+                    break r;
+                }
+                std::thread::yield_now();
+            };
+            assert_eq!(rec.len, length(seq, max), "message {seq}");
+            ring.read(rec.off, &mut out[..rec.len as usize]);
+            for (i, b) in out[..rec.len as usize].iter().enumerate() {
+                assert_eq!(*b, byte(seq, i), "message {seq} byte {i}");
+            }
+            c.release(&head, rec);
+        }
+        producer.join().unwrap();
+    }
+}
+
+#[cfg(loom)]
+mod model {
+    use loom::sync::Arc;
+    use loom::sync::atomic::AtomicU64;
+
+    use super::*;
+
+    /// The ring as words, every byte reached through relaxed atomics: a missing
+    /// Release/Acquire shows as a stale payload read.
+    struct Words(Vec<AtomicU64>);
+
+    impl RingData for Words {
+        fn word(&self, off: u64) -> &AtomicU64 {
+            &self.0[(off / 8) as usize]
+        }
+        fn write(&self, off: u64, src: &[u8]) {
+            for (i, chunk) in src.chunks(8).enumerate() {
+                let w = &self.0[(off / 8) as usize + i];
+                let mut bytes = w.load(Ordering::Relaxed).to_le_bytes();
+                bytes[..chunk.len()].copy_from_slice(chunk);
+                w.store(u64::from_le_bytes(bytes), Ordering::Relaxed);
+            }
+        }
+        fn read(&self, off: u64, dst: &mut [u8]) {
+            for (i, chunk) in dst.chunks_mut(8).enumerate() {
+                let bytes = self.0[(off / 8) as usize + i].load(Ordering::Relaxed).to_le_bytes();
+                chunk.copy_from_slice(&bytes[..chunk.len()]);
+            }
+        }
+    }
+
+    /// Producer and consumer on a tiny ring (messages wrap, pad and reuse space): every
+    /// message arrives once, in order, intact.
+    #[test]
+    fn ring_protocol() {
+        loom::model(|| {
+            let cap = 128u64; // records of 16 + 16 or 16 + 32 bytes
+            let data = Arc::new(Words((0..cap / 8).map(|_| AtomicU64::new(0)).collect()));
+            let head = Arc::new(AtomicU64::new(0));
+            let lens = [16u64, 32, 24, 16];
+            let producer = {
+                let (data, head) = (Arc::clone(&data), Arc::clone(&head));
+                loom::thread::spawn(move || {
+                    let mut p = Producer::new(cap, RECORD_ALIGN);
+                    for (seq, &len) in lens.iter().enumerate() {
+                        let slot = loop {
+                            if let Some(s) = p.reserve(&*data, &head, len).unwrap() {
+                                break s;
+                            }
+                            loom::thread::yield_now();
+                        };
+                        let msg: Vec<u8> = (0..len as usize).map(|i| byte(seq as u64, i)).collect();
+                        data.write(slot.off, &msg);
+                        p.commit(&*data, slot, len);
+                    }
+                })
+            };
+            let mut c = Consumer::new(cap, max_payload(cap), RECORD_ALIGN);
+            for (seq, &len) in lens.iter().enumerate() {
+                let rec = loop {
+                    if let Some(r) = c.peek(&*data, &head).unwrap() {
+                        break r;
+                    }
+                    loom::thread::yield_now();
+                };
+                assert_eq!(rec.len, len);
+                let mut out = vec![0u8; len as usize];
+                data.read(rec.off, &mut out);
+                for (i, b) in out.iter().enumerate() {
+                    assert_eq!(*b, byte(seq as u64, i));
+                }
+                c.release(&head, rec);
+            }
+            producer.join().unwrap();
+        });
+    }
+
+    /// The sleep/wake handshake: if the consumer decides to sleep on a futex value,
+    /// the producer either made the message visible to its last check or bumps the
+    /// futex word past that value. No wake-up is lost.
+    #[test]
+    fn no_lost_wake_up() {
+        loom::model(|| {
+            let cap = 128u64;
+            let data = Arc::new(Words((0..cap / 8).map(|_| AtomicU64::new(0)).collect()));
+            let head = Arc::new(AtomicU64::new(0));
+            let wake = Arc::new(Wake::new());
+            let producer = {
+                let (data, head, wake) = (Arc::clone(&data), Arc::clone(&head), Arc::clone(&wake));
+                loom::thread::spawn(move || {
+                    let mut p = Producer::new(cap, RECORD_ALIGN);
+                    let slot = p.reserve(&*data, &head, 8).unwrap().unwrap();
+                    data.write(slot.off, &[7; 8]);
+                    p.commit(&*data, slot, 8);
+                    if wake.needs_wake() {
+                        wake.bump();
+                    }
+                })
+            };
+            let mut c = Consumer::new(cap, max_payload(cap), RECORD_ALIGN);
+            let seq = wake.announce();
+            let found = c.peek(&*data, &head).unwrap().is_some();
+            producer.join().unwrap();
+            if !found {
+                // We would sleep on `seq`: the futex must not still hold it.
+                assert_ne!(wake.seq.load(Ordering::Relaxed), seq, "lost wake-up");
+            }
+            wake.retire();
+        });
+    }
+}

@@ -1,0 +1,293 @@
+//! POSIX message queues: `mq_open`, `mq_send`, `mq_receive`, `mq_getattr`, `mq_unlink`.
+//!
+//! A POSIX message queue holds up to `maxmsg` messages of up to `msgsize` bytes
+//! each, found by a name such as `/jobs`. Each message has a priority; a receive
+//! always takes the oldest message of the highest priority. Unlike a System V queue,
+//! the queue is a file descriptor (it can be polled), and the timed calls take a real
+//! deadline.
+//!
+//! ```
+//! use ipckit::Mode;
+//! use ipckit::posix::mq::{MessageQueue, QueueAttr};
+//!
+//! let name = format!("/ipckit-doc-mq-{}", std::process::id());
+//! let mut q = MessageQueue::create(&name, QueueAttr { maxmsg: 4, msgsize: 128 }, Mode::OWNER_RW)?;
+//! q.set_remove_on_drop(true)?;
+//! q.send(b"low", 1)?;
+//! q.send(b"high", 9)?;
+//! let mut buf = [0u8; 128];
+//! let (len, prio) = q.recv(&mut buf)?;
+//! assert_eq!((&buf[..len], prio), (&b"high"[..], 9));
+//! assert!(q.try_recv(&mut buf)?.is_some());
+//! assert!(q.try_recv(&mut buf)?.is_none());   // empty: "nothing now", not an error
+//! # Ok::<(), ipckit::Error>(())
+//! ```
+//!
+//! Limits: an unprivileged queue holds at most `msg_max` messages
+//! (`/proc/sys/fs/mqueue/msg_max`, 10 by default) of at most `msgsize_max` bytes
+//! (`/proc/sys/fs/mqueue/msgsize_max`, 8192); larger attributes are refused with
+//! [`ErrorKind::LimitExceeded`] naming the limit.
+//!
+//! References: [mq_overview(7)](https://man7.org/linux/man-pages/man7/mq_overview.7.html),
+//! [mq_open(3)](https://man7.org/linux/man-pages/man3/mq_open.3.html),
+//! [mq_send(3)](https://man7.org/linux/man-pages/man3/mq_send.3.html),
+//! [mq_receive(3)](https://man7.org/linux/man-pages/man3/mq_receive.3.html).
+
+use std::ffi::CString;
+use std::fmt;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::error::{Error, ErrorKind, Object, Result};
+use crate::limits::Limit;
+use crate::perm::Mode;
+use crate::sys::{self, Errno, posix_mq::RawAttr};
+use crate::sysv::Ownership;
+use crate::wait::Wait;
+
+/// The size of a new queue.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct QueueAttr {
+    /// Most messages the queue holds (`mq_maxmsg`).
+    pub maxmsg: usize,
+    /// Largest message, in bytes (`mq_msgsize`).
+    pub msgsize: usize,
+}
+
+/// A queue's current attributes (`mq_getattr`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct QueueStatus {
+    /// Most messages the queue holds.
+    pub maxmsg: usize,
+    /// Largest message, in bytes.
+    pub msgsize: usize,
+    /// Messages now in the queue.
+    pub curmsgs: usize,
+    /// Whether this descriptor is non-blocking (`O_NONBLOCK`).
+    pub nonblocking: bool,
+}
+
+/// A handle on a POSIX message queue (an open queue descriptor).
+pub struct MessageQueue {
+    fd: OwnedFd,
+    name: String,
+    c_name: CString,
+    own: Ownership,
+    msgsize: usize,
+}
+
+impl fmt::Debug for MessageQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MessageQueue")
+            .field("name", &self.name)
+            .field("fd", &self.fd)
+            .field("msgsize", &self.msgsize)
+            .field("created", &self.own.created())
+            .finish()
+    }
+}
+
+impl MessageQueue {
+    /// `mq_open(name, O_CREAT | O_EXCL | O_RDWR, mode, attr)`—Creates a new queue;
+    /// fails if the name is taken.
+    #[doc(alias = "mq_open")]
+    pub fn create(name: &str, attr: QueueAttr, mode: Mode) -> Result<MessageQueue> {
+        let (full, c) = super::c_name("mq_open", name)?;
+        let raw = RawAttr { flags: 0, maxmsg: attr.maxmsg as i64, msgsize: attr.msgsize as i64, curmsgs: 0 };
+        let fd =
+            sys::posix_mq::mq_open(&c, true, true, true, false, mode.bits(), Some(&raw)).map_err(|e| {
+                let err = open_error(&full, e);
+                if e == Errno::EINVAL || e == Errno::EMFILE {
+                    let maxmsg = Limit::MqMsgMax.current().unwrap_or(u64::MAX);
+                    let msgsize = Limit::MqMsgSizeMax.current().unwrap_or(u64::MAX);
+                    if attr.maxmsg as u64 > maxmsg {
+                        return err
+                            .with_limit(Limit::MqMsgMax, format!("a queue of {} messages", attr.maxmsg));
+                    }
+                    if attr.msgsize as u64 > msgsize {
+                        return err
+                            .with_limit(Limit::MqMsgSizeMax, format!("messages of {} bytes", attr.msgsize));
+                    }
+                }
+                if e == Errno::ENOSPC {
+                    return err.with_limit(Limit::MqQueuesMax, "the number of queues");
+                }
+                err
+            })?;
+        let mut q = MessageQueue { fd, name: full, c_name: c, own: Ownership::new(true), msgsize: 0 };
+        q.msgsize = q.status()?.msgsize;
+        Ok(q)
+    }
+
+    /// `mq_open(name, O_RDWR)`—Opens an existing queue.
+    pub fn open(name: &str) -> Result<MessageQueue> {
+        let (full, c) = super::c_name("mq_open", name)?;
+        let fd = sys::posix_mq::mq_open(&c, false, true, true, false, 0, None)
+            .map_err(|e| open_error(&full, e))?;
+        let mut q = MessageQueue { fd, name: full, c_name: c, own: Ownership::new(false), msgsize: 0 };
+        q.msgsize = q.status()?.msgsize;
+        Ok(q)
+    }
+
+    /// The queue's name (`/name`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The largest message this queue carries, in bytes.
+    pub fn msgsize(&self) -> usize {
+        self.msgsize
+    }
+
+    fn obj(&self) -> Object {
+        Object::Name(self.name.clone())
+    }
+
+    /// Asks for the name to be unlinked when this handle is dropped (creators only).
+    pub fn set_remove_on_drop(&mut self, remove: bool) -> Result<()> {
+        let obj = self.obj();
+        self.own.set_remove_on_drop(remove, "set_remove_on_drop", obj)
+    }
+
+    /// `mq_unlink(name)`—Removes the name now; open descriptors keep working.
+    #[doc(alias = "mq_unlink")]
+    pub fn remove(mut self) -> Result<()> {
+        self.own.disarm();
+        sys::posix_mq::mq_unlink(&self.c_name).map_err(|e| open_error(&self.name, e))
+    }
+
+    /// `mq_unlink(name)`—Removes a queue this process holds no handle on.
+    pub fn unlink(name: &str) -> Result<()> {
+        let (full, c) = super::c_name("mq_unlink", name)?;
+        sys::posix_mq::mq_unlink(&c).map_err(|e| open_error(&full, e))
+    }
+
+    /// `mq_getattr`—The queue's attributes and how many messages it holds.
+    #[doc(alias = "mq_getattr")]
+    pub fn status(&self) -> Result<QueueStatus> {
+        let a = sys::posix_mq::mq_getattr(self.fd.as_fd())
+            .map_err(|e| Error::sys("mq_getattr", self.obj(), e))?;
+        Ok(QueueStatus {
+            maxmsg: a.maxmsg.max(0) as usize,
+            msgsize: a.msgsize.max(0) as usize,
+            curmsgs: a.curmsgs.max(0) as usize,
+            nonblocking: a.flags & sys::posix_mq::O_NONBLOCK != 0,
+        })
+    }
+
+    /// `mq_send(fd, data, prio)`—Sends, waiting while the queue is full.
+    #[doc(alias = "mq_send")]
+    pub fn send(&self, data: &[u8], prio: u32) -> Result<()> {
+        self.send_with(data, prio, Wait::Block).map(|_| ())
+    }
+
+    /// Sends if there is room now; `Ok(false)` if the queue is full.
+    pub fn try_send(&self, data: &[u8], prio: u32) -> Result<bool> {
+        self.send_with(data, prio, Wait::NoWait)
+    }
+
+    /// Sends, waiting at most `timeout` for room; `Ok(false)` on timeout.
+    pub fn send_timeout(&self, data: &[u8], prio: u32, timeout: Duration) -> Result<bool> {
+        self.send_with(data, prio, Wait::Timeout(timeout))
+    }
+
+    /// `mq_timedsend`—Sends, waiting as `wait` says; `Ok(false)` if it ran out of time.
+    #[doc(alias = "mq_timedsend")]
+    pub fn send_with(&self, data: &[u8], prio: u32, wait: Wait) -> Result<bool> {
+        if data.len() > self.msgsize {
+            return Err(Error::new("mq_send", self.obj(), ErrorKind::MessageTooLarge).with_detail(format!(
+                "a message of {} bytes exceeds the queue's msgsize of {}",
+                data.len(),
+                self.msgsize
+            )));
+        }
+        loop {
+            match sys::posix_mq::mq_send(self.fd.as_fd(), data, prio, abs_deadline(wait)) {
+                Ok(()) => return Ok(true),
+                Err(Errno::ETIMEDOUT) => return Ok(false),
+                Err(Errno::EINTR) if wait == Wait::Block => continue,
+                Err(e) => return Err(Error::sys("mq_send", self.obj(), e)),
+            }
+        }
+    }
+
+    /// `mq_receive(fd, buf)`—Receives the oldest message of the highest priority,
+    /// waiting for one; returns its length and priority. `buf` must hold at least
+    /// [`msgsize`](Self::msgsize) bytes.
+    #[doc(alias = "mq_receive")]
+    pub fn recv(&self, buf: &mut [u8]) -> Result<(usize, u32)> {
+        self.recv_with(buf, Wait::Block).map(|r| r.expect("a blocking receive returns a message"))
+    }
+
+    /// Receives if a message is there now; `Ok(None)` if the queue is empty.
+    pub fn try_recv(&self, buf: &mut [u8]) -> Result<Option<(usize, u32)>> {
+        self.recv_with(buf, Wait::NoWait)
+    }
+
+    /// Receives, waiting at most `timeout`; `Ok(None)` on timeout.
+    pub fn recv_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<Option<(usize, u32)>> {
+        self.recv_with(buf, Wait::Timeout(timeout))
+    }
+
+    /// `mq_timedreceive`—Receives, waiting as `wait` says.
+    #[doc(alias = "mq_timedreceive")]
+    pub fn recv_with(&self, buf: &mut [u8], wait: Wait) -> Result<Option<(usize, u32)>> {
+        if buf.len() < self.msgsize {
+            return Err(Error::new("mq_receive", self.obj(), ErrorKind::InvalidInput).with_detail(format!(
+                "the buffer of {} bytes is smaller than the queue's msgsize of {} (EMSGSIZE)",
+                buf.len(),
+                self.msgsize
+            )));
+        }
+        loop {
+            match sys::posix_mq::mq_receive(self.fd.as_fd(), buf, abs_deadline(wait)) {
+                Ok(r) => return Ok(Some(r)),
+                Err(Errno::ETIMEDOUT) => return Ok(None),
+                Err(Errno::EINTR) if wait == Wait::Block => continue,
+                Err(e) => return Err(Error::sys("mq_receive", self.obj(), e)),
+            }
+        }
+    }
+}
+
+/// The absolute `CLOCK_REALTIME` deadline for `mq_timed*`, or `None` to block.
+/// `NoWait` becomes a deadline in the past: the call returns `ETIMEDOUT` at once
+/// if it would block.
+fn abs_deadline(wait: Wait) -> Option<SystemTime> {
+    let left = match wait {
+        Wait::Block => return None,
+        Wait::NoWait => return Some(SystemTime::UNIX_EPOCH),
+        Wait::Timeout(d) => d,
+        Wait::Deadline(t) => t.saturating_duration_since(Instant::now()),
+    };
+    Some(
+        SystemTime::now()
+            .checked_add(left)
+            .unwrap_or(SystemTime::UNIX_EPOCH + Duration::from_secs(i32::MAX as u64)),
+    )
+}
+
+impl AsFd for MessageQueue {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Drop for MessageQueue {
+    /// Unlinks the name if asked for; errors are ignored (use [`remove`](Self::remove)).
+    fn drop(&mut self) {
+        if self.own.should_remove() {
+            let _ = sys::posix_mq::mq_unlink(&self.c_name);
+        }
+    }
+}
+
+fn open_error(name: &str, e: Errno) -> Error {
+    let err = Error::sys("mq_open", Object::Name(name.to_string()), e);
+    match e {
+        Errno::ENOENT => err.with_detail("no message queue has this name"),
+        Errno::EEXIST => err.with_detail("a message queue with this name already exists"),
+        Errno::EACCES => err.with_detail("the queue's permissions refuse this access"),
+        _ => err,
+    }
+}

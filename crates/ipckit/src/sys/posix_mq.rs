@@ -1,0 +1,134 @@
+//! `mq_open`, `mq_send`/`mq_timedsend`, `mq_receive`/`mq_timedreceive`,
+//! `mq_getattr`/`mq_setattr`, `mq_unlink`: POSIX message queues.
+
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::{SysResult, cvt, cvt_size};
+
+/// A queue's attributes (`struct mq_attr`).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RawAttr {
+    pub(crate) flags: i64,
+    pub(crate) maxmsg: i64,
+    pub(crate) msgsize: i64,
+    pub(crate) curmsgs: i64,
+}
+
+fn to_c(a: &RawAttr) -> libc::mq_attr {
+    // SAFETY: mq_attr is plain integers (and reserved padding); zero is valid.
+    let mut c: libc::mq_attr = unsafe { std::mem::zeroed() };
+    c.mq_flags = a.flags as _;
+    c.mq_maxmsg = a.maxmsg as _;
+    c.mq_msgsize = a.msgsize as _;
+    c.mq_curmsgs = a.curmsgs as _;
+    c
+}
+
+fn from_c(c: &libc::mq_attr) -> RawAttr {
+    RawAttr {
+        flags: c.mq_flags as i64,
+        maxmsg: c.mq_maxmsg as i64,
+        msgsize: c.mq_msgsize as i64,
+        curmsgs: c.mq_curmsgs as i64,
+    }
+}
+
+/// `mq_open(name, flags, mode, attr)`. `create`: `O_CREAT|O_EXCL`.
+pub(crate) fn mq_open(
+    name: &CStr,
+    create: bool,
+    read: bool,
+    write: bool,
+    nonblock: bool,
+    mode: u32,
+    attr: Option<&RawAttr>,
+) -> SysResult<OwnedFd> {
+    let mut flags = libc::O_CLOEXEC
+        | match (read, write) {
+            (true, true) => libc::O_RDWR,
+            (false, true) => libc::O_WRONLY,
+            _ => libc::O_RDONLY,
+        };
+    if nonblock {
+        flags |= libc::O_NONBLOCK;
+    }
+    let c_attr = attr.map(to_c);
+    let fd = if create {
+        flags |= libc::O_CREAT | libc::O_EXCL;
+        let p = c_attr.as_ref().map_or(std::ptr::null(), |a| a as *const libc::mq_attr);
+        // SAFETY: `name` is NUL-terminated; `p` is null or points to a live mq_attr;
+        // with O_CREAT, mq_open reads the mode and the attribute pointer.
+        unsafe { libc::mq_open(name.as_ptr(), flags, mode as libc::mode_t, p) }
+    } else {
+        // SAFETY: `name` is NUL-terminated; without O_CREAT no other argument is read.
+        unsafe { libc::mq_open(name.as_ptr(), flags) }
+    };
+    let fd = cvt(fd)?;
+    // SAFETY: the descriptor was just returned by the kernel and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `mq_unlink(name)`.
+pub(crate) fn mq_unlink(name: &CStr) -> SysResult<()> {
+    // SAFETY: `name` is NUL-terminated.
+    cvt(unsafe { libc::mq_unlink(name.as_ptr()) })?;
+    Ok(())
+}
+
+fn abs_timespec(deadline: Option<SystemTime>) -> Option<libc::timespec> {
+    deadline.map(|t| {
+        let d = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+        libc::timespec { tv_sec: d.as_secs() as libc::time_t, tv_nsec: d.subsec_nanos() as libc::c_long }
+    })
+}
+
+/// `mq_send` (no deadline) or `mq_timedsend` (an absolute `CLOCK_REALTIME` deadline).
+pub(crate) fn mq_send(
+    fd: BorrowedFd<'_>,
+    data: &[u8],
+    prio: u32,
+    deadline: Option<SystemTime>,
+) -> SysResult<()> {
+    let ts = abs_timespec(deadline);
+    let r = match &ts {
+        // SAFETY: `data` is valid for reading `data.len()` bytes; `t` is a live timespec.
+        Some(t) => unsafe { libc::mq_timedsend(fd.as_raw_fd(), data.as_ptr().cast(), data.len(), prio, t) },
+        // SAFETY: as above, without a timeout.
+        None => unsafe { libc::mq_send(fd.as_raw_fd(), data.as_ptr().cast(), data.len(), prio) },
+    };
+    cvt(r)?;
+    Ok(())
+}
+
+/// `mq_receive` or `mq_timedreceive`: returns the length and the priority.
+pub(crate) fn mq_receive(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    deadline: Option<SystemTime>,
+) -> SysResult<(usize, u32)> {
+    let ts = abs_timespec(deadline);
+    let mut prio: libc::c_uint = 0;
+    let r = match &ts {
+        // SAFETY: `buf` is valid for writing `buf.len()` bytes; `prio` and `t` are live.
+        Some(t) => unsafe {
+            libc::mq_timedreceive(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), &mut prio, t)
+        },
+        // SAFETY: as above, without a timeout.
+        None => unsafe { libc::mq_receive(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), &mut prio) },
+    };
+    Ok((cvt_size(r)?, prio))
+}
+
+/// `mq_getattr`.
+pub(crate) fn mq_getattr(fd: BorrowedFd<'_>) -> SysResult<RawAttr> {
+    // SAFETY: mq_attr is plain integers; zero is valid.
+    let mut c: libc::mq_attr = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a writable mq_attr.
+    cvt(unsafe { libc::mq_getattr(fd.as_raw_fd(), &mut c) })?;
+    Ok(from_c(&c))
+}
+
+/// `O_NONBLOCK` as it shows in `mq_attr.mq_flags`.
+pub(crate) const O_NONBLOCK: i64 = libc::O_NONBLOCK as i64;
