@@ -12,13 +12,18 @@
 //! Each kernel mechanism runs twice, through ipckit and as a raw libc loop of the same
 //! protocol, so that ipckit's own cost shows as a ratio. Two baselines measured in
 //! the same run bound what is possible: `spin-line` (two processes spinning on one
-//! shared cache line: the round-trip floor) and `memcpy` (one process copying messages
-//! into a ring-sized buffer: single-copy bandwidth).
+//! shared cache line: the round-trip floor), `spin-copy` and `spin-ring` (the same
+//! carrying a payload, in one slot or through a ring) and `memcpy` (one process copying
+//! messages into a ring-sized buffer: single-copy bandwidth).
+//!
+//! The ratios behind the targets come from [`compare`], which measures the two sides
+//! of each ratio in alternating blocks in one pair of processes (see [`Comparison`]).
 //!
 //! ```no_run
 //! let opts = ipckit_bench::Options { quick: true, ..ipckit_bench::Options::default() };
 //! let rows = ipckit_bench::run(&opts, |_done, _total, _what| {})?;
-//! println!("{}", ipckit_bench::table(&rows));
+//! let comparisons = ipckit_bench::compare(&opts, &rows, |_done, _total, _what| {})?;
+//! println!("{}", ipckit_bench::table(&rows, &comparisons));
 //! # Ok::<(), String>(())
 //! ```
 
@@ -79,6 +84,10 @@ pub enum Mechanism {
     /// Baseline: the same ping-pong carrying the payload through one shared slot per
     /// direction (round trip only): the floor for a message of the size.
     SpinCopy,
+    /// Baseline: the bare ring protocol: the payload behind a sequence word in
+    /// successive 128-byte slots of a 64 KiB ring per direction, no framing, no checks
+    /// (round trip only): what any ring costs over [`SpinCopy`]'s single slot.
+    SpinRing,
     /// Baseline: `memcpy` in one process (throughput only).
     Memcpy,
     /// CPU used by a channel receiver blocked on an idle channel.
@@ -87,7 +96,7 @@ pub enum Mechanism {
 
 impl Mechanism {
     /// Every mechanism, in report order.
-    pub const ALL: [Mechanism; 13] = [
+    pub const ALL: [Mechanism; 14] = [
         Mechanism::Pipe,
         Mechanism::Fifo,
         Mechanism::Uds,
@@ -99,6 +108,7 @@ impl Mechanism {
         Mechanism::ChannelLoan,
         Mechanism::SpinLine,
         Mechanism::SpinCopy,
+        Mechanism::SpinRing,
         Mechanism::Memcpy,
         Mechanism::ChannelIdle,
     ];
@@ -117,6 +127,7 @@ impl Mechanism {
             Mechanism::ChannelLoan => "channel-loan",
             Mechanism::SpinLine => "spin-line",
             Mechanism::SpinCopy => "spin-copy",
+            Mechanism::SpinRing => "spin-ring",
             Mechanism::Memcpy => "memcpy",
             Mechanism::ChannelIdle => "channel-idle",
         }
@@ -146,14 +157,14 @@ impl Mechanism {
             | Mechanism::SysvMsg
             | Mechanism::SysvSem
             | Mechanism::PosixMq => &["ipckit", "raw"],
-            Mechanism::SpinLine | Mechanism::SpinCopy | Mechanism::Memcpy => &["raw"],
+            Mechanism::SpinLine | Mechanism::SpinCopy | Mechanism::SpinRing | Mechanism::Memcpy => &["raw"],
             _ => &["ipckit"],
         }
     }
 
     fn measures(self) -> (bool, bool) {
         match self {
-            Mechanism::SpinLine | Mechanism::SpinCopy => (true, false),
+            Mechanism::SpinLine | Mechanism::SpinCopy | Mechanism::SpinRing => (true, false),
             Mechanism::Memcpy => (false, true),
             Mechanism::ChannelIdle => (false, false),
             _ => (true, true),
@@ -265,7 +276,8 @@ fn setup(s: Scenario) -> Result<Box<dyn Setup>, BenchError> {
         Mechanism::ChannelSpin => Box::new(sides::ChannelPair::new(s.size, sides::ChannelMode::Spin)?),
         Mechanism::ChannelLoan => Box::new(sides::ChannelPair::new(s.size, sides::ChannelMode::Loan)?),
         Mechanism::SpinLine => Box::new(raw::SpinLine::new()?),
-        Mechanism::SpinCopy => Box::new(raw::SpinCopy::new(s.size)?),
+        Mechanism::SpinCopy => Box::new(raw::SpinCopy::new(s.size, 1)?),
+        Mechanism::SpinRing => Box::new(raw::SpinCopy::new(s.size, 64 * 1024)?),
         Mechanism::Memcpy | Mechanism::ChannelIdle => return Err("not a two-process loop".into()),
     })
 }
@@ -601,6 +613,264 @@ fn one_round(
     Ok(())
 }
 
+/// Two scenarios measured in alternating blocks in one pair of processes.
+///
+/// On a shared VM the cost of a cache-line transfer changes by 3x from one second to
+/// the next, as the host moves the virtual CPUs: figures measured a second apart do
+/// not make a fair ratio. Here both scenarios live in the same two processes, which
+/// run a block of one (about a millisecond), then a block of the other, many times;
+/// each pair of adjacent blocks gives a ratio, and the report is the median of those
+/// ratios. A change of regime then moves a block or two, not the result.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Comparison {
+    /// What is compared, e.g. `channel-spin 64 B round trip / spin-line`.
+    pub what: String,
+    /// The target, e.g. `<= 1.3` (`-` for information only).
+    pub wanted: String,
+    /// The first scenario's median time per operation (round trip or message), ns.
+    pub a_p50_ns: f64,
+    /// The second scenario's median time per operation, ns.
+    pub b_p50_ns: f64,
+    /// Median of the per-block-pair ratios a / b.
+    pub ratio_p50: f64,
+    /// 10th percentile of those ratios.
+    pub ratio_p10: f64,
+    /// 90th percentile of those ratios.
+    pub ratio_p90: f64,
+    /// Pairs of blocks measured.
+    pub blocks: usize,
+    /// Whether the median ratio meets the target (`true` when there is none).
+    pub met: bool,
+}
+
+/// One side of a paired measurement: the scenario and its operations per block.
+#[derive(Copy, Clone, Debug)]
+struct Half {
+    scenario: Scenario,
+    per_block: u64,
+}
+
+/// Runs `blocks` pairs of alternating blocks of `a` and `b` (after two warm-up pairs)
+/// and returns each block's mean time per operation in ns, for `a` and for `b`.
+/// `stream`: the child sends `per_block` messages one way after a go-ahead (throughput);
+/// otherwise each operation is a round trip.
+fn paired(
+    a: Half,
+    b: Half,
+    stream: bool,
+    blocks: usize,
+    (pc, cc): (usize, usize),
+) -> Result<(Vec<f64>, Vec<f64>), BenchError> {
+    const WARM: usize = 2;
+    let size = a.scenario.size.max(b.scenario.size);
+    let (mut sa, mut sb) = (setup(a.scenario)?, setup(b.scenario)?);
+    let halves = [a.per_block, b.per_block];
+    let child = fork(|| {
+        if raw::pin(&[cc]).is_err() {
+            return 4;
+        }
+        let (Ok(x), Ok(y)) = (sa.side(false), sb.side(false)) else { return 2 };
+        let mut sides = [x, y];
+        let r = (|| -> Result<(), BenchError> {
+            let mut buf = vec![0u8; size];
+            for _ in 0..blocks + WARM {
+                for (side, &k) in sides.iter_mut().zip(&halves) {
+                    if stream {
+                        side.recv(&mut buf)?;
+                        buf[0] = 0;
+                        for _ in 0..k {
+                            side.send(&buf)?;
+                        }
+                    } else {
+                        for _ in 0..k {
+                            side.recv(&mut buf)?;
+                            side.send(&buf)?;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })();
+        match r {
+            Ok(()) => 0,
+            Err(msg) => {
+                eprintln!("ipckit-bench child: {msg}");
+                3
+            }
+        }
+    })?;
+    let result = (|| {
+        raw::pin(&[pc])?;
+        let mut sides = [sa.side(true)?, sb.side(true)?];
+        let mut buf = vec![0u8; size];
+        let mut times: [Vec<f64>; 2] = [Vec::with_capacity(blocks), Vec::with_capacity(blocks)];
+        for block in 0..blocks + WARM {
+            for (i, (side, &k)) in sides.iter_mut().zip(&halves).enumerate() {
+                let t0;
+                if stream {
+                    side.send(&buf)?;
+                    // The clock starts at the first message: the go-ahead's trip is not
+                    // part of the stream.
+                    side.recv(&mut buf)?;
+                    t0 = Instant::now();
+                    for _ in 1..k {
+                        side.recv(&mut buf)?;
+                    }
+                } else {
+                    t0 = Instant::now();
+                    for _ in 0..k {
+                        buf[0] = 0;
+                        side.send(&buf)?;
+                        side.recv(&mut buf)?;
+                    }
+                }
+                let ops = if stream { k.saturating_sub(1).max(1) } else { k };
+                if block >= WARM {
+                    times[i].push(t0.elapsed().as_nanos() as f64 / ops as f64);
+                }
+            }
+        }
+        Ok(times)
+    })();
+    match result {
+        Ok([ta, tb]) => {
+            wait_child(child)?;
+            Ok((ta, tb))
+        }
+        Err(e) => {
+            let _ = child.kill(ipckit::process::Signal::Kill);
+            let _ = child.wait();
+            Err(e)
+        }
+    }
+}
+
+/// The comparisons behind the issue's targets, for the mechanisms and sizes in
+/// `rows`, each measured by [`paired`] blocks. `progress(done, total, what)` is called
+/// before each one.
+pub fn compare(
+    opts: &Options,
+    rows: &[Row],
+    mut progress: impl FnMut(usize, usize, &str),
+) -> Result<Vec<Comparison>, BenchError> {
+    // (what, wanted, a, b, stream)
+    let mut plan: Vec<(String, String, Scenario, Scenario, bool)> = Vec::new();
+    let sc = |m: Mechanism, variant: &'static str, size: usize| Scenario { mechanism: m, variant, size };
+    let have = |m: &str, v: &str, size: usize| find(rows, m, v, size).is_some();
+    let spin_line = rows.iter().any(|r| r.mechanism == "spin-line");
+    for (m, name, limit) in
+        [(Mechanism::ChannelSpin, "channel-spin", "<= 1.3"), (Mechanism::Channel, "channel", "<= 2")]
+    {
+        if spin_line && have(name, "ipckit", 64) {
+            let what = format!("{name} 64 B round trip / spin-line");
+            plan.push((what, limit.into(), sc(m, "ipckit", 64), sc(Mechanism::SpinLine, "raw", 64), false));
+        }
+        if have("spin-copy", "raw", 64) && have(name, "ipckit", 64) {
+            let what = format!("{name} 64 B round trip / spin-copy 64 B");
+            plan.push((what, "-".into(), sc(m, "ipckit", 64), sc(Mechanism::SpinCopy, "raw", 64), false));
+        }
+    }
+    if spin_line && have("spin-copy", "raw", 64) {
+        let what = "spin-copy 64 B round trip / spin-line (the cost of a 64-byte payload)".to_string();
+        plan.push((
+            what,
+            "-".into(),
+            sc(Mechanism::SpinCopy, "raw", 64),
+            sc(Mechanism::SpinLine, "raw", 64),
+            false,
+        ));
+    }
+    if spin_line && have("spin-ring", "raw", 64) {
+        let what = "spin-ring 64 B round trip / spin-line (the cost of any ring)".to_string();
+        plan.push((
+            what,
+            "-".into(),
+            sc(Mechanism::SpinRing, "raw", 64),
+            sc(Mechanism::SpinLine, "raw", 64),
+            false,
+        ));
+    }
+    if have("spin-ring", "raw", 64) {
+        for (m, name) in [(Mechanism::ChannelSpin, "channel-spin"), (Mechanism::Channel, "channel")] {
+            if have(name, "ipckit", 64) {
+                let what = format!("{name} 64 B round trip / spin-ring (the channel's own cost)");
+                plan.push((what, "-".into(), sc(m, "ipckit", 64), sc(Mechanism::SpinRing, "raw", 64), false));
+            }
+        }
+    }
+    for r in rows.iter().filter(|r| r.variant == "ipckit" && r.size_bytes >= 8) {
+        let Some(m) = Mechanism::from_name(&r.mechanism) else { continue };
+        if !have(&r.mechanism, "raw", r.size_bytes) {
+            continue;
+        }
+        let (a, b) = (sc(m, "ipckit", r.size_bytes), sc(m, "raw", r.size_bytes));
+        if r.rtt_p50_ns.is_some() {
+            let what = format!("{} {} B round trip, ipckit / raw", r.mechanism, r.size_bytes);
+            plan.push((what, "<= 1.05".into(), a, b, false));
+        }
+        if r.msgs_per_s.is_some() {
+            let what =
+                format!("{} {} B time per message (throughput), ipckit / raw", r.mechanism, r.size_bytes);
+            plan.push((what, "<= 1.05".into(), a, b, true));
+        }
+    }
+    let (blocks, block) =
+        if opts.quick { (20, Duration::from_micros(800)) } else { (100, Duration::from_millis(2)) };
+    let per_block = |s: Scenario, stream: bool| -> u64 {
+        let row = find(rows, s.mechanism.name(), s.variant, s.size)
+            .or_else(|| rows.iter().find(|r| r.mechanism == s.mechanism.name()));
+        let per_op_ns = match (row, stream) {
+            (Some(r), false) => r.rtt_p50_ns,
+            (Some(r), true) => r.msgs_per_s.map(|m| 1e9 / m),
+            (None, _) => None,
+        }
+        .unwrap_or(100_000.0)
+        .max(1.0);
+        ((block.as_nanos() as f64 / per_op_ns) as u64).clamp(2, 1 << 20)
+    };
+    let original = raw::allowed_cpus();
+    let placement = cpus(&original, opts.same_core);
+    let total = plan.len();
+    let mut out = Vec::new();
+    for (i, (what, wanted, a, b, stream)) in plan.into_iter().enumerate() {
+        progress(i, total, &format!("paired: {what}"));
+        let (ta, tb) = paired(
+            Half { scenario: a, per_block: per_block(a, stream) },
+            Half { scenario: b, per_block: per_block(b, stream) },
+            stream,
+            blocks,
+            placement,
+        )
+        .map_err(|e| format!("{what}: {e}"))?;
+        let mut ratios: Vec<f64> = ta.iter().zip(&tb).map(|(x, y)| x / y).collect();
+        ratios.sort_by(f64::total_cmp);
+        let med = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let q = |p: f64| ratios[((ratios.len() as f64 * p) as usize).min(ratios.len() - 1)];
+        let ratio_p50 = q(0.5);
+        let met = match wanted.split_once(' ') {
+            Some(("<=", v)) => v.parse::<f64>().is_ok_and(|v| ratio_p50 <= v),
+            _ => true,
+        };
+        out.push(Comparison {
+            what,
+            wanted,
+            a_p50_ns: med(ta),
+            b_p50_ns: med(tb),
+            ratio_p50,
+            ratio_p10: q(0.1),
+            ratio_p90: q(0.9),
+            blocks: ratios.len(),
+            met,
+        });
+    }
+    progress(total, total, "done");
+    let _ = raw::pin(&original);
+    Ok(out)
+}
+
 fn find<'a>(rows: &'a [Row], mech: &str, variant: &str, size: usize) -> Option<&'a Row> {
     rows.iter().find(|r| r.mechanism == mech && r.variant == variant && r.size_bytes == size)
 }
@@ -619,19 +889,6 @@ pub fn checks(rows: &[Row]) -> Vec<(String, f64, String, bool)> {
                     ratio,
                     format!("<= {limit}"),
                     ratio <= limit,
-                ));
-            }
-        }
-    }
-    if let Some(floor) = find(rows, "spin-copy", "raw", 64).and_then(|r| r.rtt_p50_ns) {
-        for mech in ["channel-spin", "channel"] {
-            if let Some(p50) = find(rows, mech, "ipckit", 64).and_then(|r| r.rtt_p50_ns) {
-                let ratio = p50 / floor;
-                out.push((
-                    format!("{mech} 64 B round trip / spin-copy 64 B (for information)"),
-                    ratio,
-                    "-".into(),
-                    true,
                 ));
             }
         }
@@ -699,8 +956,9 @@ fn fmt_rate(v: Option<f64>, unit: &str) -> String {
 }
 
 /// The report as a Markdown table (it reads well on a terminal too), followed by the
-/// target checks.
-pub fn table(rows: &[Row]) -> String {
+/// target checks: the paired comparisons first (see [`Comparison`]), then the checks
+/// from separately measured figures that no comparison covers.
+pub fn table(rows: &[Row], comparisons: &[Comparison]) -> String {
     let mut out = String::new();
     out.push_str("| mechanism | variant | size | rtt p50 | rtt p99 | rtt p99.9 | msgs/s | bytes/s |\n");
     out.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
@@ -724,9 +982,37 @@ pub fn table(rows: &[Row]) -> String {
             fmt_rate(r.bytes_per_s, "B/s"),
         ));
     }
-    let checks = checks(rows);
+    if !comparisons.is_empty() {
+        out.push_str(
+            "\nPaired comparisons (alternating ~1 ms blocks in one pair of processes; median ratio \
+             of adjacent blocks, p10-p90 in brackets):\n\n",
+        );
+        out.push_str("| target | a | b | ratio a/b | wanted | met |\n|---|---:|---:|---:|---|---|\n");
+        for c in comparisons {
+            out.push_str(&format!(
+                "| {} | {} | {} | {:.3} [{:.2}-{:.2}] | {} | {} |\n",
+                c.what,
+                fmt_ns(Some(c.a_p50_ns)),
+                fmt_ns(Some(c.b_p50_ns)),
+                c.ratio_p50,
+                c.ratio_p10,
+                c.ratio_p90,
+                c.wanted,
+                if c.wanted == "-" {
+                    "-"
+                } else if c.met {
+                    "yes"
+                } else {
+                    "NO"
+                }
+            ));
+        }
+    }
+    let covered =
+        |what: &str| comparisons.iter().any(|c| c.what == what || c.what.starts_with(&format!("{what} ")));
+    let checks: Vec<_> = checks(rows).into_iter().filter(|c| !covered(&c.0)).collect();
     if !checks.is_empty() {
-        out.push_str("\n| target | measured | wanted | met |\n|---|---:|---|---|\n");
+        out.push_str("\n| target (separate measurements) | measured | wanted | met |\n|---|---:|---|---|\n");
         for (what, ratio, want, met) in checks {
             out.push_str(&format!("| {what} | {ratio:.3} | {want} | {} |\n", if met { "yes" } else { "NO" }));
         }
@@ -818,8 +1104,16 @@ mod tests {
             assert!(r.rtt_p50_ns.is_some_and(|v| v > 0.0) && r.rtt_samples > 0, "{r:?}");
             assert!(r.rtt_p50_ns <= r.rtt_p99_ns && r.rtt_p99_ns <= r.rtt_p999_ns);
         }
-        let t = table(&rows);
-        assert!(t.contains("channel-spin") && t.contains("spin-line"));
+        let comps = compare(&opts, &rows, |_, _, _| {}).unwrap();
+        // channel-spin vs spin-line, pipe and sysv-sem ipckit vs raw (round trip and stream).
+        assert!(comps.iter().any(|c| c.what.starts_with("channel-spin 64 B round trip / spin-line")));
+        assert!(comps.iter().any(|c| c.what == "pipe 64 B time per message (throughput), ipckit / raw"));
+        for c in &comps {
+            assert!(c.ratio_p10 <= c.ratio_p50 && c.ratio_p50 <= c.ratio_p90, "{c:?}");
+            assert!(c.a_p50_ns > 0.0 && c.b_p50_ns > 0.0 && c.blocks > 0, "{c:?}");
+        }
+        let t = table(&rows, &comps);
+        assert!(t.contains("channel-spin") && t.contains("spin-line") && t.contains("Paired"));
         let svg = plot(&rows);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     }

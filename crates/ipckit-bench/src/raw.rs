@@ -570,21 +570,25 @@ impl Setup for SpinLine {
 }
 
 /// The floor for a message of `size` bytes: the same ping-pong as [`SpinLine`], with
-/// the payload copied through shared memory. Per direction, a slot of one sequence
-/// word followed by the payload: the writer copies the payload in, then stores the
-/// sequence number (Release); the reader spins on it (Acquire), then copies out. No
-/// framing, no checks, no wake-ups: what a message of this size costs at least.
+/// the payload copied through shared memory. Per direction, slots of one sequence
+/// word followed by the payload, each on a 128-byte boundary: the writer copies the
+/// payload in, then stores the sequence number (Release); the reader spins on it
+/// (Acquire), then copies out. No framing, no checks, no wake-ups. With one slot per
+/// direction (`spin-copy`) the same lines bounce between the two CPUs; with a ring of
+/// slots (`spin-ring`) each message lands in the next slot, as in any ring.
 pub(crate) struct SpinCopy {
     mem: *mut u8,
     len: usize,
-    size: usize,
+    slot: usize,
+    slots: usize,
 }
 
 impl SpinCopy {
-    pub(crate) fn new(size: usize) -> Result<SpinCopy, BenchError> {
-        // Two slots, each starting on a 128-byte boundary.
+    /// Slots for `size`-byte messages filling `ring` bytes per direction (at least one).
+    pub(crate) fn new(size: usize, ring: usize) -> Result<SpinCopy, BenchError> {
         let slot = (8 + size).div_ceil(128) * 128;
-        let len = 2 * slot;
+        let slots = (ring / slot).max(1);
+        let len = 2 * slot * slots;
         // SAFETY: a fresh anonymous shared mapping at an address the kernel picks.
         let p = unsafe {
             libc::mmap(
@@ -599,7 +603,7 @@ impl SpinCopy {
         if p == libc::MAP_FAILED {
             return Err(os_err("mmap"));
         }
-        Ok(SpinCopy { mem: p.cast(), len, size })
+        Ok(SpinCopy { mem: p.cast(), len, slot, slots })
     }
 }
 
@@ -613,25 +617,33 @@ impl Drop for SpinCopy {
 struct SpinCopySide {
     out: *mut u8,
     inp: *mut u8,
+    slot: usize,
+    slots: usize,
     sent: u64,
     seen: u64,
 }
 
 impl Side for SpinCopySide {
     fn send(&mut self, data: &[u8]) -> Result<(), BenchError> {
+        let at = (self.sent as usize % self.slots) * self.slot;
         self.sent += 1;
-        // SAFETY: the slot holds a sequence word and `size` payload bytes
-        // (data.len() == size); the reader reads it only after the Release below.
+        // SAFETY: slot `at` holds a sequence word and `size` payload bytes
+        // (data.len() == size); the reader reads it only after the Release below, and
+        // (ping-pong) we write a slot again only after the reader answered.
         unsafe {
-            std::ptr::copy_nonoverlapping(data.as_ptr(), self.out.add(8), data.len());
-            (*self.out.cast::<AtomicU64>()).store(self.sent, Ordering::Release);
+            let s = self.out.add(at);
+            std::ptr::copy_nonoverlapping(data.as_ptr(), s.add(8), data.len());
+            (*s.cast::<AtomicU64>()).store(self.sent, Ordering::Release);
         }
         Ok(())
     }
     fn recv(&mut self, data: &mut [u8]) -> Result<(), BenchError> {
+        let at = (self.seen as usize % self.slots) * self.slot;
         self.seen += 1;
         // SAFETY: the slot's first word is an aligned u64 in the shared mapping.
-        let word = unsafe { &*self.inp.cast::<AtomicU64>() };
+        let s = unsafe { self.inp.add(at) };
+        // SAFETY: as above.
+        let word = unsafe { &*s.cast::<AtomicU64>() };
         let mut polls = 0u32;
         while word.load(Ordering::Acquire) != self.seen {
             polls = polls.wrapping_add(1);
@@ -642,19 +654,18 @@ impl Side for SpinCopySide {
         }
         // SAFETY: the Acquire above saw the writer's Release; the payload is complete,
         // and the writer does not touch the slot until we answer.
-        unsafe { std::ptr::copy_nonoverlapping(self.inp.add(8), data.as_mut_ptr(), data.len()) };
+        unsafe { std::ptr::copy_nonoverlapping(s.add(8), data.as_mut_ptr(), data.len()) };
         Ok(())
     }
 }
 
 impl Setup for SpinCopy {
     fn side(&mut self, parent: bool) -> Result<Box<dyn Side>, BenchError> {
-        let slot = self.len / 2;
+        let half = self.slot * self.slots;
         let a = self.mem;
-        // SAFETY: the mapping holds two slots.
-        let b = unsafe { self.mem.add(slot) };
-        let _ = self.size;
+        // SAFETY: the mapping holds two halves of `half` bytes.
+        let b = unsafe { self.mem.add(half) };
         let (out, inp) = if parent { (a, b) } else { (b, a) };
-        Ok(Box::new(SpinCopySide { out, inp, sent: 0, seen: 0 }))
+        Ok(Box::new(SpinCopySide { out, inp, slot: self.slot, slots: self.slots, sent: 0, seen: 0 }))
     }
 }

@@ -10,14 +10,14 @@ use ipckit_bench::{Mechanism, Options};
 use crate::{Fail, Res};
 
 const MECHANISMS: &str = "pipe, fifo, uds, sysv-msg, sysv-sem, posix-mq, channel, channel-spin, \
-                          channel-loan, spin-line, spin-copy, memcpy, channel-idle";
+                          channel-loan, spin-line, spin-copy, spin-ring, memcpy, channel-idle";
 
 /// Arguments of `ipckit bench`.
 #[derive(Args, Debug)]
 #[command(
     after_help = "Mechanisms: pipe, fifo, uds, sysv-msg, sysv-sem, posix-mq, channel (adaptive waiting), \
 channel-spin, channel-loan (zero-copy), and the baselines spin-line (two processes spinning on one cache \
-line), spin-copy (the same, carrying the payload) and memcpy (single-copy bandwidth); channel-idle measures the CPU a blocked receiver uses.\n\n\
+line), spin-copy (the same, carrying the payload in one slot), spin-ring (the bare ring protocol) and memcpy (single-copy bandwidth); channel-idle measures the CPU a blocked receiver uses.\n\n\
 Examples:\n  ipckit bench --quick\n  ipckit bench -m channel-spin -m spin-line -s 64\n  \
 ipckit bench --json > bench.json\n  ipckit bench --quick --plot bench.svg"
 )]
@@ -65,15 +65,7 @@ pub fn run(a: BenchArgs) -> Res {
         quick: a.quick,
         rounds: a.rounds,
     };
-    let bar = indicatif::ProgressBar::new(ipckit_bench::planned(&opts) as u64);
-    if std::io::stderr().is_terminal() {
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-    } else {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    let bar = progress_bar(ipckit_bench::planned(&opts));
     let started = ipckit_bench::utc_now();
     let rows = ipckit_bench::run(&opts, |done, _total, what| {
         bar.set_position(done as u64);
@@ -81,6 +73,20 @@ pub fn run(a: BenchArgs) -> Res {
     });
     bar.finish_and_clear();
     let rows = rows.map_err(|e| Fail::Msg(format!("bench: {e}")))?;
+    // The ratios behind the targets, measured in alternating blocks (not for --json,
+    // which prints the rows alone).
+    let comparisons = if a.json {
+        Vec::new()
+    } else {
+        let bar = progress_bar(0);
+        let c = ipckit_bench::compare(&opts, &rows, |done, total, what| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            bar.set_message(what.to_string());
+        });
+        bar.finish_and_clear();
+        c.map_err(|e| Fail::Msg(format!("bench: {e}")))?
+    };
     if let Some(path) = &a.plot {
         std::fs::write(path, ipckit_bench::plot(&rows))
             .map_err(|e| Fail::Msg(format!("cannot write {}: {e}", path.display())))?;
@@ -92,9 +98,23 @@ pub fn run(a: BenchArgs) -> Res {
     } else {
         writeln!(out, "ipckit bench, {started}, {}{}", ipckit_bench::machine(), placement(a.same_core))?;
         writeln!(out)?;
-        write!(out, "{}", ipckit_bench::table(&rows))?;
+        write!(out, "{}", ipckit_bench::table(&rows, &comparisons))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A progress bar on a terminal's stderr, hidden otherwise.
+fn progress_bar(len: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len as u64);
+    if std::io::stderr().is_terminal() {
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar
 }
 
 fn placement(same_core: bool) -> &'static str {

@@ -362,6 +362,7 @@ impl Channel {
             shared: Arc::clone(&self.shared),
             cons: Consumer::new(g.capacity, g.max_message, g.align),
             strategy: WaitStrategy::default(),
+            inline_polls: WaitStrategy::default().inline_polls(),
             pid: me,
         })
     }
@@ -702,6 +703,8 @@ pub struct Receiver {
     ring: RawRing,
     cons: Consumer,
     strategy: WaitStrategy,
+    /// How many times a blocking receive polls inline before the out-of-line wait.
+    inline_polls: u32,
     pid: u32,
 }
 
@@ -733,6 +736,7 @@ impl Receiver {
     /// Sets how this end waits for messages.
     pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
         self.strategy = strategy;
+        self.inline_polls = strategy.inline_polls();
     }
 
     /// Whether the sender closed its end, or its process is gone (messages it sent
@@ -861,8 +865,20 @@ impl Receiver {
     /// The next message: the common case (one is there) inline, the rest out of line.
     #[inline(always)]
     fn next(&mut self, op: &'static str, wait: Wait) -> Result<Option<Record>> {
-        if let Ok(Some(rec)) = self.cons.peek(&self.ring, &self.shared.header().head.0) {
-            return Ok(Some(rec));
+        let head = &self.shared.header().head.0;
+        // A blocking receive first polls here, in a tight loop, before the general wait:
+        // a message that arrives within these polls is taken at once, with none of the
+        // wait's set-up and tear-down on the path between its arrival and the caller
+        // (measured: that path made a spinning round trip twice as slow as the bare
+        // ring protocol). A strategy that does not spin polls once.
+        let polls = if wait == Wait::Block { self.inline_polls } else { 1 };
+        for _ in 0..polls {
+            match self.cons.peek(&self.ring, head) {
+                Ok(Some(rec)) => return Ok(Some(rec)),
+                Ok(None) => std::hint::spin_loop(),
+                // The slow path looks again and reports the fault.
+                Err(_) => break,
+            }
         }
         self.next_slow(op, wait)
     }

@@ -41,6 +41,18 @@ impl WaitStrategy {
         WaitStrategy::Adaptive { spin: Duration::from_micros(20), yield_for: Duration::from_micros(30) };
 }
 
+impl WaitStrategy {
+    /// How many polls a blocking receive makes inline before the general wait: a few
+    /// hundred (a few microseconds) for strategies that spin first, one otherwise.
+    pub(crate) fn inline_polls(self) -> u32 {
+        match self {
+            WaitStrategy::Spin => 256,
+            WaitStrategy::Adaptive { spin, .. } if spin >= Duration::from_micros(5) => 256,
+            WaitStrategy::Adaptive { .. } => 1,
+        }
+    }
+}
+
 impl Default for WaitStrategy {
     fn default() -> WaitStrategy {
         WaitStrategy::ADAPTIVE
