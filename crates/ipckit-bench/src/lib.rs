@@ -86,7 +86,7 @@ pub enum Mechanism {
     SpinCopy,
     /// Baseline: the bare ring protocol: the payload behind a sequence word in
     /// successive 128-byte slots of a 64 KiB ring per direction, no framing, no checks
-    /// (round trip only): what any ring costs over [`SpinCopy`]'s single slot.
+    /// (round trip only): what any ring costs over [`Mechanism::SpinCopy`]'s single slot.
     SpinRing,
     /// Baseline: `memcpy` in one process (throughput only).
     Memcpy,
@@ -746,7 +746,7 @@ fn paired(
 }
 
 /// The comparisons behind the targets, for the mechanisms and sizes in
-/// `rows`, each measured by [`paired`] blocks. `progress(done, total, what)` is called
+/// `rows`, each measured in alternating blocks (see [`Comparison`]). `progress(done, total, what)` is called
 /// before each one.
 pub fn compare(
     opts: &Options,

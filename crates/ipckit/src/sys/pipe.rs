@@ -231,7 +231,8 @@ pub(crate) fn writev(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> SysResult<usiz
     if NOSIGNAL.load(Ordering::Relaxed) != 2 {
         // SAFETY: as for writev; an offset of -1 means "the current position", which
         // a pipe ignores.
-        let r = cvt_size(unsafe { libc::pwritev2(fd.as_raw_fd(), bufs.as_ptr().cast(), n, -1, RWF_NOSIGNAL) });
+        let r =
+            cvt_size(unsafe { libc::pwritev2(fd.as_raw_fd(), bufs.as_ptr().cast(), n, -1, RWF_NOSIGNAL) });
         match r {
             Err(Errno::EOPNOTSUPP) => NOSIGNAL.store(2, Ordering::Relaxed),
             r => {
