@@ -61,6 +61,7 @@ mod perm;
 pub mod pipe;
 pub mod posix;
 pub mod process;
+mod region;
 pub mod registry;
 mod sys;
 pub mod sysv;

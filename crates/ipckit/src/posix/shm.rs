@@ -35,11 +35,11 @@
 use std::ffi::CString;
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::error::{Error, ErrorKind, Object, Result};
 use crate::perm::Mode;
+use crate::region::Region;
 use crate::sys::{self, Errno, posix_shm::OpenHow};
 use crate::sysv::Ownership;
 
@@ -221,7 +221,11 @@ impl ShmObject {
             let err = Error::sys("mmap", self.obj(), e);
             if e == Errno::EACCES { err.with_detail("the object was opened read-only") } else { err }
         })?;
-        Ok(Mapping { ptr, len, read_only, label: self.name().map(str::to_string) })
+        // SAFETY: mmap mapped `len` bytes at `ptr`, writable unless `read_only`; they
+        // stay mapped until the mapping's drop unmaps them.
+        #[allow(unsafe_code)]
+        let region = unsafe { Region::new(ptr, len, read_only, "mapping", "the mapping is read-only") };
+        Ok(Mapping { region, label: self.name().map(str::to_string) })
     }
 }
 
@@ -259,9 +263,7 @@ fn open_error(name: &str, e: Errno) -> Error {
 /// reached through copies, atomics and the raw pointer. A mapping stays valid after
 /// its object is unlinked or its handle dropped.
 pub struct Mapping {
-    ptr: NonNull<u8>,
-    len: usize,
-    read_only: bool,
+    region: Region,
     label: Option<String>,
 }
 
@@ -278,9 +280,9 @@ impl fmt::Debug for Mapping {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Mapping")
             .field("name", &self.label)
-            .field("addr", &self.ptr)
-            .field("len", &self.len)
-            .field("read_only", &self.read_only)
+            .field("addr", &self.region.ptr())
+            .field("len", &self.region.len())
+            .field("read_only", &self.region.is_read_only())
             .finish()
     }
 }
@@ -288,17 +290,17 @@ impl fmt::Debug for Mapping {
 impl Mapping {
     /// The size of the mapping in bytes.
     pub fn len(&self) -> usize {
-        self.len
+        self.region.len()
     }
 
     /// Always `false`: an empty object cannot be mapped.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.region.len() == 0
     }
 
     /// Whether the mapping is read-only.
     pub fn is_read_only(&self) -> bool {
-        self.read_only
+        self.region.is_read_only()
     }
 
     /// The start of the mapping. The same rules as
@@ -306,7 +308,7 @@ impl Mapping {
     /// `&T`/`&[u8]` of it, stay inside [`len`](Self::len), never write through a
     /// read-only mapping, and do not use it after the mapping is dropped.
     pub fn as_ptr(&self) -> *mut u8 {
-        self.ptr.as_ptr()
+        self.region.ptr().as_ptr()
     }
 
     fn obj(&self) -> Object {
@@ -316,82 +318,44 @@ impl Mapping {
         }
     }
 
-    fn check(&self, op: &'static str, offset: usize, len: usize, write: bool) -> Result<()> {
-        if write && self.read_only {
-            return Err(
-                Error::new(op, self.obj(), ErrorKind::ReadOnly).with_detail("the mapping is read-only")
-            );
-        }
-        match offset.checked_add(len) {
-            Some(end) if end <= self.len => Ok(()),
-            _ => Err(Error::new(op, self.obj(), ErrorKind::OutOfBounds).with_detail(format!(
-                "{len} bytes at offset {offset} do not fit the {}-byte mapping",
-                self.len
-            ))),
-        }
-    }
-
     /// Copies `buf.len()` bytes from offset `offset` into `buf`.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
-        self.check("read", offset, buf.len(), false)?;
-        // SAFETY: the range lies inside the mapping, which lives as long as `self`;
-        // `buf` is private. Concurrent writers can make the copy see a mix of old and
-        // new bytes, never invalid memory.
-        #[allow(unsafe_code)]
-        unsafe {
-            std::ptr::copy_nonoverlapping(self.ptr.as_ptr().add(offset), buf.as_mut_ptr(), buf.len());
-        }
-        Ok(())
+        self.region.read_at(&|| self.obj(), offset, buf)
+    }
+
+    /// Copies `len` bytes from offset `offset` into a new `Vec`.
+    pub fn read_vec(&self, offset: usize, len: usize) -> Result<Vec<u8>> {
+        self.region.read_vec(&|| self.obj(), offset, len)
     }
 
     /// Copies `data` into the mapping at offset `offset`.
     pub fn write_at(&self, offset: usize, data: &[u8]) -> Result<()> {
-        self.check("write", offset, data.len(), true)?;
-        // SAFETY: the range lies inside the mapping, which is writable and lives as
-        // long as `self`; `data` is private memory.
-        #[allow(unsafe_code)]
-        unsafe {
-            std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.as_ptr().add(offset), data.len());
-        }
-        Ok(())
+        self.region.write_at(&|| self.obj(), offset, data)
     }
 
-    fn aligned<T>(&self, op: &'static str, offset: usize, write: bool) -> Result<*mut T> {
-        self.check(op, offset, std::mem::size_of::<T>(), write)?;
-        let p = self.ptr.as_ptr().wrapping_add(offset);
-        if (p as usize) % std::mem::align_of::<T>() != 0 {
-            return Err(Error::new(op, self.obj(), ErrorKind::InvalidInput).with_detail(format!(
-                "offset {offset} is not aligned to {} bytes",
-                std::mem::align_of::<T>()
-            )));
-        }
-        Ok(p.cast())
+    /// Sets `len` bytes at `offset` to `byte`.
+    pub fn fill(&self, offset: usize, len: usize, byte: u8) -> Result<()> {
+        self.region.fill(&|| self.obj(), offset, len, byte)
     }
 
     /// An atomic view of the aligned 8 bytes at `offset` (read-write mappings only).
     pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64> {
-        let p = self.aligned::<AtomicU64>("atomic_u64", offset, true)?;
-        // SAFETY: `p` is aligned, inside the writable mapping, and lives as long as
-        // `&self`; every bit pattern is a valid u64 and all access through the
-        // reference is atomic.
-        #[allow(unsafe_code)]
-        Ok(unsafe { &*p })
+        self.region.atomic_u64(&|| self.obj(), offset)
     }
 
     /// An atomic view of the aligned 4 bytes at `offset` (read-write mappings only).
     pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32> {
-        let p = self.aligned::<AtomicU32>("atomic_u32", offset, true)?;
-        // SAFETY: as in `atomic_u64`.
-        #[allow(unsafe_code)]
-        Ok(unsafe { &*p })
+        self.region.atomic_u32(&|| self.obj(), offset)
     }
 
     /// Atomically loads the aligned 8 bytes at `offset` (read-only mappings too).
     pub fn load_u64(&self, offset: usize, order: Ordering) -> Result<u64> {
-        let p = self.aligned::<AtomicU64>("load_u64", offset, false)?;
-        // SAFETY: aligned and inside the mapping; a load never writes.
-        #[allow(unsafe_code)]
-        Ok(unsafe { (*p).load(order) })
+        self.region.load_u64(&|| self.obj(), offset, order)
+    }
+
+    /// Atomically loads the aligned 4 bytes at `offset` (read-only mappings too).
+    pub fn load_u32(&self, offset: usize, order: Ordering) -> Result<u32> {
+        self.region.load_u32(&|| self.obj(), offset, order)
     }
 }
 
@@ -400,6 +364,6 @@ impl Drop for Mapping {
     fn drop(&mut self) {
         // SAFETY: `ptr`/`len` came from mmap and nothing can use them after drop.
         #[allow(unsafe_code)]
-        let _ = unsafe { sys::mman::unmap(self.ptr, self.len) };
+        let _ = unsafe { sys::mman::unmap(self.region.ptr(), self.region.len()) };
     }
 }

@@ -44,7 +44,6 @@
 //! [shmctl(2)](https://man7.org/linux/man-pages/man2/shmctl.2.html).
 
 use std::fmt;
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::SystemTime;
 
@@ -53,6 +52,7 @@ use crate::error::{Error, ErrorKind, Object, Result};
 use crate::key::Key;
 use crate::limits::Limit;
 use crate::perm::Mode;
+use crate::region::Region;
 use crate::sys::{self, Errno, shm::ShmCmd};
 
 /// Extra `shmget` flags for a new segment.
@@ -334,7 +334,18 @@ impl ShmSegment {
         })?;
         let len =
             usize::try_from(size).map_err(|_| Error::new("shmat", self.obj(), ErrorKind::OutOfBounds))?;
-        Ok(Attachment { ptr, len, read_only: flags.read_only, id: self.id })
+        // SAFETY: shmat mapped `len` bytes (the segment's size) at `ptr`, writable
+        // unless SHM_RDONLY; they stay mapped until the attachment's drop detaches them.
+        let region = unsafe {
+            Region::new(
+                ptr,
+                len,
+                flags.read_only,
+                "segment",
+                "the segment is attached read-only (SHM_RDONLY)",
+            )
+        };
+        Ok(Attachment { region, id: self.id })
     }
 
     /// `IPC_STAT`—The segment's status.
@@ -388,9 +399,7 @@ impl Drop for ShmSegment {
 /// [module documentation](self)). An attachment stays valid after the segment is
 /// removed, and it is independent of the [`ShmSegment`] handle it came from.
 pub struct Attachment {
-    ptr: NonNull<u8>,
-    len: usize,
-    read_only: bool,
+    region: Region,
     id: i32,
 }
 
@@ -407,9 +416,9 @@ impl fmt::Debug for Attachment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Attachment")
             .field("id", &self.id)
-            .field("addr", &self.ptr)
-            .field("len", &self.len)
-            .field("read_only", &self.read_only)
+            .field("addr", &self.region.ptr())
+            .field("len", &self.region.len())
+            .field("read_only", &self.region.is_read_only())
             .finish()
     }
 }
@@ -417,17 +426,17 @@ impl fmt::Debug for Attachment {
 impl Attachment {
     /// The size of the attached segment in bytes.
     pub fn len(&self) -> usize {
-        self.len
+        self.region.len()
     }
 
     /// Whether the segment has no bytes (never true: segments are at least 1 byte).
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.region.len() == 0
     }
 
     /// Whether the attachment is read-only.
     pub fn is_read_only(&self) -> bool {
-        self.read_only
+        self.region.is_read_only()
     }
 
     /// The id of the attached segment.
@@ -443,123 +452,61 @@ impl Attachment {
     /// attachment (the process would get `SIGSEGV`); and do not use the pointer after
     /// the attachment is dropped.
     pub fn as_ptr(&self) -> *mut u8 {
-        self.ptr.as_ptr()
+        self.region.ptr().as_ptr()
     }
 
-    fn check(&self, op: &'static str, offset: usize, len: usize, write: bool) -> Result<()> {
-        if write && self.read_only {
-            return Err(Error::new(op, Object::Id(self.id), ErrorKind::ReadOnly)
-                .with_detail("the segment is attached read-only (SHM_RDONLY)"));
-        }
-        match offset.checked_add(len) {
-            Some(end) if end <= self.len => Ok(()),
-            _ => Err(Error::new(op, Object::Id(self.id), ErrorKind::OutOfBounds).with_detail(format!(
-                "{len} bytes at offset {offset} do not fit the {}-byte segment",
-                self.len
-            ))),
-        }
+    fn obj(&self) -> Object {
+        Object::Id(self.id)
     }
 
     /// Copies `buf.len()` bytes from offset `offset` of the segment into `buf`.
     pub fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
-        self.check("read", offset, buf.len(), false)?;
-        // SAFETY: the range was checked to lie inside the mapping, which lives as long
-        // as `self`; `buf` is a distinct, private buffer. Concurrent writers elsewhere
-        // can make the copy see a mix of old and new bytes, never invalid memory.
-        #[allow(unsafe_code)]
-        unsafe {
-            std::ptr::copy_nonoverlapping(self.ptr.as_ptr().add(offset), buf.as_mut_ptr(), buf.len());
-        }
-        Ok(())
+        self.region.read_at(&|| self.obj(), offset, buf)
     }
 
     /// Copies `len` bytes from offset `offset` into a new `Vec`.
     pub fn read_vec(&self, offset: usize, len: usize) -> Result<Vec<u8>> {
-        self.check("read", offset, len, false)?;
-        let mut v = vec![0u8; len];
-        self.read_at(offset, &mut v)?;
-        Ok(v)
+        self.region.read_vec(&|| self.obj(), offset, len)
     }
 
     /// Copies `data` into the segment at offset `offset`.
     pub fn write_at(&self, offset: usize, data: &[u8]) -> Result<()> {
-        self.check("write", offset, data.len(), true)?;
-        // SAFETY: the range was checked to lie inside the mapping, which is writable
-        // (not read-only) and lives as long as `self`; `data` is private memory.
-        #[allow(unsafe_code)]
-        unsafe {
-            std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.as_ptr().add(offset), data.len());
-        }
-        Ok(())
+        self.region.write_at(&|| self.obj(), offset, data)
     }
 
     /// Sets `len` bytes at `offset` to `byte`.
     pub fn fill(&self, offset: usize, len: usize, byte: u8) -> Result<()> {
-        self.check("write", offset, len, true)?;
-        // SAFETY: as in `write_at`.
-        #[allow(unsafe_code)]
-        unsafe {
-            std::ptr::write_bytes(self.ptr.as_ptr().add(offset), byte, len);
-        }
-        Ok(())
-    }
-
-    fn aligned<T>(&self, op: &'static str, offset: usize, write: bool) -> Result<*mut T> {
-        self.check(op, offset, std::mem::size_of::<T>(), write)?;
-        let p = self.ptr.as_ptr().wrapping_add(offset);
-        if (p as usize) % std::mem::align_of::<T>() != 0 {
-            return Err(Error::new(op, Object::Id(self.id), ErrorKind::InvalidInput).with_detail(format!(
-                "offset {offset} is not aligned to {} bytes",
-                std::mem::align_of::<T>()
-            )));
-        }
-        Ok(p.cast())
+        self.region.fill(&|| self.obj(), offset, len, byte)
     }
 
     /// An atomic view of the aligned 8 bytes at `offset`: the safe way to share a
     /// counter or flag with other processes. Read-write attachments only (an atomic
     /// write through a read-only mapping would fault).
     pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64> {
-        let p = self.aligned::<AtomicU64>("atomic_u64", offset, true)?;
-        // SAFETY: `p` is aligned, inside the mapping, writable, and lives as long as
-        // `&self`. AtomicU64 has the layout of u64, every bit pattern is valid, and all
-        // access through it is atomic, so other processes' concurrent atomic accesses
-        // are well-defined.
-        #[allow(unsafe_code)]
-        Ok(unsafe { &*p })
+        self.region.atomic_u64(&|| self.obj(), offset)
     }
 
     /// An atomic view of the aligned 4 bytes at `offset` (read-write attachments only).
     pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32> {
-        let p = self.aligned::<AtomicU32>("atomic_u32", offset, true)?;
-        // SAFETY: as in `atomic_u64`.
-        #[allow(unsafe_code)]
-        Ok(unsafe { &*p })
+        self.region.atomic_u32(&|| self.obj(), offset)
     }
 
     /// Atomically loads the aligned 8 bytes at `offset` (works on read-only
     /// attachments too).
     pub fn load_u64(&self, offset: usize, order: Ordering) -> Result<u64> {
-        let p = self.aligned::<AtomicU64>("load_u64", offset, false)?;
-        // SAFETY: aligned and inside the mapping; a load never writes, so a read-only
-        // mapping is fine.
-        #[allow(unsafe_code)]
-        Ok(unsafe { (*p).load(order) })
+        self.region.load_u64(&|| self.obj(), offset, order)
     }
 
     /// Atomically loads the aligned 4 bytes at `offset` (works on read-only
     /// attachments too).
     pub fn load_u32(&self, offset: usize, order: Ordering) -> Result<u32> {
-        let p = self.aligned::<AtomicU32>("load_u32", offset, false)?;
-        // SAFETY: as in `load_u64`.
-        #[allow(unsafe_code)]
-        Ok(unsafe { (*p).load(order) })
+        self.region.load_u32(&|| self.obj(), offset, order)
     }
 
     /// `shmdt`—Detaches now, reporting any error.
     #[doc(alias = "shmdt")]
     pub fn detach(self) -> Result<()> {
-        let (ptr, id) = (self.ptr, self.id);
+        let (ptr, id) = (self.region.ptr(), self.id);
         std::mem::forget(self);
         // SAFETY: `ptr` came from shmat and `self` (the only user) is gone.
         #[allow(unsafe_code)]
@@ -572,6 +519,6 @@ impl Drop for Attachment {
     fn drop(&mut self) {
         // SAFETY: `ptr` came from shmat and nothing can use it after drop.
         #[allow(unsafe_code)]
-        let _ = unsafe { sys::shm::shmdt(self.ptr) };
+        let _ = unsafe { sys::shm::shmdt(self.region.ptr()) };
     }
 }
