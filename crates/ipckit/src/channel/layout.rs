@@ -87,7 +87,7 @@ pub(crate) struct Header {
     pub(crate) space_wake: Line<Wake>,
 }
 
-#[cfg(not(loom))]
+#[cfg(not(ipckit_loom))]
 const _: () = {
     assert!(std::mem::size_of::<Config>() == 56);
     assert!(std::mem::size_of::<Role>() == 24);

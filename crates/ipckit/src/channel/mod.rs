@@ -70,21 +70,21 @@
 //! [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
 //! [memfd_create(2)](https://man7.org/linux/man-pages/man2/memfd_create.2.html).
 
-#[cfg(not(loom))]
+#[cfg(not(ipckit_loom))]
 mod layout;
-#[cfg(not(loom))]
+#[cfg(not(ipckit_loom))]
 mod peer;
-#[cfg(not(loom))]
+#[cfg(not(ipckit_loom))]
 mod raw;
 pub(crate) mod ring;
 mod sync;
-#[cfg(not(loom))]
+#[cfg(not(ipckit_loom))]
 mod wait;
 
-#[cfg(not(loom))]
+#[cfg(not(ipckit_loom))]
 pub use endpoint::*;
-#[cfg(not(loom))]
+#[cfg(not(ipckit_loom))]
 pub use wait::WaitStrategy;
 
-#[cfg(not(loom))]
+#[cfg(not(ipckit_loom))]
 mod endpoint;

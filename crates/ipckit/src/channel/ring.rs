@@ -173,7 +173,7 @@ impl Producer {
     }
 
     /// The producer's position.
-    #[cfg_attr(loom, allow(dead_code))]
+    #[cfg_attr(ipckit_loom, allow(dead_code))]
     pub(crate) fn tail(&self) -> u64 {
         self.tail
     }
@@ -303,7 +303,7 @@ pub(crate) struct Wake {
 
 impl Wake {
     /// A new, idle wake word (used by the models; shared ones start zeroed).
-    #[cfg(all(test, loom))]
+    #[cfg(all(test, ipckit_loom))]
     pub(crate) fn new() -> Wake {
         Wake { seq: AtomicU32::new(0), waiting: AtomicU32::new(0) }
     }

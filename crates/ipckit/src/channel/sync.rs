@@ -1,9 +1,9 @@
 //! The atomics the ring core uses: `std`'s, or `loom`'s when the crate is built with
-//! `--cfg loom` to model-check the protocol.
+//! `--cfg ipckit_loom` to model-check the protocol.
 
-#[cfg(loom)]
+#[cfg(ipckit_loom)]
 pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, fence};
-#[cfg(not(loom))]
+#[cfg(not(ipckit_loom))]
 #[allow(unused_imports)]
 pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64, fence};
 
@@ -19,7 +19,7 @@ pub(crate) use std::sync::atomic::Ordering;
 /// and under loom and Miri, it is `fence(SeqCst)`.
 #[inline(always)]
 pub(crate) fn full_barrier() {
-    #[cfg(all(target_arch = "x86_64", not(loom), not(miri)))]
+    #[cfg(all(target_arch = "x86_64", not(ipckit_loom), not(miri)))]
     // SAFETY: the instruction reads the 4 bytes at the stack pointer and writes the same
     // value back atomically; that memory belongs to this thread's stack, which is
     // mapped and writable, and its value does not change.
@@ -27,6 +27,6 @@ pub(crate) fn full_barrier() {
     unsafe {
         std::arch::asm!("lock or dword ptr [rsp], 0", options(preserves_flags))
     };
-    #[cfg(not(all(target_arch = "x86_64", not(loom), not(miri))))]
+    #[cfg(not(all(target_arch = "x86_64", not(ipckit_loom), not(miri))))]
     fence(Ordering::SeqCst);
 }

@@ -1,6 +1,6 @@
 //! The ring core in one process: with the real raw-pointer memory over a heap buffer
 //! (run under Miri to check the unsafe copies and atomics), and with `loom` models of
-//! the index protocol and of the sleep/wake protocol (`RUSTFLAGS="--cfg loom"`).
+//! the index protocol and of the sleep/wake protocol (`RUSTFLAGS="--cfg ipckit_loom"`).
 
 use super::*;
 
@@ -14,7 +14,7 @@ fn length(seq: u64, max: u64) -> u64 {
     (seq.wrapping_mul(2_654_435_761) >> 7) % (max + 1)
 }
 
-#[cfg(not(loom))]
+#[cfg(not(ipckit_loom))]
 mod real_memory {
     use std::ptr::NonNull;
     use std::sync::Arc;
@@ -165,7 +165,7 @@ mod real_memory {
     }
 }
 
-#[cfg(loom)]
+#[cfg(ipckit_loom)]
 mod model {
     use loom::sync::Arc;
     use loom::sync::atomic::AtomicU64;
