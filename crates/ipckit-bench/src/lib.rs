@@ -508,20 +508,22 @@ pub fn run(opts: &Options, mut progress: impl FnMut(usize, usize, &str)) -> Resu
     result.map(|()| combine(all))
 }
 
+/// The median of `v` (the mean of the middle two for an even count).
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+}
+
 /// The median of each figure over the rounds.
 fn combine(mut rounds: Vec<Vec<Row>>) -> Vec<Row> {
     let Some(mut out) = rounds.pop() else { return Vec::new() };
     if rounds.is_empty() {
         return out;
     }
-    let median = |mut v: Vec<f64>| -> Option<f64> {
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
-    };
     for (i, row) in out.iter_mut().enumerate() {
         let others: Vec<&Row> = rounds.iter().filter_map(|r| r.get(i)).collect();
         let pick = |f: fn(&Row) -> Option<f64>, row: &Row| {
@@ -844,10 +846,6 @@ pub fn compare(
         .map_err(|e| format!("{what}: {e}"))?;
         let mut ratios: Vec<f64> = ta.iter().zip(&tb).map(|(x, y)| x / y).collect();
         ratios.sort_by(f64::total_cmp);
-        let med = |mut v: Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
         let q = |p: f64| ratios[((ratios.len() as f64 * p) as usize).min(ratios.len() - 1)];
         let ratio_p50 = q(0.5);
         let met = match wanted.split_once(' ') {
@@ -857,8 +855,8 @@ pub fn compare(
         out.push(Comparison {
             what,
             wanted,
-            a_p50_ns: med(ta),
-            b_p50_ns: med(tb),
+            a_p50_ns: median(ta).unwrap_or(0.0),
+            b_p50_ns: median(tb).unwrap_or(0.0),
             ratio_p50,
             ratio_p10: q(0.1),
             ratio_p90: q(0.9),

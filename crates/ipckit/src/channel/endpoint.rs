@@ -362,7 +362,6 @@ impl Channel {
             shared: Arc::clone(&self.shared),
             cons: Consumer::new(g.capacity, g.max_message, g.align),
             strategy: WaitStrategy::default(),
-            inline_polls: WaitStrategy::default().inline_polls(),
             pid: me,
         })
     }
@@ -703,8 +702,6 @@ pub struct Receiver {
     ring: RawRing,
     cons: Consumer,
     strategy: WaitStrategy,
-    /// How many times a blocking receive polls inline before the out-of-line wait.
-    inline_polls: u32,
     pid: u32,
 }
 
@@ -736,7 +733,6 @@ impl Receiver {
     /// Sets how this end waits for messages.
     pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
         self.strategy = strategy;
-        self.inline_polls = strategy.inline_polls();
     }
 
     /// Whether the sender closed its end, or its process is gone (messages it sent
@@ -871,7 +867,7 @@ impl Receiver {
         // wait's set-up and tear-down on the path between its arrival and the caller
         // (measured: that path made a spinning round trip twice as slow as the bare
         // ring protocol). A strategy that does not spin polls once.
-        let polls = if wait == Wait::Block { self.inline_polls } else { 1 };
+        let polls = if wait == Wait::Block { self.strategy.inline_polls() } else { 1 };
         for _ in 0..polls {
             match self.cons.peek(&self.ring, head) {
                 Ok(Some(rec)) => return Ok(Some(rec)),
