@@ -105,32 +105,6 @@ fn atomic_counters_across_processes_lose_nothing() {
 }
 
 #[test]
-fn removed_while_attached_lives_until_the_last_detach() {
-    let kd = util::KeyDir::new();
-    let key = kd.key(b'd');
-    let seg = ShmSegment::create(key, 4096, Mode::OWNER_RW).unwrap();
-    let id = seg.id();
-    let mem = seg.attach().unwrap();
-    mem.write_at(0, b"still here").unwrap();
-    seg.remove().unwrap();
-    // Still attached: usable, and shown with key 0 and the "dest" mark.
-    let h = ShmSegment::from_id(id).unwrap();
-    let st = h.stat().unwrap();
-    assert!(st.marked_for_removal);
-    assert_eq!(st.perm.key, Key::PRIVATE);
-    assert_eq!(st.nattch, 1);
-    assert_eq!(mem.read_vec(0, 10).unwrap(), b"still here");
-    // The key is free again.
-    assert_eq!(ShmSegment::open(key).unwrap_err().kind(), ErrorKind::NotFound);
-    drop(mem);
-    assert_eq!(
-        ShmSegment::from_id(id).unwrap_err().kind(),
-        ErrorKind::NotFound,
-        "freed after the last detach"
-    );
-}
-
-#[test]
 fn update_lock_and_unlock() {
     let seg = segment(4096);
     seg.update(&Update { mode: Some(Mode::new(0o604)), ..Default::default() }).unwrap();

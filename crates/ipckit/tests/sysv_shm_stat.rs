@@ -1,4 +1,5 @@
-//! Shared-memory status across processes: attachment counts and last pids.
+//! Shared-memory status across processes: attachment counts, last pids, and removal
+//! while attached.
 //!
 //! Attachments are inherited by `fork`, so a child forked by any test of a binary
 //! briefly holds every segment its parent has attached. These tests count
@@ -11,7 +12,7 @@ use std::sync::Mutex;
 
 use ipckit::process;
 use ipckit::sysv::shm::ShmSegment;
-use ipckit::{Key, Mode};
+use ipckit::{ErrorKind, Key, Mode};
 use util::{fork, wait_ok};
 
 static ALONE: Mutex<()> = Mutex::new(());
@@ -67,4 +68,31 @@ fn stat_reports_size_attachments_pids_and_times() {
     assert_eq!(st.lpid, cpid, "the last attach/detach was the child's");
     assert!(st.dtime.is_some());
     drop(m);
+}
+
+#[test]
+fn removed_while_attached_lives_until_the_last_detach() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    let kd = util::KeyDir::new();
+    let key = kd.key(b'd');
+    let seg = ShmSegment::create(key, 4096, Mode::OWNER_RW).unwrap();
+    let id = seg.id();
+    let mem = seg.attach().unwrap();
+    mem.write_at(0, b"still here").unwrap();
+    seg.remove().unwrap();
+    // Still attached: usable, and shown with key 0 and the "dest" mark.
+    let h = ShmSegment::from_id(id).unwrap();
+    let st = h.stat().unwrap();
+    assert!(st.marked_for_removal);
+    assert_eq!(st.perm.key, Key::PRIVATE);
+    assert_eq!(st.nattch, 1);
+    assert_eq!(mem.read_vec(0, 10).unwrap(), b"still here");
+    // The key is free again.
+    assert_eq!(ShmSegment::open(key).unwrap_err().kind(), ErrorKind::NotFound);
+    drop(mem);
+    assert_eq!(
+        ShmSegment::from_id(id).unwrap_err().kind(),
+        ErrorKind::NotFound,
+        "freed after the last detach"
+    );
 }
