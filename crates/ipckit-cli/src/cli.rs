@@ -68,8 +68,9 @@ pub struct Raw {
 #[derive(Args, Debug, Clone)]
 #[group(required = true, multiple = false)]
 pub struct Target {
-    /// The object's key: 0xHEX, decimal, or PATH:PROJ (ftok)
-    #[arg(short = 'k', long = "key", value_name = "KEY")]
+    /// The object's key: 0xHEX, decimal (negative too, as C's signed key_t prints),
+    /// or PATH:PROJ (ftok)
+    #[arg(short = 'k', long = "key", value_name = "KEY", allow_hyphen_values = true)]
     pub key: Option<String>,
     /// The object's id, as `ipckit ls` shows it
     #[arg(long = "id", value_name = "ID", allow_negative_numbers = true)]
@@ -117,8 +118,9 @@ pub struct SendArgs {
     /// Create the queue (mode 0600) if no queue has the key
     #[arg(long)]
     pub create: bool,
-    /// The message; stdin when absent
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    /// The message; stdin when absent. Once DATA has begun, the rest is DATA; DATA
+    /// that starts with '-' goes after `--`
+    #[arg(trailing_var_arg = true)]
     pub data: Vec<String>,
 }
 
@@ -194,7 +196,8 @@ Examples:
   ipckit sem --id 3 op --nowait 0-1      fail at once if it would wait
   ipckit sem --id 3 wait 1 --timeout 5   wait until semaphore 1 is zero, 5 s at most
 
-Operations: N-D subtracts D (waiting until possible), N+D adds D, N=0 waits for zero.";
+Operations: N-D subtracts D (waiting until possible), N+D adds D, N=0 waits for zero;
+D is 1-32767 (+0 and -0 are refused: they would wait for zero).";
 
 /// Show or operate on a semaphore set.
 #[derive(Args, Debug)]
@@ -285,7 +288,7 @@ Examples:
   ipckit demo msg          only the message-queue part
   ipckit demo --list       the parts
 
-The demo removes everything it created, also when interrupted with Ctrl-C.";
+The demo removes everything it created, also when ended by Ctrl-C, SIGTERM or SIGHUP.";
 
 /// Every mechanism between real processes, narrated step by step with the calls.
 #[derive(Args, Debug)]

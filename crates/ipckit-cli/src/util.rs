@@ -2,7 +2,10 @@
 //! sizes, names, hex dumps.
 
 use std::collections::HashMap;
-use std::io::{self, IsTerminal, Write};
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
 
 use crate::Fail;
 
@@ -14,6 +17,75 @@ pub fn stdout() -> Box<dyn Write> {
     } else {
         Box::new(io::BufWriter::with_capacity(64 * 1024, out))
     }
+}
+
+/// How a standard descriptor is open: its access mode (`O_ACCMODE` of the flags in
+/// `/proc/self/fdinfo/N`: 0 read, 1 write, 2 both), and whether it is `/dev/null`.
+fn std_fd_state(fd: u8, file: &File) -> (Option<u32>, bool) {
+    let flags = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok().and_then(|t| {
+        t.lines().find_map(|l| l.strip_prefix("flags:")).and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+    });
+    let null = match (file.metadata(), std::fs::metadata("/dev/null")) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    };
+    (flags.map(|f| f & 0o3), null)
+}
+
+/// Whether a standard descriptor was closed when the program started: the Rust
+/// runtime then puts `/dev/null` in its place, opened read-write (which a shell
+/// redirection never does: `< /dev/null` reads, `> /dev/null` writes).
+fn closed_at_start(fd: u8, file: &File) -> bool {
+    std_fd_state(fd, file) == (Some(2), true)
+}
+
+/// Standard input as a file of its own (a duplicate of fd 0), read without `std`'s
+/// habit of taking `EBADF` for end-of-file. Refuses a stdin that was closed (`<&-`)
+/// or opened only for writing: reading "nothing" from it is not an empty input.
+pub fn stdin_file() -> Result<File, Fail> {
+    let file = io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(File::from)
+        .map_err(|e| Fail::Msg(format!("cannot use stdin: {e}")))?;
+    if closed_at_start(0, &file) {
+        return Err(Fail::Msg(
+            "stdin is closed (<&-); give the data as arguments, or redirect stdin from a file".into(),
+        ));
+    }
+    if std_fd_state(0, &file).0 == Some(1) {
+        return Err(Fail::Msg("cannot read stdin: it is open for writing only".into()));
+    }
+    Ok(file)
+}
+
+/// Reads `input` to its end, but no more than `max` bytes: `Ok(Err(max))` when there
+/// is more. A read error is an error, never the end.
+pub fn read_at_most(input: &mut File, max: u64) -> Result<Result<Vec<u8>, u64>, Fail> {
+    let mut data = Vec::new();
+    input
+        .take(max.saturating_add(1))
+        .read_to_end(&mut data)
+        .map_err(|e| Fail::Msg(format!("cannot read stdin: {e}")))?;
+    Ok(if data.len() as u64 > max { Err(max) } else { Ok(data) })
+}
+
+/// Standard output as a file of its own (a duplicate of fd 1), written without
+/// buffering, for output that must be known to be written: refuses a stdout that was
+/// closed (`>&-`), opened only for reading, or a pipe whose reader has gone.
+pub fn stdout_file() -> Result<File, Fail> {
+    let file = io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(File::from)
+        .map_err(|e| Fail::Msg(format!("cannot use stdout: {e}")))?;
+    if closed_at_start(1, &file) {
+        return Err(Fail::Msg("stdout is closed (>&-): what is received would be lost".into()));
+    }
+    if std_fd_state(1, &file).0 == Some(0) {
+        return Err(Fail::Msg("cannot write to stdout: it is open for reading only".into()));
+    }
+    Ok(file)
 }
 
 /// Prints `prog: msg` on stderr (a warning: the command goes on).
@@ -188,8 +260,16 @@ impl Names {
     }
 }
 
-/// A canonical hex dump (`hexdump -C`): offset, 16 bytes in hex, the printable ones.
+/// A canonical hex dump (`hexdump -C`): offset, 16 bytes in hex, the printable ones,
+/// then the offset after the end.
 pub fn hex_dump(out: &mut dyn Write, data: &[u8], base: usize) -> io::Result<()> {
+    hex_lines(out, data, base)?;
+    writeln!(out, "{:08x}", base + data.len())
+}
+
+/// The lines of [`hex_dump`] for `data` at `base`, without the final offset (for
+/// dumping in pieces: every piece but the last a multiple of 16 bytes).
+pub fn hex_lines(out: &mut dyn Write, data: &[u8], base: usize) -> io::Result<()> {
     for (i, chunk) in data.chunks(16).enumerate() {
         let mut hex = String::with_capacity(50);
         for j in 0..16 {
@@ -205,7 +285,7 @@ pub fn hex_dump(out: &mut dyn Write, data: &[u8], base: usize) -> io::Result<()>
             chunk.iter().map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '.' }).collect();
         writeln!(out, "{:08x}  {hex} |{text}|", base + i * 16)?;
     }
-    writeln!(out, "{:08x}", base + data.len())
+    Ok(())
 }
 
 /// A non-negative number of seconds, possibly fractional, as a duration.

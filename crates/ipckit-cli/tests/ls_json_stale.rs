@@ -126,9 +126,20 @@ echo "stale q=$q m=$m s=$s; kept fresh=$fresh s2=$s2" >&2
         doc[kind].as_array().unwrap().iter().map(|o| o["id"].as_i64().unwrap()).collect()
     };
 
+    // Where some process cannot be looked into (PID 1 of some sandboxes, even for
+    // root), whether a queue or set has a user asleep in a call is unknown: they are
+    // left out, and that is said (see `rm_stale_spares_...` in reliability.rs).
+    let hidden = String::from_utf8_lossy(&out.stderr).contains("stale but left out");
     let stale = read_json("stale.json");
     let (q, m, s) =
         (ids(&stale, "message_queues"), ids(&stale, "shared_memory"), ids(&stale, "semaphore_sets"));
+    if hidden {
+        eprintln!("NOTE: processes here cannot be inspected; only the segment can be judged");
+        assert_eq!((q.len(), m.len(), s.len()), (0, 1, 0), "{stale}");
+        assert_eq!(std::fs::read_to_string(d.join("rm.txt")).unwrap().lines().count(), 1);
+        assert!(read_json("after.json")["shared_memory"].as_array().unwrap().is_empty());
+        return;
+    }
     assert_eq!((q.len(), m.len(), s.len()), (1, 1, 1), "{stale}");
     let reason = |kind: &str| stale[kind][0]["stale_reason"].as_str().unwrap().to_string();
     assert!(reason("message_queues").contains("last sender pid"), "{stale}");

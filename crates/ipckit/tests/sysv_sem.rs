@@ -184,7 +184,7 @@ fn the_text_form_of_operations() {
     let ops = parse_ops("0-1, 1+2,2=0").unwrap();
     assert_eq!(ops, vec![SemOp::new(0, -1), SemOp::new(1, 2), SemOp::wait_zero(2)]);
     assert_eq!(ops.iter().map(|o| o.to_string()).collect::<Vec<_>>(), ["0-1", "1+2", "2=0"]);
-    for bad in ["", "0", "x-1", "0-", "0=1", "0+40000", "70000+1", "0*1"] {
+    for bad in ["", "0", "x-1", "0-", "0=1", "0+40000", "70000+1", "0*1", "0+0", "0-0", "0++1", "0+-1"] {
         let e = parse_ops(bad).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad}");
         assert!(e.to_string().contains("N+D"), "{e}");

@@ -58,6 +58,16 @@ pub fn run(a: BenchArgs) -> Res {
     if a.size.contains(&0) {
         return Err(Fail::Usage("a message size is at least 1 byte".into()));
     }
+    // Each side holds buffers of the message size, and some mechanisms a ring or a
+    // segment of twice that: a size is checked before anything is allocated.
+    let most = largest_size();
+    if let Some(big) = a.size.iter().find(|&&s| s as u64 > most) {
+        return Err(Fail::Usage(format!(
+            "a message size of {big} bytes is too large: at most {most} bytes (1 GiB, and an eighth \
+             of the memory available now, MemAvailable in /proc/meminfo)"
+        )));
+    }
+    stop_on_signals()?;
     let opts = Options {
         mechanisms,
         sizes: a.size.clone(),
@@ -68,6 +78,7 @@ pub fn run(a: BenchArgs) -> Res {
     let bar = progress_bar(ipckit_bench::planned(&opts));
     let started = ipckit_bench::utc_now();
     let rows = ipckit_bench::run(&opts, |done, _total, what| {
+        stop_if_asked(&bar);
         bar.set_position(done as u64);
         bar.set_message(what.to_string());
     });
@@ -80,6 +91,7 @@ pub fn run(a: BenchArgs) -> Res {
     } else {
         let bar = progress_bar(0);
         let c = ipckit_bench::compare(&opts, &rows, |done, total, what| {
+            stop_if_asked(&bar);
             bar.set_length(total as u64);
             bar.set_position(done as u64);
             bar.set_message(what.to_string());
@@ -119,4 +131,42 @@ fn progress_bar(len: usize) -> indicatif::ProgressBar {
 
 fn placement(same_core: bool) -> &'static str {
     if same_core { "; both processes on one CPU" } else { "; the two processes on different CPUs" }
+}
+
+/// The largest message size `bench` accepts: 1 GiB, and an eighth of the memory the
+/// kernel says is available (`MemAvailable`).
+fn largest_size() -> u64 {
+    let available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|t| {
+        t.lines()
+            .find_map(|l| l.strip_prefix("MemAvailable:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    });
+    let gib = 1u64 << 30;
+    available.map_or(gib, |kib| gib.min(kib.saturating_mul(1024) / 8))
+}
+
+/// Set by SIGINT, SIGTERM or SIGHUP: stop at the next measurement.
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// SIGINT, SIGTERM and SIGHUP ask the benchmark to stop between two measurements,
+/// when every object the last one made has been removed; a second signal ends it at
+/// once (it may then leave the objects of the measurement under way).
+fn stop_on_signals() -> Result<(), Fail> {
+    ctrlc::set_handler(|| {
+        if STOP.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let _ = writeln!(std::io::stderr(), "\nipckit: interrupted again; ending at once");
+            std::process::exit(130);
+        }
+    })
+    .map_err(|e| Fail::Msg(format!("cannot handle signals: {e}")))
+}
+
+/// Called between measurements, when no benchmark object exists: ends the command
+/// if a signal asked for it.
+fn stop_if_asked(bar: &indicatif::ProgressBar) {
+    if STOP.load(std::sync::atomic::Ordering::SeqCst) {
+        bar.finish_and_clear();
+        let _ = writeln!(std::io::stderr(), "ipckit: interrupted; the benchmark's objects were removed");
+        std::process::exit(130);
+    }
 }

@@ -4,8 +4,8 @@
 //! The other processes are this same binary started again with the hidden
 //! subcommand `__demo-role ROLE ...`: real, separate processes, some of them not
 //! related to the process that made the object they use (they find it by a key or a
-//! path). Everything the demo makes is recorded in a registry; a Ctrl-C handler
-//! stops the helper processes and removes every object and file still recorded, and
+//! path). Everything the demo makes is recorded in a registry; a handler of SIGINT,
+//! SIGTERM and SIGHUP stops the helper processes and removes every object and file still recorded, and
 //! each part also removes its objects itself (handles remove on drop), so the demo
 //! leaves nothing behind, whichever way it ends.
 
@@ -34,7 +34,7 @@ const PARTS: &[(&str, &str)] = &[
     ("ls", "what the objects look like to `ipckit ls` (ipcs), then their removal"),
 ];
 
-// ----- the registry of what to remove on Ctrl-C -----------------------------------
+// ----- the registry of what to remove on SIGINT, SIGTERM or SIGHUP ------------------
 
 #[derive(Debug, Clone, PartialEq)]
 enum Item {
@@ -47,11 +47,25 @@ enum Item {
 
 static MADE: Mutex<Vec<Item>> = Mutex::new(Vec::new());
 
+/// Set (under `MADE`'s lock) once a signal's clean-up has begun: anything made after
+/// that is removed as soon as it is recorded, and the demo ends.
+static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Records `item` until the guard is dropped (by then the part has removed it).
 struct Made(Item);
 
 fn made(item: Item) -> Made {
-    MADE.lock().unwrap_or_else(|e| e.into_inner()).push(item.clone());
+    let mut v = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if STOPPING.load(std::sync::atomic::Ordering::SeqCst) {
+        // Made while the signal handler was cleaning up: it would be missed.
+        remove_item(&item);
+        if let Item::Pid(p) = item {
+            let _ = process::kill(p, Signal::Kill);
+        }
+        drop(v);
+        std::process::exit(130);
+    }
+    v.push(item.clone());
     Made(item)
 }
 
@@ -68,6 +82,31 @@ impl Drop for Made {
 /// many things it cleaned up.
 fn clean_up_everything() -> usize {
     let items = std::mem::take(&mut *MADE.lock().unwrap_or_else(|e| e.into_inner()));
+    clean_up(items)
+}
+
+/// Removes one recorded object or directory; whether it was there to remove.
+fn remove_item(item: &Item) -> bool {
+    match item {
+        Item::Msg(id) => MsgQueue::from_id(*id).and_then(MsgQueue::remove).is_ok(),
+        Item::Sem(id) => SemSet::from_id(*id).and_then(SemSet::remove).is_ok(),
+        Item::Shm(id) => ShmSegment::from_id(*id).and_then(ShmSegment::remove).is_ok(),
+        Item::Dir(d) => std::fs::remove_dir_all(d).is_ok(),
+        Item::Pid(_) => false,
+    }
+}
+
+/// The signal handler's clean-up: from now on nothing new is recorded (see [`made`]).
+fn clean_up_for_signal() -> usize {
+    let items = {
+        let mut v = MADE.lock().unwrap_or_else(|e| e.into_inner());
+        STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
+        std::mem::take(&mut *v)
+    };
+    clean_up(items)
+}
+
+fn clean_up(items: Vec<Item>) -> usize {
     let mut n = 0;
     // Processes first, so that none is left using an object.
     for item in &items {
@@ -77,14 +116,7 @@ fn clean_up_everything() -> usize {
         }
     }
     for item in &items {
-        let done = match item {
-            Item::Msg(id) => MsgQueue::from_id(*id).and_then(MsgQueue::remove).is_ok(),
-            Item::Sem(id) => SemSet::from_id(*id).and_then(SemSet::remove).is_ok(),
-            Item::Shm(id) => ShmSegment::from_id(*id).and_then(ShmSegment::remove).is_ok(),
-            Item::Dir(d) => std::fs::remove_dir_all(d).is_ok(),
-            Item::Pid(_) => false,
-        };
-        n += usize::from(done);
+        n += usize::from(remove_item(item));
     }
     n
 }
@@ -453,15 +485,19 @@ pub fn run(a: DemoArgs) -> Res {
     if a.hold && !selected.contains(&"ls") {
         return Err(Fail::Usage("--hold applies to the ls part".into()));
     }
+    // SIGINT, SIGTERM and SIGHUP (ctrlc's "termination" feature).
     ctrlc::set_handler(|| {
-        let n = clean_up_everything();
+        let n = clean_up_for_signal();
         let _ = writeln!(
             std::io::stderr(),
             "\nipckit: interrupted; stopped the helpers and removed what the demo made ({n})"
         );
+        // An object the main thread is making right now is recorded in a moment, and
+        // removed at once by `made` (which then ends the demo itself).
+        std::thread::sleep(Duration::from_millis(100));
         std::process::exit(130);
     })
-    .map_err(|e| Fail::Msg(format!("cannot handle Ctrl-C: {e}")))?;
+    .map_err(|e| Fail::Msg(format!("cannot handle signals: {e}")))?;
 
     {
         let mut out = std::io::stdout().lock();

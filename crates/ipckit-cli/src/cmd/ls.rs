@@ -636,11 +636,19 @@ pub struct Stale {
 /// Finds the objects nobody uses any more (see `ipckit::registry` for the rules).
 pub fn find_stale(msg: bool, shm: bool, sem: bool) -> Result<Stale, Fail> {
     let alive = ipckit::process::is_alive;
+    // Processes asleep in msgrcv/msgsnd/semop leave no pid on the object: look for them.
+    let waiters = if msg || sem { registry::waiters() } else { registry::Waiters::default() };
+    // The same without the tasks that could not be looked into: what differs is
+    // unknown, and is left out with a word on stderr.
+    let seen = registry::Waiters { waiting: waiters.waiting.clone(), unseen: Vec::new() };
+    let mut undecided = 0;
     let mut s = Stale::default();
     if msg {
         for q in registry::messages(Source::Auto)? {
-            if let Some(why) = registry::stale_msg(&q, alive) {
+            if let Some(why) = registry::stale_msg(&q, alive, &waiters) {
                 s.msg.push((q, why));
+            } else if registry::stale_msg(&q, alive, &seen).is_some() {
+                undecided += 1;
             }
         }
     }
@@ -657,10 +665,27 @@ pub fn find_stale(msg: bool, shm: bool, sem: bool) -> Result<Stale, Fail> {
             let Ok(values) = registry::semaphore_values(e.id) else { continue };
             let pids: Vec<registry::SemPid> =
                 values.iter().map(|v| registry::SemPid { pid: v.pid, waiters: v.ncnt + v.zcnt }).collect();
-            if let Some(why) = registry::stale_sem(&pids, alive) {
+            if let Some(why) = registry::stale_sem(&e, &pids, alive, &waiters) {
                 s.sem.push((e, why));
+            } else if registry::stale_sem(&e, &pids, alive, &seen).is_some() {
+                undecided += 1;
             }
         }
+    }
+    if undecided > 0 {
+        let mut pids: Vec<String> = waiters.unseen.iter().map(|u| u.pid.to_string()).collect();
+        pids.truncate(8);
+        crate::util::warn(
+            "ipckit",
+            format_args!(
+                "{undecided} {} stale but left out: processes ipckit may not inspect (pids {}{}) \
+                 sleep in calls that could be on them (reading /proc/PID/syscall needs the right to \
+                 trace them)",
+                if undecided == 1 { "object looks" } else { "objects look" },
+                pids.join(", "),
+                if waiters.unseen.len() > 8 { ", ..." } else { "" }
+            ),
+        );
     }
     Ok(s)
 }

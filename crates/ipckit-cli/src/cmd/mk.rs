@@ -5,10 +5,10 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use ipckit::sysv::Create;
 use ipckit::sysv::msg::MsgQueue;
 use ipckit::sysv::sem::SemSet;
 use ipckit::sysv::shm::{ShmFlags, ShmSegment};
+use ipckit::sysv::{Create, IpcPerm};
 use ipckit::{Error, ErrorKind, Key, Mode};
 
 use crate::getopt::{self, HasArg, Long, Opt};
@@ -112,6 +112,104 @@ fn create<T>(
     }
 }
 
+/// An object that already had the key given with `-k`: what `mk` found instead of
+/// creating, to be told rather than passed over.
+struct Existing {
+    /// `shared memory segment`, `message queue`, `semaphore set`.
+    what: &'static str,
+    key: Key,
+    id: i32,
+    /// Its size (bytes of a segment, semaphores in a set) and unit; `None` for a queue.
+    size: Option<(u64, &'static str)>,
+    perm: Option<IpcPerm>,
+    /// The mode `-p` asked for.
+    asked: Mode,
+}
+
+impl Existing {
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some((n, unit)) = self.size {
+            parts.push(if n == 1 {
+                format!("1 {}", unit.trim_end_matches('s'))
+            } else {
+                format!("{n} {unit}")
+            });
+        }
+        if let Some(p) = &self.perm {
+            parts.push(format!("mode {:04o}, owner uid {}", p.mode & 0o777, p.uid));
+        }
+        format!("key {} already exists: {} id {} ({})", self.key, self.what, self.id, parts.join(", "))
+    }
+
+    /// The existing object's permissions, or why this user may not use it.
+    fn usable(mut self, stat: Result<IpcPerm, Error>, wanted: &str) -> Result<Existing, Fail> {
+        let denied = |e: &Existing| {
+            Fail::Msg(format!("{wanted}: {}, which you may not use: {}", e.describe(), strerror(13)))
+        };
+        match stat {
+            Ok(p) => self.perm = Some(p),
+            Err(e) if matches!(e.raw_os_error(), Some(1 | 13)) => return Err(denied(&self)),
+            Err(e) => return Err(failed(wanted, &e)),
+        }
+        let p = self.perm.expect("set above");
+        let uid = ipckit::process::effective_uid();
+        let granted = if uid == 0 {
+            0o7
+        } else if uid == p.uid || uid == p.cuid {
+            p.mode >> 6
+        } else if ipckit::process::effective_gid() == p.gid || ipckit::process::effective_gid() == p.cgid {
+            p.mode >> 3
+        } else {
+            p.mode
+        };
+        if granted & 0o6 != 0o6 {
+            return Err(denied(&self));
+        }
+        Ok(self)
+    }
+
+    /// What to tell on stderr when the object is opened as it is.
+    fn note(&self) -> String {
+        let mut note = format!("{}; opened it as it is", self.describe());
+        if let Some(p) = &self.perm {
+            if p.mode & 0o777 != self.asked.bits() & 0o777 {
+                note.push_str(&format!(", not with the mode {:04o} asked for", self.asked.bits() & 0o777));
+            }
+        }
+        note
+    }
+}
+
+/// With a key from `-k` and no `--exclusive`: creates the object, or, when one
+/// already has the key, opens it with `open` and checks it with `check` (which says
+/// whether it is too small for what was asked). Random keys and `--exclusive` go
+/// through [`create`].
+fn create_or_open<T>(
+    ctx: &Ctx,
+    key: Option<Key>,
+    exclusive: bool,
+    wanted: &str,
+    mut make: impl FnMut(Key, Create) -> Result<T, Error>,
+    open: impl FnOnce(Key) -> Result<(T, Existing, Result<IpcPerm, Error>), Error>,
+    check: impl FnOnce(&Existing) -> Option<String>,
+) -> Result<T, Fail> {
+    let Some(k) = key.filter(|k| !exclusive && !k.is_private()) else {
+        return create(key, exclusive, make)?.map_err(|e| failed(wanted, &e));
+    };
+    match make(k, Create::Exclusive) {
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+        other => return other.map_err(|e| failed(wanted, &e)),
+    }
+    let (obj, existing, stat) = open(k).map_err(|e| failed(wanted, &e))?;
+    let existing = existing.usable(stat, wanted)?;
+    if let Some(why) = check(&existing) {
+        return Err(Fail::Msg(format!("{wanted}: {}, {why}", existing.describe())));
+    }
+    util::warn(&ctx.prog, existing.note());
+    Ok(obj)
+}
+
 pub fn run(ctx: &Ctx, args: &[String]) -> Res {
     let mut out = util::stdout();
     let (mut size, mut nsems): (Option<u64>, Option<i32>) = (None, None);
@@ -170,18 +268,61 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
             out.flush()?;
             return Err(einval(WHAT));
         }
-        let seg = create(key, exclusive, |k, how| ShmSegment::get(k, how, size, mode, ShmFlags::default()))?;
-        let seg = seg.map_err(|e| failed(WHAT, &e))?;
+        let seg = create_or_open(
+            ctx,
+            key,
+            exclusive,
+            WHAT,
+            |k, how| ShmSegment::get(k, how, size, mode, ShmFlags::default()),
+            |k| {
+                let seg = ShmSegment::open(k)?;
+                let st = seg.stat();
+                let size = st.as_ref().ok().map(|st| (st.size, "bytes"));
+                let e = Existing {
+                    what: "shared memory segment",
+                    key: k,
+                    id: seg.id(),
+                    size,
+                    perm: None,
+                    asked: mode,
+                };
+                Ok((seg, e, st.map(|st| st.perm)))
+            },
+            |e| {
+                let have = e.size.map_or(0, |(n, _)| n);
+                (have < size as u64).then(|| format!("smaller than the {size} bytes asked for"))
+            },
+        )?;
         writeln!(out, "Shared memory id: {}", seg.id())?;
     }
     if queue {
         const WHAT: &str = "create message queue failed";
-        let q = create(key, exclusive, |k, how| MsgQueue::get(k, how, mode));
-        let q = match q? {
+        let q = create_or_open(
+            ctx,
+            key,
+            exclusive,
+            WHAT,
+            |k, how| MsgQueue::get(k, how, mode),
+            |k| {
+                let q = MsgQueue::open(k)?;
+                let st = q.stat().map(|st| st.perm);
+                let e = Existing {
+                    what: "message queue",
+                    key: k,
+                    id: q.id(),
+                    size: None,
+                    perm: None,
+                    asked: mode,
+                };
+                Ok((q, e, st))
+            },
+            |_| None,
+        );
+        let q = match q {
             Ok(q) => q,
             Err(e) => {
                 out.flush()?;
-                return Err(failed(WHAT, &e));
+                return Err(e);
             }
         };
         writeln!(out, "Message queue id: {}", q.id())?;
@@ -192,11 +333,30 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
             out.flush()?;
             return Err(einval(WHAT));
         }
-        let set = match create(key, exclusive, |k, how| SemSet::get(k, how, n as usize, mode))? {
+        let set = create_or_open(
+            ctx,
+            key,
+            exclusive,
+            WHAT,
+            |k, how| SemSet::get(k, how, n as usize, mode),
+            |k| {
+                let set = SemSet::open(k)?;
+                let st = set.stat();
+                let size = st.as_ref().ok().map(|st| (u64::from(st.nsems), "semaphores"));
+                let e =
+                    Existing { what: "semaphore set", key: k, id: set.id(), size, perm: None, asked: mode };
+                Ok((set, e, st.map(|st| st.perm)))
+            },
+            |e| {
+                let have = e.size.map_or(0, |(n, _)| n);
+                (have < n as u64).then(|| format!("fewer than the {n} asked for"))
+            },
+        );
+        let set = match set {
             Ok(s) => s,
             Err(e) => {
                 out.flush()?;
-                return Err(failed(WHAT, &e));
+                return Err(e);
             }
         };
         writeln!(out, "Semaphore id: {}", set.id())?;

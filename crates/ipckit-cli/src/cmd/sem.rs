@@ -43,7 +43,7 @@ fn apply(
     let why = if nowait {
         "would have to wait (--nowait)".to_string()
     } else {
-        format!("timed out after {t:?} (--timeout)")
+        format!("timed out after {} s (--timeout)", t.unwrap_or_default().as_secs_f64())
     };
     Err(Fail::Msg(format!("semop(id {}): {what} {why}; nothing was applied", set.id())))
 }

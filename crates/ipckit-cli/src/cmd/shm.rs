@@ -1,6 +1,6 @@
 //! `ipckit shm`: show a segment, copy bytes out of it or into it (bounds checked).
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use ipckit::registry::{self, Source};
@@ -9,6 +9,9 @@ use ipckit::sysv::shm::ShmSegment;
 use super::Which;
 use crate::cli::{Format, ShmAction, ShmArgs};
 use crate::{Fail, Res, util};
+
+/// How much `shm read` copies at a time.
+const CHUNK: usize = 1 << 16;
 
 pub fn run(a: ShmArgs) -> Res {
     let seg = match Which::from(&a.target)? {
@@ -56,27 +59,53 @@ pub fn run(a: ShmArgs) -> Res {
         }
         ShmAction::Read { offset, len, format } => {
             let mem = seg.attach_read_only()?;
-            let len = match len {
-                Some(l) => l,
-                None => mem.len().checked_sub(offset).ok_or_else(|| {
-                    Fail::Msg(format!("offset {offset} is past the end of the {}-byte segment", mem.len()))
-                })?,
-            };
-            let data = mem.read_vec(offset, len)?;
-            match format {
-                Format::Hex => util::hex_dump(&mut *out, &data, offset)?,
-                Format::Json => return Err(Fail::Usage("shm read writes raw or hex, not json".into())),
-                Format::Raw => out.write_all(&data)?,
+            let room = mem.len().checked_sub(offset).ok_or_else(|| {
+                Fail::Msg(format!("offset {offset} is past the end of the {}-byte segment", mem.len()))
+            })?;
+            let len = len.unwrap_or(room);
+            if len > room {
+                return Err(Fail::Msg(format!(
+                    "{len} bytes from offset {offset} go past the end of the {}-byte segment",
+                    mem.len()
+                )));
+            }
+            if format == Format::Json {
+                return Err(Fail::Usage("shm read writes raw or hex, not json".into()));
+            }
+            // In pieces: a segment may be larger than the memory this process may use.
+            let mut buf = vec![0u8; len.min(CHUNK)];
+            let mut done = 0;
+            while done < len {
+                let n = (len - done).min(CHUNK);
+                mem.read_at(offset + done, &mut buf[..n])?;
+                match format {
+                    Format::Hex => util::hex_lines(&mut *out, &buf[..n], offset + done)?,
+                    _ => out.write_all(&buf[..n])?,
+                }
+                done += n;
+            }
+            if format == Format::Hex {
+                writeln!(out, "{:08x}", offset + len)?;
             }
         }
         ShmAction::Write { offset } => {
-            let mut data = Vec::new();
-            std::io::stdin()
-                .lock()
-                .read_to_end(&mut data)
-                .map_err(|e| Fail::Msg(format!("cannot read stdin: {e}")))?;
+            let mut input = util::stdin_file()?;
             let mem = seg.attach()?;
-            mem.write_at(offset, &data)?;
+            let room = mem.len().checked_sub(offset).ok_or_else(|| {
+                Fail::Msg(format!("offset {offset} is past the end of the {}-byte segment", mem.len()))
+            })?;
+            // Never more than the room after the offset (`shm write < /dev/zero` must
+            // end), and all of it or nothing.
+            match util::read_at_most(&mut input, room as u64)? {
+                Ok(data) => mem.write_at(offset, &data)?,
+                Err(room) => {
+                    return Err(Fail::Msg(format!(
+                        "stdin holds more than the {room} bytes from offset {offset} to the end: they do \
+                         not fit the {}-byte segment; nothing was written",
+                        mem.len()
+                    )));
+                }
+            }
         }
     }
     out.flush()?;

@@ -757,11 +757,63 @@ pub fn set_sigpipe_guard(on: bool) -> Result<()> {
                 ErrorKind::InvalidInput,
             )
             .with_detail(format!(
-                "SIGPIPE is set to {action:?}, not ignored: without the guard a write with no reader \
-                     would raise it"
+                "SIGPIPE is {}, not ignored: without the guard a write with no reader would raise it",
+                match action {
+                    SigpipeAction::Terminate => "at its default (terminate)",
+                    SigpipeAction::Handler => "handled by a signal handler",
+                    SigpipeAction::Ignore => "ignored",
+                }
             )));
         }
     }
     sys::pipe::set_sigpipe_guard(on);
     Ok(())
+}
+
+/// What [`wait_writable`] found.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum WriteReady {
+    /// A write would not block.
+    Ready,
+    /// The reader has gone (`POLLERR` on a pipe or FIFO, `POLLHUP` on a socket): a
+    /// write would fail with `EPIPE`.
+    ReaderGone,
+    /// The time ran out with the descriptor still full.
+    TimedOut,
+}
+
+/// `poll(&{fd, POLLOUT}, 1, timeout)`—Waits until a write to `fd` would not block,
+/// or its reader has gone; `None` waits as long as it takes.
+///
+/// A program that must not take data from somewhere unless it can pass it on (a
+/// message taken from a queue is gone from it) asks this before taking: a pipe
+/// whose reader has exited is found before anything is lost. Regular files and
+/// terminals are always ready.
+///
+/// ```
+/// use ipckit::pipe::{pipe, wait_writable, WriteReady};
+///
+/// let (reader, writer) = pipe()?;
+/// assert_eq!(wait_writable(&writer, None)?, WriteReady::Ready);
+/// drop(reader);
+/// assert_eq!(wait_writable(&writer, None)?, WriteReady::ReaderGone);
+/// # Ok::<(), ipckit::Error>(())
+/// ```
+///
+/// References: [poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html),
+/// [pipe(7)](https://man7.org/linux/man-pages/man7/pipe.7.html).
+#[doc(alias = "poll")]
+pub fn wait_writable(fd: impl AsFd, timeout: Option<std::time::Duration>) -> Result<WriteReady> {
+    let fd = fd.as_fd();
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+        match sys::pipe::poll(fd, true, left) {
+            Ok(r) if r.error || r.hangup => return Ok(WriteReady::ReaderGone),
+            Ok(r) if r.writable => return Ok(WriteReady::Ready),
+            Ok(_) if left.is_some_and(|l| l.is_zero()) => return Ok(WriteReady::TimedOut),
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(e) => return Err(Error::sys("poll", Object::Fd(fd.as_raw_fd()), e)),
+        }
+    }
 }

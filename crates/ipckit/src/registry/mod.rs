@@ -35,10 +35,12 @@
 //! [shm_overview(7)](https://man7.org/linux/man-pages/man7/shm_overview.7.html),
 //! [mq_overview(7)](https://man7.org/linux/man-pages/man7/mq_overview.7.html).
 
+mod calls;
 mod posix;
 mod proc;
 mod stale;
 
+pub use calls::{Unseen, Waiter, Waiters, parse_status, parse_syscall, waiters, waiters_in};
 pub use posix::{
     PosixMq, PosixObjects, PosixSem, PosixShm, mqueue_mounted, parse_mqueue_status, posix_objects,
     posix_objects_in,

@@ -44,3 +44,13 @@ pub(crate) fn apply(p: &mut libc::ipc_perm, update: &crate::sysv::Update) {
         p.mode = (p.mode & !0o777) | mode.bits() as libc::c_ushort;
     }
 }
+
+/// The numbers of the system calls in which a process can wait on a System V object,
+/// as `/proc/PID/syscall` shows them: `(msgsnd, msgrcv, semop, semtimedop)`. The
+/// object's id is each call's first argument.
+pub(crate) const WAITING_CALLS: [(i64, &str); 4] = [
+    (libc::SYS_msgsnd as i64, "msgsnd"),
+    (libc::SYS_msgrcv as i64, "msgrcv"),
+    (libc::SYS_semop as i64, "semop"),
+    (libc::SYS_semtimedop as i64, "semtimedop"),
+];

@@ -172,10 +172,16 @@ impl FromStr for SemOp {
         let pos = t.find(['+', '-', '=']).ok_or_else(|| bad("no +, - or ="))?;
         let num: u16 = t[..pos].parse().map_err(|_| bad("the semaphore index is not a number 0-65535"))?;
         let rest = &t[pos + 1..];
-        let count: u16 = rest.parse().map_err(|_| bad("the count is not a number"))?;
+        // Digits only: `0++1` or `0+-1` is a typing slip, not an operation.
+        if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad("the count is not a number of digits"));
+        }
+        let count: u16 = rest.parse().map_err(|_| bad("the count must be at most 32767"))?;
         let delta = match &t[pos..=pos] {
             "=" if count == 0 => 0,
             "=" => return Err(bad("only =0 (wait for zero) is an operation")),
+            // A delta of 0 is the kernel's "wait for zero": not what `+0`/`-0` reads as.
+            _ if count == 0 => return Err(bad("+0 and -0 do nothing (to wait for zero, write N=0)")),
             _ if count > 32767 => return Err(bad("the count must be at most 32767")),
             "+" => count as i16,
             _ => -(count as i16),
@@ -383,8 +389,9 @@ impl SemSet {
         match ready {
             Some(()) => Ok(set),
             None => Err(Error::new("semget", set.obj(), ErrorKind::NotInitialized).with_detail(format!(
-                "the set was not initialised within {timeout:?}: its creator may have died before \
+                "the set was not initialised within {} s: its creator may have died before \
                  setting the values (remove it with `ipckit rm -s {}`)",
+                timeout.as_secs_f64(),
                 set.id
             ))),
         }
