@@ -84,8 +84,12 @@ fn rm_stale_spares_a_queue_with_a_blocked_receiver_or_sender() {
     // Both queues look abandoned: their last sender and receiver have exited. One has
     // a receiver asleep in msgrcv, the other a sender asleep in msgsnd; a third, truly
     // abandoned, is the control.
+    let dir = tempfile::tempdir().unwrap();
     let out = in_namespace(
-        r#"
+        &format!(
+            "cd '{}'\n{}",
+            dir.path().display(),
+            r#"
         set -u
         wait_blocked() { # pid call-number
             for i in $(seq 500); do
@@ -112,7 +116,8 @@ fn rm_stale_spares_a_queue_with_a_blocked_receiver_or_sender() {
         $IPCKIT recv -k 0x200 -n 2 > /dev/null
         wait $SPID; echo "sender exit $?"
         $IPCKIT rm -Q 0x100 -Q 0x200
-        "#,
+        "#
+        ),
         "UTC",
     );
     let stdout = text(&out.stdout);
