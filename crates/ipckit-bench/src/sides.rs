@@ -55,6 +55,8 @@ impl Setup for SysvMsg {
 pub(crate) struct SysvSem {
     sems: SemSet,
     seg: ShmSegment,
+    /// Keeps the segment alive, already marked for removal, until the sides attach.
+    _keep: Attachment,
     size: usize,
 }
 
@@ -64,7 +66,13 @@ impl SysvSem {
         sems.set_remove_on_drop(true).map_err(e)?;
         let mut seg = ShmSegment::create(Key::PRIVATE, 2 * size, Mode::OWNER_RW).map_err(e)?;
         seg.set_remove_on_drop(true).map_err(e)?;
-        Ok(SysvSem { sems, seg, size })
+        // Attached and marked for removal at once (Linux still lets the two sides
+        // attach it by id): the kernel frees it with the last detach, even if the
+        // benchmark is killed. Not removed again on drop: its id may be reused by then.
+        let keep = seg.attach().map_err(e)?;
+        seg.set_remove_on_drop(false).map_err(e)?;
+        ShmSegment::from_id(seg.id()).and_then(ShmSegment::remove).map_err(e)?;
+        Ok(SysvSem { sems, seg, _keep: keep, size })
     }
 }
 

@@ -472,3 +472,31 @@ fn mk_with_the_key_of_an_object_one_may_not_use_fails() {
         assert!(out.stdout.is_empty(), "no id is printed: {}", text(&out.stdout));
     }
 }
+
+// ----- the class of 9: an object whose id is printed nowhere is a leak -----------------
+
+#[test]
+fn mk_whose_id_cannot_be_printed_leaves_nothing() {
+    if let Some(why) = no_namespace() {
+        skip!("{why}");
+    }
+    // stdout is a pipe whose reader has gone; the report goes to stderr.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new("unshare")
+        .args(["--ipc", "--", "bash", "-c"])
+        .arg(
+            r#"
+            $IPCKIT mk -Q -S 1 -M 64 >&-; echo "closed $?" >&2
+            $IPCKIT mk -Q -S 1 -M 64; echo "gone $?" >&2
+            echo "left $(ipcs -q -s -m | grep -c '^0x')" >&2
+            "#,
+        )
+        .env("IPCKIT", bin())
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert!(err.contains("closed 1") && err.contains("gone 1"), "{err}");
+    assert!(err.contains("left 0"), "nothing is left: {err}");
+}

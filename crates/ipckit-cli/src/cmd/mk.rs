@@ -210,6 +210,27 @@ fn create_or_open<T>(
     Ok(obj)
 }
 
+/// Prints the line that tells a new object's id, at once. If it cannot be written,
+/// the object would be a leak nobody knows of: one this command created is removed
+/// with `remove`, and the command fails.
+fn announce(
+    out: &mut dyn Write,
+    line: &str,
+    created: bool,
+    remove: impl FnOnce() -> Result<(), Error>,
+) -> Result<(), Fail> {
+    let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) else { return Ok(()) };
+    let fate = if !created {
+        "it existed before and stays".to_string()
+    } else {
+        match remove() {
+            Ok(()) => "the object made was removed again".to_string(),
+            Err(r) => format!("the object made could not be removed: {r}"),
+        }
+    };
+    Err(Fail::Msg(format!("cannot write '{line}' to stdout: {e}; {fate}")))
+}
+
 pub fn run(ctx: &Ctx, args: &[String]) -> Res {
     let mut out = util::stdout();
     let (mut size, mut nsems): (Option<u64>, Option<i32>) = (None, None);
@@ -253,6 +274,8 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
             }
         }
     }
+    // An id printed nowhere is an object nobody will remove: check stdout first.
+    util::stdout_file()?;
     if size.is_none() && nsems.is_none() && !queue {
         return Err(Fail::Usage("bad usage".into()));
     }
@@ -293,7 +316,8 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
                 (have < size as u64).then(|| format!("smaller than the {size} bytes asked for"))
             },
         )?;
-        writeln!(out, "Shared memory id: {}", seg.id())?;
+        let line = format!("Shared memory id: {}", seg.id());
+        announce(&mut *out, &line, seg.created(), || seg.remove())?;
     }
     if queue {
         const WHAT: &str = "create message queue failed";
@@ -325,7 +349,8 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
                 return Err(e);
             }
         };
-        writeln!(out, "Message queue id: {}", q.id())?;
+        let line = format!("Message queue id: {}", q.id());
+        announce(&mut *out, &line, q.created(), || q.remove())?;
     }
     if let Some(n) = nsems {
         const WHAT: &str = "create semaphore failed";
@@ -359,7 +384,8 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
                 return Err(e);
             }
         };
-        writeln!(out, "Semaphore id: {}", set.id())?;
+        let line = format!("Semaphore id: {}", set.id());
+        announce(&mut *out, &line, set.created(), || set.remove())?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
