@@ -171,7 +171,7 @@ pub(crate) fn parse_proj(text: &str) -> std::result::Result<u8, String> {
             return if c.is_ascii() {
                 Ok(c as u8)
             } else {
-                Err(format!("project character {c:?} is not a single (ASCII) byte"))
+                Err(format!("project character '{c}' is not a single (ASCII) byte"))
             };
         }
     }
@@ -183,7 +183,7 @@ pub(crate) fn parse_proj(text: &str) -> std::result::Result<u8, String> {
     match value {
         Ok(v) if v <= 255 => Ok(v as u8),
         Ok(v) => Err(format!("project id {v} does not fit 8 bits (ftok uses only 0-255)")),
-        Err(_) => Err(format!("project id {text:?} is not a number or a single character")),
+        Err(_) => Err(format!("project id '{text}' is not a number or a single character")),
     }
 }
 

@@ -16,7 +16,7 @@ fn parse_proj(text: &str) -> Result<u8, Fail> {
             return u8::try_from(c)
                 .ok()
                 .filter(u8::is_ascii)
-                .ok_or_else(|| Fail::Msg(format!("project id {c:?} is not a single ASCII character")));
+                .ok_or_else(|| Fail::Msg(format!("project id '{c}' is not a single ASCII character")));
         }
     }
     let value = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
