@@ -73,7 +73,11 @@ fn main() -> ExitCode {
     let strings = || -> Result<Vec<String>, Fail> {
         args.iter()
             .skip(1)
-            .map(|a| a.clone().into_string().map_err(|a| Fail::Msg(format!("argument '{}' is not UTF-8", a.to_string_lossy()))))
+            .map(|a| {
+                a.clone()
+                    .into_string()
+                    .map_err(|a| Fail::Msg(format!("argument '{}' is not UTF-8", a.to_string_lossy())))
+            })
             .collect()
     };
     let tool = |name: &str| Ctx { prog: name.to_string(), cmd: name.to_string() };
