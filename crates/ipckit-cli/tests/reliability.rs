@@ -345,7 +345,7 @@ fn leaves_nothing_after(command: &str, signal: &str) {
             set -m
             $IPCKIT {command} > /dev/null 2>&1 & P=$!
             for i in $(seq 1000); do
-                [ "$(ipcs -q -s -m | grep -c '^0x')" -gt 0 ] && break; sleep 0.01
+                [ "$(ipcs -q -s -m | grep -c '^0x')" -gt 0 ] && echo "objects seen" && break; sleep 0.01
             done
             sleep 0.2
             kill -{signal} $P; wait $P; echo "exit $?"
@@ -356,6 +356,7 @@ fn leaves_nothing_after(command: &str, signal: &str) {
         "UTC",
     );
     let stdout = text(&out.stdout);
+    assert!(stdout.contains("objects seen"), "{command} made nothing to clean up: {stdout}");
     assert!(
         stdout.trim_end().ends_with("clean"),
         "{command} after SIG{signal}: {stdout}{}",
