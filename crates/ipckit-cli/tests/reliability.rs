@@ -414,6 +414,9 @@ fn sem_ops_without_effect_or_with_two_signs_are_refused() {
         assert_eq!(out.status.code(), Some(1), "{op}: {}", text(&out.stderr));
     }
     assert_eq!(set.values().unwrap(), [0], "nothing was applied");
+    // Reported as malformed even where no set has the key.
+    let out = run(&["sem", "-k", "0x7fffff01", "op", "0+0"], b"");
+    failed_with(&out, "+0 and -0 do nothing");
     ok(&["sem", "-k", &g.hex(), "op", "0+2,0-1"]);
     assert_eq!(set.values().unwrap(), [1]);
 }

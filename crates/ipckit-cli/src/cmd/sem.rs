@@ -49,6 +49,10 @@ fn apply(
 }
 
 pub fn run(a: SemArgs) -> Res {
+    // A malformed operation is reported as such, whether or not the set exists.
+    if let SemAction::Op { ops, .. } = &a.action {
+        sem::parse_ops(ops)?;
+    }
     let set = open(Which::from(&a.target)?)?;
     let mut out = util::stdout();
     match a.action {
