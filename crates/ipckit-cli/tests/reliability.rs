@@ -385,6 +385,41 @@ fn bench_removes_its_objects_on_sigint_sigterm_and_sighup() {
     }
 }
 
+/// After SIGKILL nothing can clean up, but a segment marked for removal as soon as it
+/// was attached is freed by the kernel with the last detach.
+fn no_segment_survives_sigkill(command: &str) {
+    let out = in_namespace(
+        &format!(
+            r#"
+            set -m
+            $IPCKIT {command} > /dev/null 2>&1 & P=$!
+            for i in $(seq 1000); do
+                [ "$(ipcs -m | grep -c '^0x')" -gt 0 ] && echo "segment seen" && break; sleep 0.01
+            done
+            sleep 0.1
+            kill -KILL -- -$P; wait $P; echo "exit $?"
+            for i in $(seq 500); do
+                [ "$(ipcs -m | grep -c '^0x')" = 0 ] && break; sleep 0.01
+            done
+            echo "segments left: $(ipcs -m | grep -c '^0x')"
+            "#
+        ),
+        "UTC",
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("segment seen") && stdout.contains("exit 137"), "{command}: {stdout}");
+    assert!(stdout.contains("segments left: 0"), "{command}: {stdout}{}", text(&out.stderr));
+}
+
+#[test]
+fn demo_and_bench_segments_do_not_survive_sigkill() {
+    if let Some(why) = no_util_linux() {
+        skip!("{why}");
+    }
+    no_segment_survives_sigkill("demo shm --workers 32");
+    no_segment_survives_sigkill("bench -m sysv-sem -s 64 --quick --rounds 50");
+}
+
 // ----- 9. send -k 0 --create ------------------------------------------------------------
 
 #[test]
