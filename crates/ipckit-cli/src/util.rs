@@ -72,15 +72,15 @@ pub fn read_at_most(input: &mut File, max: u64) -> Result<Result<Vec<u8>, u64>, 
 
 /// Standard output as a file of its own (a duplicate of fd 1), written without
 /// buffering, for output that must be known to be written: refuses a stdout that was
-/// closed (`>&-`), opened only for reading, or a pipe whose reader has gone.
-pub fn stdout_file() -> Result<File, Fail> {
+/// closed (`>&-`) or opened only for reading. `lost` says what would be lost.
+pub fn stdout_file(lost: &str) -> Result<File, Fail> {
     let file = io::stdout()
         .as_fd()
         .try_clone_to_owned()
         .map(File::from)
         .map_err(|e| Fail::Msg(format!("cannot use stdout: {e}")))?;
     if closed_at_start(1, &file) {
-        return Err(Fail::Msg("stdout is closed (>&-): what is received would be lost".into()));
+        return Err(Fail::Msg(format!("stdout is closed (>&-): {lost}")));
     }
     if std_fd_state(1, &file).0 == Some(0) {
         return Err(Fail::Msg("cannot write to stdout: it is open for reading only".into()));

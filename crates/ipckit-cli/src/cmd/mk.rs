@@ -274,14 +274,14 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
             }
         }
     }
-    // An id printed nowhere is an object nobody will remove: check stdout first.
-    util::stdout_file()?;
     if size.is_none() && nsems.is_none() && !queue {
         return Err(Fail::Usage("bad usage".into()));
     }
     if exclusive && key.is_none() {
         return Err(Fail::Usage("--exclusive needs a key (-k KEY)".into()));
     }
+    // An id printed nowhere is an object nobody will remove: check stdout first.
+    util::stdout_file("the new object's id would be printed nowhere")?;
     let einval = |what: &str| Fail::Msg(format!("{what}: {}", strerror(22)));
 
     if let Some(size) = size {

@@ -114,7 +114,7 @@ pub fn run(a: RecvArgs) -> Res {
         None if a.truncate => Some(Limit::MsgMax.current().unwrap_or(8192) as usize),
         None => None,
     };
-    let mut out = util::stdout_file()?;
+    let mut out = util::stdout_file("the messages received would be lost")?;
     let mut got = 0usize;
     let mut buf = vec![0u8; limit.unwrap_or(0)];
     let wanted = if a.all { "every matching message".to_string() } else { format!("{}", a.count) };
