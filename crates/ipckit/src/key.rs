@@ -166,14 +166,14 @@ fn bad(text: &str, why: &str) -> Error {
 /// Parses a project id: `0`-`255` in decimal or `0x`-hex, or one non-digit character.
 pub(crate) fn parse_proj(text: &str) -> std::result::Result<u8, String> {
     let mut chars = text.chars();
-    if let (Some(c), None) = (chars.next(), chars.clone().next()) {
-        if !c.is_ascii_digit() {
-            return if c.is_ascii() {
-                Ok(c as u8)
-            } else {
-                Err(format!("project character {c:?} is not a single (ASCII) byte"))
-            };
-        }
+    if let (Some(c), None) = (chars.next(), chars.clone().next())
+        && !c.is_ascii_digit()
+    {
+        return if c.is_ascii() {
+            Ok(c as u8)
+        } else {
+            Err(format!("project character {c:?} is not a single (ASCII) byte"))
+        };
     }
     let value = if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
         u32::from_str_radix(hex, 16)

@@ -47,10 +47,15 @@
 //! with other processes. That memory is never exposed as `&[u8]`/`&mut [u8]`: another
 //! process can change it at any time, which Rust references forbid. It is reached
 //! through bounds-checked copies, atomics, or raw pointers behind `unsafe`.
-#![cfg(target_os = "linux")]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+// ipckit wraps Linux system calls and files (`/proc/sysvipc`, `/dev/mqueue`, futexes,
+// `pipe2`...): elsewhere this is the first error, before those of missing symbols.
+#[cfg(not(target_os = "linux"))]
+compile_error!("ipckit supports Linux only: it is built on Linux system calls and /proc files");
 
 pub mod channel;
 mod error;

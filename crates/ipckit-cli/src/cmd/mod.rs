@@ -1,9 +1,12 @@
 //! The subcommands, one file each.
 
+#[cfg(feature = "bench")]
 pub mod bench;
+pub mod completions;
 pub mod demo;
 pub mod key;
 pub mod ls;
+pub mod man;
 pub mod mk;
 pub mod recv;
 pub mod rm;
@@ -30,7 +33,10 @@ pub fn dispatch(cli: Cli) -> Res {
         Cmd::Sem(a) => sem::run(a),
         Cmd::Shm(a) => shm::run(a),
         Cmd::Demo(a) => demo::run(a),
+        #[cfg(feature = "bench")]
         Cmd::Bench(a) => bench::run(a),
+        Cmd::Completions(a) => completions::run(a),
+        Cmd::Man(a) => man::run(a),
         Cmd::DemoRole(raw) => demo::role(&raw.args),
     }
 }

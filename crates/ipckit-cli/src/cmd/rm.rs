@@ -304,10 +304,10 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
             failures += 1;
         }
     }
-    if let Some(which) = rm_all {
-        if r.remove_all(which)? {
-            failures += 1;
-        }
+    if let Some(which) = rm_all
+        && r.remove_all(which)?
+    {
+        failures += 1;
     }
     if stale {
         failures += remove_stale(&mut r, dry_run)?;

@@ -48,10 +48,10 @@ pub fn run(a: ShmArgs) -> Res {
                 t(st.dtime),
                 t(st.ctime)
             )?;
-            if let Some(e) = registry::shared_memory(Source::Auto)?.into_iter().find(|e| e.id == seg.id()) {
-                if let (Some(rss), Some(swap)) = (e.rss, e.swap) {
-                    writeln!(out, "resident    {rss} bytes; swapped {swap} bytes")?;
-                }
+            if let Some(e) = registry::shared_memory(Source::Auto)?.into_iter().find(|e| e.id == seg.id())
+                && let (Some(rss), Some(swap)) = (e.rss, e.swap)
+            {
+                writeln!(out, "resident    {rss} bytes; swapped {swap} bytes")?;
             }
         }
         ShmAction::Read { offset, len, format } => {

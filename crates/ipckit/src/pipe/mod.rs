@@ -145,6 +145,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::process::Stdio;
 
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use async_io::{AsyncPipeReader, AsyncPipeWriter};
 pub use child::{
     fork_duplex, fork_from_child, fork_to_child, spawn_duplex, spawn_from_child, spawn_to_child,

@@ -509,6 +509,7 @@ impl MsgQueue {
     /// Sends any `serde` value, serialized with postcard. Returns `false` if the queue
     /// stayed full.
     #[cfg(feature = "serde")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
     pub fn send_value<T: serde::Serialize + ?Sized>(
         &self,
         mtype: i64,
@@ -559,26 +560,25 @@ impl MsgQueue {
 
     /// Refuses a message larger than the queue's capacity: it would wait forever.
     fn check_fits(&self, body: usize) -> Result<()> {
-        if let Ok(st) = sys::msg::stat(self.id) {
-            if body as u64 > st.qbytes {
-                return Err(Error::new("msgsnd", self.obj(), ErrorKind::LimitExceeded).with_detail(format!(
-                    "message of {body} bytes can never fit this queue's capacity of {} bytes \
+        if let Ok(st) = sys::msg::stat(self.id)
+            && body as u64 > st.qbytes
+        {
+            return Err(Error::new("msgsnd", self.obj(), ErrorKind::LimitExceeded).with_detail(format!(
+                "message of {body} bytes can never fit this queue's capacity of {} bytes \
                          (msg_qbytes; new queues get msgmnb, /proc/sys/kernel/msgmnb)",
-                    st.qbytes
-                )));
-            }
+                st.qbytes
+            )));
         }
         Ok(())
     }
 
     fn send_error(&self, e: Errno, body: usize) -> Error {
-        if e == Errno::EINVAL {
-            if let Some(max) = Limit::MsgMax.current() {
-                if body as u64 > max {
-                    return Error::sys("msgsnd", self.obj(), e)
-                        .with_limit(Limit::MsgMax, format!("message of {body} bytes"));
-                }
-            }
+        if e == Errno::EINVAL
+            && let Some(max) = Limit::MsgMax.current()
+            && body as u64 > max
+        {
+            return Error::sys("msgsnd", self.obj(), e)
+                .with_limit(Limit::MsgMax, format!("message of {body} bytes"));
         }
         if e == Errno::ENOMEM {
             return Error::sys("msgsnd", self.obj(), e)
@@ -728,6 +728,7 @@ impl MsgQueue {
 
     /// Receives a `serde` value sent by [`send_value`](Self::send_value).
     #[cfg(feature = "serde")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
     pub fn recv_value<T: serde::de::DeserializeOwned>(
         &self,
         select: Select,
