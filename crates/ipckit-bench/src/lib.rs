@@ -59,7 +59,14 @@ pub(crate) trait Setup {
 }
 
 /// A mechanism the benchmark knows.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// To add one: a variant here (its doc comment's first line is its help in
+/// `ipckit bench --help`; its command-line name is the variant in kebab-case, e.g.
+/// `SysvMsg` is `sysv-msg`, checked against [`Mechanism::name`] by a test), an entry
+/// in [`Mechanism::ALL`] and [`Mechanism::name`], its variants and measurements
+/// below, and its setup in `sides.rs` (ipckit) or `raw.rs` (raw libc).
+/// clap parses and lists the names, so nothing else keeps a list of them.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Mechanism {
     /// Two pipes.
     Pipe,
@@ -81,12 +88,16 @@ pub enum Mechanism {
     ChannelLoan,
     /// Baseline: two processes spinning on one shared cache line (round trip only).
     SpinLine,
-    /// Baseline: the same ping-pong carrying the payload through one shared slot per
-    /// direction (round trip only): the floor for a message of the size.
+    /// Baseline: the spin-line ping-pong carrying the payload (round trip only).
+    ///
+    /// The payload goes through one shared slot per direction: the floor for a
+    /// message of the size.
     SpinCopy,
-    /// Baseline: the bare ring protocol: the payload behind a sequence word in
-    /// successive 128-byte slots of a 64 KiB ring per direction, no framing, no checks
-    /// (round trip only): what any ring costs over [`Mechanism::SpinCopy`]'s single slot.
+    /// Baseline: the bare ring protocol (round trip only).
+    ///
+    /// The payload behind a sequence word in successive 128-byte slots of a 64 KiB
+    /// ring per direction, no framing, no checks: what any ring costs over
+    /// `spin-copy`'s single slot.
     SpinRing,
     /// Baseline: `memcpy` in one process (throughput only).
     Memcpy,
@@ -1064,6 +1075,17 @@ mod tests {
         assert!(s.iter().any(|s| s.variant == "raw") && s.iter().any(|s| s.variant == "ipckit"));
         for m in Mechanism::ALL {
             assert_eq!(Mechanism::from_name(m.name()), Some(m));
+        }
+    }
+
+    #[test]
+    fn command_line_names_are_the_report_names() {
+        use clap::ValueEnum;
+        assert_eq!(Mechanism::value_variants(), &Mechanism::ALL[..], "ALL lists every variant, in order");
+        for m in Mechanism::ALL {
+            let pv = m.to_possible_value().expect("every mechanism is listed");
+            assert_eq!(pv.get_name(), m.name());
+            assert!(pv.get_help().is_some(), "{} has no help line", m.name());
         }
     }
 
