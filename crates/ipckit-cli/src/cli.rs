@@ -298,7 +298,8 @@ The demo removes everything it created, also when interrupted with Ctrl-C.";
 #[command(after_help = DEMO_EXAMPLES)]
 pub struct DemoArgs {
     /// Run only this part
-    pub part: Option<String>,
+    #[arg(value_enum)]
+    pub part: Option<crate::cmd::demo::Part>,
     /// List the parts
     #[arg(long)]
     pub list: bool,
