@@ -74,7 +74,7 @@ mod wait;
 
 pub use bytemuck;
 pub use error::{Error, ErrorKind, Object, Result};
-pub use key::{FtokParts, Key};
+pub use key::{FtokParts, Key, KeySpec};
 pub use limits::Limit;
 pub use perm::Mode;
 pub use wait::Wait;

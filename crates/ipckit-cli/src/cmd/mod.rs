@@ -14,7 +14,7 @@ pub mod sem;
 pub mod send;
 pub mod shm;
 
-use ipckit::Key;
+use ipckit::{Key, KeySpec};
 
 use crate::cli::{Cli, Cmd, Target};
 use crate::{Fail, Res};
@@ -45,9 +45,10 @@ fn sub(name: &str) -> crate::Ctx {
     crate::Ctx { prog: "ipckit".into(), cmd: format!("ipckit {name}") }
 }
 
-/// Parses a key in any ipckit form (`0x1234`, `4660`, `PATH:PROJ`).
+/// Parses a key in any ipckit form (`0x1234`, `4660`, `PATH:PROJ`) and resolves it
+/// (`ftok` for `PATH:PROJ`).
 pub fn parse_key(text: &str) -> Result<Key, Fail> {
-    text.parse::<Key>().map_err(Fail::from)
+    Ok(text.parse::<KeySpec>()?.resolve()?)
 }
 
 /// A key or an id, from `-k`/`--id`.
