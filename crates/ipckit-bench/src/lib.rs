@@ -758,7 +758,7 @@ fn paired(
     }
 }
 
-/// The comparisons behind the targets, for the mechanisms and sizes in
+/// The comparisons behind ipckit's performance targets, for the mechanisms and sizes in
 /// `rows`, each measured in alternating blocks (see [`Comparison`]). `progress(done, total, what)` is called
 /// before each one.
 pub fn compare(
@@ -884,7 +884,7 @@ fn find<'a>(rows: &'a [Row], mech: &str, variant: &str, size: usize) -> Option<&
     rows.iter().find(|r| r.mechanism == mech && r.variant == variant && r.size_bytes == size)
 }
 
-/// The targets as ratios of figures from the same run, where both figures are
+/// ipckit's performance targets as ratios of figures from the same run, where both figures are
 /// there: `(what, measured ratio, target, met)`.
 pub fn checks(rows: &[Row]) -> Vec<(String, f64, String, bool)> {
     let mut out = Vec::new();

@@ -42,11 +42,21 @@
 //!
 //! ## Safety
 //!
-//! All calls into the C library live in one private module; `unsafe` is denied
-//! everywhere else, and allowed only on the few lines that must touch memory shared
-//! with other processes. That memory is never exposed as `&[u8]`/`&mut [u8]`: another
-//! process can change it at any time, which Rust references forbid. It is reached
-//! through bounds-checked copies, atomics, or raw pointers behind `unsafe`.
+//! All calls into the C library live in one private module (`sys`). `unsafe` is
+//! denied everywhere else and allowed, item by item and each block with a
+//! `// SAFETY:` comment saying why it is sound, in three places only:
+//!
+//! - the code that touches memory shared with other processes (System V and POSIX
+//!   shared memory, the channel's ring). That memory is never exposed as
+//!   `&[u8]`/`&mut [u8]`: another process can change it at any time, which Rust
+//!   references forbid. It is reached through bounds-checked copies, atomics, or raw
+//!   pointers behind `unsafe`;
+//! - `fork` ([`process::fork`] and the [`pipe`] helpers built on it), which are
+//!   `unsafe fn`: what a forked child of a multi-threaded program may do is the
+//!   caller's promise;
+//! - with the `tokio` feature, registering a pipe end with tokio's reactor
+//!   (`AsyncFd::register_with_interest` is `unsafe`: the descriptor must stay open
+//!   while registered, which the end that owns it guarantees).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]

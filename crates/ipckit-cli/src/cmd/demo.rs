@@ -260,7 +260,7 @@ fn part_fifo() -> Result<(), Fail> {
     say("parent", format!("unlink(\"{}\")", path.display()))
 }
 
-/// The record of the seed's `proto.h`: a name and two scores, sent byte for byte.
+/// The record of the examples' `proto.h`: a name and two scores, sent byte for byte.
 #[derive(Copy, Clone, ipckit::bytemuck::Pod, ipckit::bytemuck::Zeroable)]
 #[bytemuck(crate = "ipckit::bytemuck")]
 #[repr(C)]

@@ -24,7 +24,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The seed's pattern, a parent that writes and a child that reads, is one call; the
+//! The classic pattern, a parent that writes and a child that reads, is one call; the
 //! end the child does not use is closed in the parent, so end-of-file arrives:
 //!
 //! ```
