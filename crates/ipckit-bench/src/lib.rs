@@ -1029,24 +1029,6 @@ pub fn table(rows: &[Row], comparisons: &[Comparison]) -> String {
     out
 }
 
-/// The current UTC date and time, `YYYY-MM-DD HH:MM UTC`.
-pub fn utc_now() -> String {
-    let secs =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
-}
-
 /// A one-line description of this machine: CPU model, CPUs, kernel.
 pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -1087,13 +1069,6 @@ mod tests {
             assert_eq!(pv.get_name(), m.name());
             assert!(pv.get_help().is_some(), "{} has no help line", m.name());
         }
-    }
-
-    #[test]
-    fn dates() {
-        let d = utc_now();
-        assert_eq!(d.len(), "2026-11-26 16:47 UTC".len(), "{d}");
-        assert!(d.starts_with("20") && d.ends_with(" UTC"));
     }
 
     #[test]

@@ -68,6 +68,8 @@
 compile_error!("ipckit supports Linux only: it is built on Linux system calls and /proc files");
 
 pub mod channel;
+#[doc(hidden)]
+pub mod cli_support;
 mod error;
 pub mod fifo;
 mod key;

@@ -50,7 +50,7 @@ pub struct BenchArgs {
 /// What `--json` prints.
 #[derive(Serialize)]
 struct Report<'a> {
-    /// When the run started, UTC (`2026-11-30 10:41 UTC`).
+    /// When the run started, RFC 3339 in UTC (`2026-11-30T10:41:08Z`).
     started: &'a str,
     /// The CPU, the CPUs allowed and the kernel.
     machine: String,
@@ -76,7 +76,8 @@ pub fn run(a: BenchArgs) -> Res {
         quick: a.quick,
         rounds: a.rounds,
     };
-    let started = ipckit_bench::utc_now();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs());
+    let started = crate::util::rfc3339(now.unwrap_or(0) as i64);
     let mut progress = Progress::new("measuring", ipckit_bench::planned(&opts));
     let rows = ipckit_bench::run(&opts, |done, total, what| progress.update(done, total, what));
     progress.finish();

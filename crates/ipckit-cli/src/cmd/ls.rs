@@ -8,7 +8,7 @@
 use std::io::Write;
 
 use ipckit::limits::Limits;
-use ipckit::registry::{self, LocalTime, MsgEntry, SemEntry, ShmEntry, Source};
+use ipckit::registry::{self, MsgEntry, SemEntry, ShmEntry, Source};
 use ipckit::sysv::{msg, sem, shm};
 use serde::Serialize;
 
@@ -234,7 +234,7 @@ fn owner(names: &mut Names, uid: u32) -> String {
 
 /// The 24 characters of `ctime`, or `(null)` where C's `ctime` would fail.
 fn ctime(t: i64) -> String {
-    LocalTime::from_epoch(t).map(|lt| lt.ctime()).unwrap_or_else(|| "(null)".into())
+    util::ctime(t).unwrap_or_else(|| "(null)".into())
 }
 
 /// `%-20.16s` of `ctime(t) + 4`, or of `Not set`.
@@ -765,7 +765,7 @@ struct Time {
 }
 
 fn time(t: i64) -> Option<Time> {
-    (t != 0).then(|| Time { epoch: t, rfc3339: registry::rfc3339(t) })
+    (t != 0).then(|| Time { epoch: t, rfc3339: util::rfc3339(t) })
 }
 
 fn who(names: &mut Names, uid: u32, gid: u32) -> Who {

@@ -22,7 +22,7 @@ pub fn run(a: ShmArgs) -> Res {
             let t = |t: Option<std::time::SystemTime>| match t
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             {
-                Some(d) => registry::rfc3339(d.as_secs() as i64),
+                Some(d) => crate::util::rfc3339(d.as_secs() as i64),
                 None => "never".to_string(),
             };
             writeln!(out, "shared memory segment id {} key {}", seg.id(), st.perm.key)?;
