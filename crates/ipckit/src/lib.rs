@@ -82,6 +82,7 @@ mod region;
 pub mod registry;
 mod sys;
 pub mod sysv;
+mod sysv_types;
 mod wait;
 
 pub use bytemuck;
