@@ -59,7 +59,14 @@ pub(crate) trait Setup {
 }
 
 /// A mechanism the benchmark knows.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// To add one: a variant here (its doc comment's first line is its help in
+/// `ipckit bench --help`; its command-line name is the variant in kebab-case, e.g.
+/// `SysvMsg` is `sysv-msg`, checked against [`Mechanism::name`] by a test), an entry
+/// in [`Mechanism::ALL`] and [`Mechanism::name`], its variants and measurements
+/// below, and its setup in `sides.rs` (ipckit) or `raw.rs` (raw libc).
+/// clap parses and lists the names, so nothing else keeps a list of them.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Mechanism {
     /// Two pipes.
     Pipe,
@@ -81,12 +88,16 @@ pub enum Mechanism {
     ChannelLoan,
     /// Baseline: two processes spinning on one shared cache line (round trip only).
     SpinLine,
-    /// Baseline: the same ping-pong carrying the payload through one shared slot per
-    /// direction (round trip only): the floor for a message of the size.
+    /// Baseline: the spin-line ping-pong carrying the payload (round trip only).
+    ///
+    /// The payload goes through one shared slot per direction: the floor for a
+    /// message of the size.
     SpinCopy,
-    /// Baseline: the bare ring protocol: the payload behind a sequence word in
-    /// successive 128-byte slots of a 64 KiB ring per direction, no framing, no checks
-    /// (round trip only): what any ring costs over [`Mechanism::SpinCopy`]'s single slot.
+    /// Baseline: the bare ring protocol (round trip only).
+    ///
+    /// The payload behind a sequence word in successive 128-byte slots of a 64 KiB
+    /// ring per direction, no framing, no checks: what any ring costs over
+    /// `spin-copy`'s single slot.
     SpinRing,
     /// Baseline: `memcpy` in one process (throughput only).
     Memcpy,
@@ -747,7 +758,7 @@ fn paired(
     }
 }
 
-/// The comparisons behind the targets, for the mechanisms and sizes in
+/// The comparisons behind ipckit's performance targets, for the mechanisms and sizes in
 /// `rows`, each measured in alternating blocks (see [`Comparison`]). `progress(done, total, what)` is called
 /// before each one.
 pub fn compare(
@@ -873,7 +884,7 @@ fn find<'a>(rows: &'a [Row], mech: &str, variant: &str, size: usize) -> Option<&
     rows.iter().find(|r| r.mechanism == mech && r.variant == variant && r.size_bytes == size)
 }
 
-/// The targets as ratios of figures from the same run, where both figures are
+/// ipckit's performance targets as ratios of figures from the same run, where both figures are
 /// there: `(what, measured ratio, target, met)`.
 pub fn checks(rows: &[Row]) -> Vec<(String, f64, String, bool)> {
     let mut out = Vec::new();
@@ -1018,24 +1029,6 @@ pub fn table(rows: &[Row], comparisons: &[Comparison]) -> String {
     out
 }
 
-/// The current UTC date and time, `YYYY-MM-DD HH:MM UTC`.
-pub fn utc_now() -> String {
-    let secs =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
-}
-
 /// A one-line description of this machine: CPU model, CPUs, kernel.
 pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -1068,10 +1061,14 @@ mod tests {
     }
 
     #[test]
-    fn dates() {
-        let d = utc_now();
-        assert_eq!(d.len(), "2026-11-26 16:47 UTC".len(), "{d}");
-        assert!(d.starts_with("20") && d.ends_with(" UTC"));
+    fn command_line_names_are_the_report_names() {
+        use clap::ValueEnum;
+        assert_eq!(Mechanism::value_variants(), &Mechanism::ALL[..], "ALL lists every variant, in order");
+        for m in Mechanism::ALL {
+            let pv = m.to_possible_value().expect("every mechanism is listed");
+            assert_eq!(pv.get_name(), m.name());
+            assert!(pv.get_help().is_some(), "{} has no help line", m.name());
+        }
     }
 
     #[test]

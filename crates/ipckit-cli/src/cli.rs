@@ -51,7 +51,13 @@ pub enum Cmd {
     /// Show every IPC mechanism at work between real processes, step by step
     Demo(DemoArgs),
     /// Measure every IPC mechanism, ipckit's and raw libc, side by side
+    #[cfg(feature = "bench")]
     Bench(crate::cmd::bench::BenchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(crate::cmd::completions::CompletionsArgs),
+    /// Write the man pages into a directory (for packagers).
+    #[command(hide = true)]
+    Man(crate::cmd::man::ManArgs),
     /// A part the demo plays in a child process (internal).
     #[command(hide = true, name = "__demo-role")]
     DemoRole(Raw),
@@ -295,7 +301,8 @@ The demo removes everything it created, also when ended by Ctrl-C, SIGTERM or SI
 #[command(after_help = DEMO_EXAMPLES)]
 pub struct DemoArgs {
     /// Run only this part
-    pub part: Option<String>,
+    #[arg(value_enum)]
+    pub part: Option<crate::cmd::demo::Part>,
     /// List the parts
     #[arg(long)]
     pub list: bool,

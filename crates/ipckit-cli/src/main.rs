@@ -8,6 +8,7 @@
 
 mod cli;
 mod cmd;
+mod docs;
 mod getopt;
 mod util;
 

@@ -252,11 +252,11 @@ pub struct Names {
 
 impl Names {
     pub fn user(&mut self, uid: u32) -> Option<String> {
-        self.users.entry(uid).or_insert_with(|| ipckit::registry::user_name(uid)).clone()
+        self.users.entry(uid).or_insert_with(|| ipckit::cli_support::user_name(uid)).clone()
     }
 
     pub fn group(&mut self, gid: u32) -> Option<String> {
-        self.groups.entry(gid).or_insert_with(|| ipckit::registry::group_name(gid)).clone()
+        self.groups.entry(gid).or_insert_with(|| ipckit::cli_support::group_name(gid)).clone()
     }
 }
 
@@ -340,5 +340,79 @@ mod tests {
         assert_eq!(strtoul("99999999999999999999999", 10), Some(Err(())));
         assert!(strtos32(" 42", "x").is_ok());
         assert!(strtos32("4294967296", "x").is_err());
+    }
+}
+
+/// The date of `days` since 1970-01-01: (year, month 1–12, day 1–31), by Howard
+/// Hinnant's `civil_from_days`.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// `epoch_secs` as RFC 3339 in UTC: `2026-11-26T15:41:21Z`. The one date format of
+/// ipckit's own output (JSON, `shm show`, `bench`).
+pub fn rfc3339(epoch_secs: i64) -> String {
+    let (year, month, day) = civil_from_days(epoch_secs.div_euclid(86_400));
+    let rem = epoch_secs.rem_euclid(86_400);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem / 60) % 60, rem % 60)
+}
+
+const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS: [&str; 12] =
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/// The 24 characters of `ctime(3)` without its newline, in local time (`TZ`):
+/// `Thu Nov 26 15:41:21 2026`, as `ipcs` prints times; `None` out of range.
+pub fn ctime(epoch_secs: i64) -> Option<String> {
+    let t = ipckit::cli_support::local_time(epoch_secs)?;
+    Some(ctime_of(&t))
+}
+
+fn ctime_of(t: &ipckit::cli_support::LocalTime) -> String {
+    format!(
+        "{} {}{:3} {:02}:{:02}:{:02} {}",
+        DAYS[t.weekday as usize % 7],
+        MONTHS[(t.month as usize + 11) % 12],
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        t.year
+    )
+}
+
+#[cfg(test)]
+mod date_tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_707_668), "2026-11-26T15:41:08Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn ctime_layout() {
+        let t = ipckit::cli_support::LocalTime {
+            year: 2026,
+            month: 11,
+            day: 6,
+            hour: 5,
+            minute: 4,
+            second: 3,
+            weekday: 5,
+            utc_offset: 0,
+        };
+        assert_eq!(ctime_of(&t), "Fri Nov  6 05:04:03 2026");
     }
 }

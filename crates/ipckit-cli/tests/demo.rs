@@ -15,8 +15,13 @@ fn list_and_bad_part() {
     let names: Vec<&str> = out.lines().map(|l| l.split_whitespace().next().unwrap()).collect();
     assert_eq!(names, ["pipe", "duplex", "fifo", "msg", "shm", "ls"]);
     let bad = run(&["demo", "nope"], b"");
-    assert_eq!(bad.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("the parts are pipe, duplex"));
+    // clap refuses the name and lists the parts (a usage error: status 2).
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("invalid value 'nope'") && err.contains("pipe, duplex, fifo, msg, shm, ls"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Micro-benchmarks of the channel's hot paths, in one process (no core-to-core
-//! transfer): what the software costs per message. `cargo bench -p ipckit`.
+//! transfer): what the software costs per message. `cargo bench -p ipckit-unix`.
 
 use std::hint::black_box;
 

@@ -14,12 +14,12 @@
 
 use std::process::ExitCode;
 
-use ipckit::Key;
 use ipckit::sysv::sem::SemSet;
 use ipckit::sysv::shm::ShmSegment;
+use ipckit::{Key, KeySpec};
 
 fn run(key: &str, rounds: &str) -> Result<(), String> {
-    let key: Key = key.parse().map_err(|e: ipckit::Error| e.to_string())?;
+    let key: Key = key.parse::<KeySpec>().and_then(|k| k.resolve()).map_err(|e| e.to_string())?;
     let rounds: u64 = rounds.parse().map_err(|_| format!("ROUNDS must be a count, not {rounds:?}"))?;
     let segment = ShmSegment::open(key).map_err(|e| e.to_string())?; // shmget(key, 0, 0)
     let lock = SemSet::open(key).map_err(|e| e.to_string())?; // semget(key, 0, 0)

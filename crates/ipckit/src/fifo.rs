@@ -462,6 +462,7 @@ impl Fifo {
     /// and reads end-of-file once a writer has come and gone. Must be called inside a
     /// tokio runtime with IO enabled.
     #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub fn open_read_async(&self) -> Result<crate::pipe::AsyncPipeReader> {
         self.open_read_nonblocking()?.into_async()
     }
@@ -473,6 +474,7 @@ impl Fifo {
     /// Wrap it in `tokio::time::timeout` to bound the wait; dropping the future
     /// leaves nothing open.
     #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub async fn open_write_async(&self) -> Result<crate::pipe::AsyncPipeWriter> {
         let mut pause = FIRST_PAUSE;
         loop {

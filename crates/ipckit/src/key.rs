@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::error::{Error, ErrorKind, Object, Result};
@@ -19,7 +19,7 @@ use crate::error::{Error, ErrorKind, Object, Result};
 /// # Text form
 ///
 /// Everywhere ipckit reads a key from text (the command line, configuration), it
-/// accepts exactly these forms, parsed by [`Key::from_str`](std::str::FromStr):
+/// accepts exactly these forms, parsed by [`KeySpec`]'s `FromStr`:
 ///
 /// | text | meaning |
 /// |---|---|
@@ -27,21 +27,26 @@ use crate::error::{Error, ErrorKind, Object, Result};
 /// | `12345`, `-5` | decimal, anything that fits 32 bits (negative for the high half) |
 /// | `PATH:PROJ` | `ftok(PATH, PROJ)`; `PROJ` is a number `0`–`255` (decimal or `0x`-hex) or one non-digit character taken as its byte value (`/etc/services:g`) |
 ///
+/// Parsing only reads the text; `PATH:PROJ` becomes a key when
+/// [`KeySpec::resolve`] calls `ftok`, which looks at the file. `Key`'s own `FromStr`
+/// takes the numeric forms only, and points to [`KeySpec`] for `PATH:PROJ`.
+///
 /// A key prints as `0x%08x`, the way `ipcs` shows it.
 ///
 /// ```
-/// use ipckit::Key;
+/// use ipckit::{Key, KeySpec};
 ///
 /// let k: Key = "0x0000abcd".parse()?;
 /// assert_eq!(k.raw(), 0xabcd);
 /// assert_eq!(k.to_string(), "0x0000abcd");
 ///
-/// // PATH:PROJ is ftok; 'A' is the byte 65.
+/// // PATH:PROJ is ftok; 'A' is the byte 65. Parsing does not touch the file.
 /// let dir = tempfile::tempdir()?;
 /// let anchor = dir.path().join("anchor");
+/// let spec: KeySpec = format!("{}:A", anchor.display()).parse()?;
+/// assert_eq!(spec, KeySpec::Ftok { path: anchor.clone(), proj: 65 });
 /// std::fs::write(&anchor, b"")?;
-/// let text = format!("{}:A", anchor.display());
-/// assert_eq!(text.parse::<Key>()?, Key::ftok(&anchor, 65)?);
+/// assert_eq!(spec.resolve()?, Key::ftok(&anchor, 65)?);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
@@ -94,6 +99,11 @@ impl Key {
     /// C's `ftok` quietly uses only the low 8 bits of `proj_id`; here the type makes
     /// that explicit. A `proj` of 0 is allowed, as in C, although ftok(3) advises a
     /// nonzero one.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be `stat`ed: [`ErrorKind::NotFound`] if it does not exist,
+    /// [`ErrorKind::PermissionDenied`] if a directory on the way cannot be searched.
     pub fn ftok(path: impl AsRef<Path>, proj: u8) -> Result<Key> {
         Ok(Key::ftok_parts(path, proj)?.key)
     }
@@ -166,14 +176,14 @@ fn bad(text: &str, why: &str) -> Error {
 /// Parses a project id: `0`-`255` in decimal or `0x`-hex, or one non-digit character.
 pub(crate) fn parse_proj(text: &str) -> std::result::Result<u8, String> {
     let mut chars = text.chars();
-    if let (Some(c), None) = (chars.next(), chars.clone().next()) {
-        if !c.is_ascii_digit() {
-            return if c.is_ascii() {
-                Ok(c as u8)
-            } else {
-                Err(format!("project character '{c}' is not a single (ASCII) byte"))
-            };
-        }
+    if let (Some(c), None) = (chars.next(), chars.clone().next())
+        && !c.is_ascii_digit()
+    {
+        return if c.is_ascii() {
+            Ok(c as u8)
+        } else {
+            Err(format!("project character '{c}' is not a single (ASCII) byte"))
+        };
     }
     let value = if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
         u32::from_str_radix(hex, 16)
@@ -187,12 +197,66 @@ pub(crate) fn parse_proj(text: &str) -> std::result::Result<u8, String> {
     }
 }
 
-impl FromStr for Key {
+/// A key as written, before any file is looked at: a number, or `PATH:PROJ` to be
+/// turned into a key by `ftok` (see [`Key`]'s text form).
+///
+/// Parsing (`"/tmp/app:1".parse::<KeySpec>()`) only reads the text, so it can happen
+/// anywhere (a configuration loader, an argument parser); [`KeySpec::resolve`] is the
+/// step that calls `ftok`, where its failure (no such file) can be handled.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KeySpec {
+    /// A key written as a number.
+    Raw(Key),
+    /// `ftok(path, proj)`.
+    Ftok {
+        /// The file the key is derived from; it must exist when resolved.
+        path: PathBuf,
+        /// The project id.
+        proj: u8,
+    },
+}
+
+impl KeySpec {
+    /// The key: a number as it is, `PATH:PROJ` through [`Key::ftok`].
+    ///
+    /// # Errors
+    ///
+    /// For `PATH:PROJ`, those of [`Key::ftok`]: the file cannot be `stat`ed.
+    pub fn resolve(&self) -> Result<Key> {
+        match self {
+            KeySpec::Raw(key) => Ok(*key),
+            KeySpec::Ftok { path, proj } => Key::ftok(path, *proj),
+        }
+    }
+}
+
+impl From<Key> for KeySpec {
+    fn from(key: Key) -> KeySpec {
+        KeySpec::Raw(key)
+    }
+}
+
+impl fmt::Display for KeySpec {
+    /// The text form: `0x%08x` for a number, `PATH:PROJ` (the project id in decimal).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeySpec::Raw(key) => fmt::Display::fmt(key, f),
+            KeySpec::Ftok { path, proj } => write!(f, "{}:{proj}", path.display()),
+        }
+    }
+}
+
+impl FromStr for KeySpec {
     type Err = Error;
 
     /// Parses the [text form](Key#text-form) of a key: `0xHEX` (up to 8 digits), a
-    /// decimal number that fits 32 bits, or `PATH:PROJ` for `ftok(PATH, PROJ)`.
-    fn from_str(text: &str) -> Result<Key> {
+    /// decimal number that fits 32 bits, or `PATH:PROJ`. Does not touch the file
+    /// system.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`], naming the accepted forms.
+    fn from_str(text: &str) -> Result<KeySpec> {
         let t = text.trim();
         if t.is_empty() {
             return Err(bad(text, "empty key"));
@@ -202,22 +266,43 @@ impl FromStr for Key {
                 return Err(bad(text, "missing PATH before ':'"));
             }
             let proj = parse_proj(proj).map_err(|why| bad(text, &why))?;
-            return Key::ftok(path, proj);
+            return Ok(KeySpec::Ftok { path: PathBuf::from(path), proj });
         }
         if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
             if hex.is_empty() || hex.len() > 8 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(bad(text, "not a hexadecimal key"));
             }
             let v = u32::from_str_radix(hex, 16).map_err(|_| bad(text, "not a hexadecimal key"))?;
-            return Ok(Key(v as i32));
+            return Ok(KeySpec::Raw(Key(v as i32)));
         }
         if let Ok(v) = t.parse::<u32>() {
-            return Ok(Key(v as i32));
+            return Ok(KeySpec::Raw(Key(v as i32)));
         }
         if let Ok(v) = t.parse::<i32>() {
-            return Ok(Key(v));
+            return Ok(KeySpec::Raw(Key(v)));
         }
         Err(bad(text, "not a key"))
+    }
+}
+
+impl FromStr for Key {
+    type Err = Error;
+
+    /// Parses a key written as a number: `0xHEX` (up to 8 digits) or a decimal number
+    /// that fits 32 bits. Does not touch the file system.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`]; for `PATH:PROJ` too, which needs a file: parse a
+    /// [`KeySpec`] and [`resolve`](KeySpec::resolve) it.
+    fn from_str(text: &str) -> Result<Key> {
+        match text.parse::<KeySpec>()? {
+            KeySpec::Raw(key) => Ok(key),
+            KeySpec::Ftok { .. } => {
+                Err(Error::new("parse key", Object::Name(text.to_string()), ErrorKind::InvalidInput)
+                    .with_detail("PATH:PROJ names a file: parse it as a KeySpec and resolve() it (ftok)"))
+            }
+        }
     }
 }
 
@@ -237,11 +322,24 @@ mod tests {
 
     #[test]
     fn rejects_garbage_with_the_accepted_forms() {
-        for bad in ["", "0x", "0x123456789", "zz", "4294967296", ":a", "0xg1"] {
-            let e = bad.parse::<Key>().unwrap_err();
+        for bad in ["", "0x", "0x123456789", "zz", "4294967296", ":a", "0xg1", "/x:256"] {
+            let e = bad.parse::<KeySpec>().unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad}");
             assert!(e.to_string().contains("PATH:PROJ"), "{e}");
+            assert_eq!(bad.parse::<Key>().unwrap_err().kind(), ErrorKind::InvalidInput, "{bad}");
         }
+    }
+
+    #[test]
+    fn path_proj_is_parsed_without_the_file_and_refused_as_a_key() {
+        // No such file: parsing succeeds all the same, resolving fails.
+        let spec: KeySpec = "/nonexistent/ipckit-key-test:g".parse().unwrap();
+        assert_eq!(spec, KeySpec::Ftok { path: "/nonexistent/ipckit-key-test".into(), proj: b'g' });
+        assert_eq!(spec.to_string(), "/nonexistent/ipckit-key-test:103");
+        assert_eq!(spec.resolve().unwrap_err().kind(), ErrorKind::NotFound);
+        let e = "/nonexistent/ipckit-key-test:g".parse::<Key>().unwrap_err();
+        assert!(e.to_string().contains("KeySpec"), "{e}");
+        assert_eq!("0x10".parse::<KeySpec>().unwrap().resolve().unwrap(), Key::from_raw(16));
     }
 
     #[test]

@@ -42,17 +42,34 @@
 //!
 //! ## Safety
 //!
-//! All calls into the C library live in one private module; `unsafe` is denied
-//! everywhere else, and allowed only on the few lines that must touch memory shared
-//! with other processes. That memory is never exposed as `&[u8]`/`&mut [u8]`: another
-//! process can change it at any time, which Rust references forbid. It is reached
-//! through bounds-checked copies, atomics, or raw pointers behind `unsafe`.
-#![cfg(target_os = "linux")]
+//! All calls into the C library live in one private module (`sys`). `unsafe` is
+//! denied everywhere else and allowed, item by item and each block with a
+//! `// SAFETY:` comment saying why it is sound, in three places only:
+//!
+//! - the code that touches memory shared with other processes (System V and POSIX
+//!   shared memory, the channel's ring). That memory is never exposed as
+//!   `&[u8]`/`&mut [u8]`: another process can change it at any time, which Rust
+//!   references forbid. It is reached through bounds-checked copies, atomics, or raw
+//!   pointers behind `unsafe`;
+//! - `fork` ([`process::fork`] and the [`pipe`] helpers built on it), which are
+//!   `unsafe fn`: what a forked child of a multi-threaded program may do is the
+//!   caller's promise;
+//! - with the `tokio` feature, registering a pipe end with tokio's reactor
+//!   (`AsyncFd::register_with_interest` is `unsafe`: the descriptor must stay open
+//!   while registered, which the end that owns it guarantees).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+// ipckit wraps Linux system calls and files (`/proc/sysvipc`, `/dev/mqueue`, futexes,
+// `pipe2`...): elsewhere this is the first error, before those of missing symbols.
+#[cfg(not(target_os = "linux"))]
+compile_error!("ipckit supports Linux only: it is built on Linux system calls and /proc files");
 
 pub mod channel;
+#[doc(hidden)]
+pub mod cli_support;
 mod error;
 pub mod fifo;
 mod key;
@@ -65,11 +82,12 @@ mod region;
 pub mod registry;
 mod sys;
 pub mod sysv;
+mod sysv_types;
 mod wait;
 
 pub use bytemuck;
 pub use error::{Error, ErrorKind, Object, Result};
-pub use key::{FtokParts, Key};
+pub use key::{FtokParts, Key, KeySpec};
 pub use limits::Limit;
 pub use perm::Mode;
 pub use wait::Wait;

@@ -2,7 +2,7 @@
 
 mod util;
 
-use ipckit::{ErrorKind, Key};
+use ipckit::{ErrorKind, Key, KeySpec};
 use util::{KeyDir, cc, compile_c};
 
 const FTOK_C: &str = r#"
@@ -68,16 +68,19 @@ fn text_form_path_proj() {
     let kd = KeyDir::new();
     let p = kd.path().display().to_string();
     let want = Key::ftok(kd.path(), b'g').unwrap();
-    assert_eq!(format!("{p}:g").parse::<Key>().unwrap(), want);
-    assert_eq!(format!("{p}:103").parse::<Key>().unwrap(), want);
-    assert_eq!(format!("{p}:0x67").parse::<Key>().unwrap(), want);
+    assert_eq!(format!("{p}:g").parse::<KeySpec>().unwrap().resolve().unwrap(), want);
+    assert_eq!(format!("{p}:103").parse::<KeySpec>().unwrap().resolve().unwrap(), want);
+    assert_eq!(format!("{p}:0x67").parse::<KeySpec>().unwrap().resolve().unwrap(), want);
     // A path containing ':' splits at the last one.
     let odd = kd.dir.path().join("a:b");
     std::fs::write(&odd, b"").unwrap();
-    assert_eq!(format!("{}:1", odd.display()).parse::<Key>().unwrap(), Key::ftok(&odd, 1).unwrap());
+    assert_eq!(
+        format!("{}:1", odd.display()).parse::<KeySpec>().unwrap().resolve().unwrap(),
+        Key::ftok(&odd, 1).unwrap()
+    );
     // Bad project ids say which forms are accepted.
     for bad in ["999", "ab", ""] {
-        let e = format!("{p}:{bad}").parse::<Key>().unwrap_err();
+        let e = format!("{p}:{bad}").parse::<KeySpec>().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         assert!(e.to_string().contains("PATH:PROJ"), "{e}");
     }

@@ -3,28 +3,28 @@
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use clap::Args;
 use ipckit_bench::{Mechanism, Options};
+use serde::Serialize;
 
 use crate::{Fail, Res};
 
-const MECHANISMS: &str = "pipe, fifo, uds, sysv-msg, sysv-sem, posix-mq, channel, channel-spin, \
-                          channel-loan, spin-line, spin-copy, spin-ring, memcpy, channel-idle";
-
 /// Arguments of `ipckit bench`.
 #[derive(Args, Debug)]
-#[command(
-    after_help = "Mechanisms: pipe, fifo, uds, sysv-msg, sysv-sem, posix-mq, channel (adaptive waiting), \
-channel-spin, channel-loan (zero-copy), and the baselines spin-line (two processes spinning on one cache \
-line), spin-copy (the same, carrying the payload in one slot), spin-ring (the bare ring protocol) and memcpy (single-copy bandwidth); channel-idle measures the CPU a blocked receiver uses.\n\n\
-Examples:\n  ipckit bench --quick\n  ipckit bench -m channel-spin -m spin-line -s 64\n  \
-ipckit bench --json > bench.json\n  ipckit bench --quick --plot bench.svg"
-)]
+#[command(after_help = "\
+The mechanisms and what each measures: `ipckit bench --help` (long help).
+
+Examples:
+  ipckit bench --quick
+  ipckit bench -m channel-spin -m spin-line -s 64
+  ipckit bench --json > bench.json
+  ipckit bench --quick --plot bench.svg")]
 pub struct BenchArgs {
     /// A mechanism to measure (repeatable; default: all)
-    #[arg(short, long = "mechanism", value_name = "NAME")]
-    pub mechanism: Vec<String>,
+    #[arg(short, long = "mechanism", value_name = "NAME", value_enum)]
+    pub mechanism: Vec<Mechanism>,
     /// A message size in bytes (repeatable; default: 8, 64, 4096, 65536, 1048576)
     #[arg(short, long = "size", value_name = "BYTES")]
     pub size: Vec<usize>,
@@ -38,7 +38,8 @@ pub struct BenchArgs {
     /// (default: 1 with --quick, else 3)
     #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     pub rounds: usize,
-    /// Print one JSON array of results instead of the table
+    /// Print one JSON document (the run, its rows and the paired comparisons) instead
+    /// of the table
     #[arg(long)]
     pub json: bool,
     /// Also write an SVG chart to FILE
@@ -46,15 +47,25 @@ pub struct BenchArgs {
     pub plot: Option<std::path::PathBuf>,
 }
 
+/// What `--json` prints.
+#[derive(Serialize)]
+struct Report<'a> {
+    /// When the run started, RFC 3339 in UTC (`2026-11-30T10:41:08Z`).
+    started: &'a str,
+    /// The CPU, the CPUs allowed and the kernel.
+    machine: String,
+    /// Whether both processes ran on one CPU.
+    same_core: bool,
+    /// One entry per mechanism, variant and size.
+    rows: &'a [ipckit_bench::Row],
+    /// The paired measurements: both medians, the ratio with p10/p90, the target and
+    /// whether it is met.
+    comparisons: &'a [ipckit_bench::Comparison],
+}
+
 /// Runs `ipckit bench`.
 pub fn run(a: BenchArgs) -> Res {
-    let mut mechanisms = Vec::new();
-    for name in &a.mechanism {
-        match Mechanism::from_name(name) {
-            Some(m) => mechanisms.push(m),
-            None => return Err(Fail::Usage(format!("unknown mechanism '{name}' (known: {MECHANISMS})"))),
-        }
-    }
+    let mechanisms = a.mechanism.clone();
     if a.size.contains(&0) {
         return Err(Fail::Usage("a message size is at least 1 byte".into()));
     }
@@ -75,37 +86,32 @@ pub fn run(a: BenchArgs) -> Res {
         quick: a.quick,
         rounds: a.rounds,
     };
-    let bar = progress_bar(ipckit_bench::planned(&opts));
-    let started = ipckit_bench::utc_now();
-    let rows = ipckit_bench::run(&opts, |done, _total, what| {
-        stop_if_asked(&bar);
-        bar.set_position(done as u64);
-        bar.set_message(what.to_string());
-    });
-    bar.finish_and_clear();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs());
+    let started = crate::util::rfc3339(now.unwrap_or(0) as i64);
+    let mut progress = Progress::new("measuring", ipckit_bench::planned(&opts));
+    let rows = ipckit_bench::run(&opts, |done, total, what| progress.update(done, total, what));
+    progress.finish();
     let rows = rows.map_err(|e| Fail::Msg(format!("bench: {e}")))?;
-    // The ratios behind the targets, measured in alternating blocks (not for --json,
-    // which prints the rows alone).
-    let comparisons = if a.json {
-        Vec::new()
-    } else {
-        let bar = progress_bar(0);
-        let c = ipckit_bench::compare(&opts, &rows, |done, total, what| {
-            stop_if_asked(&bar);
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-            bar.set_message(what.to_string());
-        });
-        bar.finish_and_clear();
-        c.map_err(|e| Fail::Msg(format!("bench: {e}")))?
-    };
+    // The ratios behind the targets, measured in alternating blocks.
+    let mut progress = Progress::new("comparing", 0);
+    let comparisons =
+        ipckit_bench::compare(&opts, &rows, |done, total, what| progress.update(done, total, what));
+    progress.finish();
+    let comparisons = comparisons.map_err(|e| Fail::Msg(format!("bench: {e}")))?;
     if let Some(path) = &a.plot {
         std::fs::write(path, ipckit_bench::plot(&rows))
             .map_err(|e| Fail::Msg(format!("cannot write {}: {e}", path.display())))?;
     }
     let mut out = std::io::stdout().lock();
     if a.json {
-        serde_json::to_writer_pretty(&mut out, &rows)?;
+        let report = Report {
+            started: &started,
+            machine: ipckit_bench::machine(),
+            same_core: a.same_core,
+            rows: &rows,
+            comparisons: &comparisons,
+        };
+        serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     } else {
         writeln!(out, "ipckit bench, {started}, {}{}", ipckit_bench::machine(), placement(a.same_core))?;
@@ -115,18 +121,70 @@ pub fn run(a: BenchArgs) -> Res {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A progress bar on a terminal's stderr, hidden otherwise.
-fn progress_bar(len: usize) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(len as u64);
-    if std::io::stderr().is_terminal() {
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
+/// Progress on stderr: a bar with an ETA on a terminal; otherwise (a CI log, a file)
+/// a plain line per step, so that a long run is not silent for minutes.
+struct Progress {
+    phase: &'static str,
+    bar: Option<indicatif::ProgressBar>,
+    started: Instant,
+}
+
+impl Progress {
+    fn new(phase: &'static str, len: usize) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(len as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{prefix} {bar:30} {pos}/{len} {elapsed}, ETA {eta} {wide_msg}",
+                )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-    } else {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+            );
+            bar.set_prefix(phase);
+            bar
+        });
+        Progress { phase, bar, started: Instant::now() }
     }
-    bar
+
+    /// Step `done` of `total` starts: `what`.
+    fn update(&mut self, done: usize, total: usize, what: &str) {
+        self.stop_if_asked();
+        match &self.bar {
+            Some(bar) => {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+                bar.set_message(what.to_string());
+            }
+            None => {
+                let elapsed = self.started.elapsed();
+                let eta = match done {
+                    0 => String::new(),
+                    _ => {
+                        let left = elapsed.mul_f64(total.saturating_sub(done) as f64 / done as f64);
+                        format!(", ETA {}s", left.as_secs())
+                    }
+                };
+                eprintln!("ipckit bench: {} {done}/{total} ({}s{eta}) {what}", self.phase, elapsed.as_secs());
+            }
+        }
+    }
+
+    /// Called between measurements, when no benchmark object exists: ends the
+    /// command if a signal asked for it.
+    fn stop_if_asked(&self) {
+        if STOP.load(std::sync::atomic::Ordering::SeqCst) {
+            if let Some(bar) = &self.bar {
+                bar.finish_and_clear();
+            }
+            let _ = writeln!(std::io::stderr(), "ipckit: interrupted; the benchmark's objects were removed");
+            std::process::exit(130);
+        }
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 fn placement(same_core: bool) -> &'static str {
@@ -159,14 +217,4 @@ fn stop_on_signals() -> Result<(), Fail> {
         }
     })
     .map_err(|e| Fail::Msg(format!("cannot handle signals: {e}")))
-}
-
-/// Called between measurements, when no benchmark object exists: ends the command
-/// if a signal asked for it.
-fn stop_if_asked(bar: &indicatif::ProgressBar) {
-    if STOP.load(std::sync::atomic::Ordering::SeqCst) {
-        bar.finish_and_clear();
-        let _ = writeln!(std::io::stderr(), "ipckit: interrupted; the benchmark's objects were removed");
-        std::process::exit(130);
-    }
 }

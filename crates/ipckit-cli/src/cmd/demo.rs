@@ -1,4 +1,4 @@
-//! `ipckit demo`: every mechanism of the seed notes at work between real processes,
+//! `ipckit demo`: every mechanism of Unix IPC at work between real processes,
 //! narrated with the calls involved.
 //!
 //! The other processes are this same binary started again with the hidden
@@ -24,15 +24,32 @@ use ipckit::{Key, Mode, Wait};
 use crate::cli::DemoArgs;
 use crate::{Fail, Res};
 
-/// The parts, in order, with a one-line description.
-const PARTS: &[(&str, &str)] = &[
-    ("pipe", "a pipe from parent to child: pipe(), fork+exec, write(), read() until EOF"),
-    ("duplex", "two pipes make a duplex channel: the child answers each line"),
-    ("fifo", "a FIFO (named pipe) between two unrelated processes: mkfifo(), open()"),
-    ("msg", "a message queue found through an ftok key: msgsnd(), msgrcv() by type"),
-    ("shm", "a shared-memory counter, protected by a semaphore, across several processes"),
-    ("ls", "what the objects look like to `ipckit ls` (ipcs), then their removal"),
-];
+/// The parts, in order. Each doc comment's first line is the part's description, in
+/// `--help`, `--list` and its title; clap checks the names.
+#[derive(clap::ValueEnum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// a pipe from parent to child: pipe(), fork+exec, write(), read() until EOF
+    Pipe,
+    /// two pipes make a duplex channel: the child answers each line
+    Duplex,
+    /// a FIFO (named pipe) between two unrelated processes: mkfifo(), open()
+    Fifo,
+    /// a message queue found through an ftok key: msgsnd(), msgrcv() by type
+    Msg,
+    /// a shared-memory counter, protected by a semaphore, across several processes
+    Shm,
+    /// what the objects look like to `ipckit ls` (ipcs), then their removal
+    Ls,
+}
+
+impl Part {
+    /// The name and the description.
+    fn describe(self) -> (String, String) {
+        use clap::ValueEnum;
+        let pv = self.to_possible_value().expect("no part is skipped");
+        (pv.get_name().to_string(), pv.get_help().map(|h| h.to_string()).unwrap_or_default())
+    }
+}
 
 // ----- the registry of what to remove on SIGINT, SIGTERM or SIGHUP ------------------
 
@@ -131,8 +148,8 @@ fn say(who: &str, text: impl std::fmt::Display) -> Result<(), Fail> {
     Ok(())
 }
 
-fn title(n: usize, name: &str) -> Result<(), Fail> {
-    let desc = PARTS.iter().find(|p| p.0 == name).map(|p| p.1).unwrap_or("");
+fn title(n: usize, part: Part) -> Result<(), Fail> {
+    let (name, desc) = part.describe();
     let mut out = std::io::stdout().lock();
     writeln!(out, "\n== {n}. {name}: {desc}")?;
     out.flush()?;
@@ -275,7 +292,7 @@ fn part_fifo() -> Result<(), Fail> {
     say("parent", format!("unlink(\"{}\")", path.display()))
 }
 
-/// The record of the seed's `proto.h`: a name and two scores, sent byte for byte.
+/// The record of the examples' `proto.h`: a name and two scores, sent byte for byte.
 #[derive(Copy, Clone, ipckit::bytemuck::Pod, ipckit::bytemuck::Zeroable)]
 #[bytemuck(crate = "ipckit::bytemuck")]
 #[repr(C)]
@@ -484,20 +501,17 @@ fn part_ls(hold: bool) -> Result<(), Fail> {
 pub fn run(a: DemoArgs) -> Res {
     if a.list {
         let mut out = std::io::stdout().lock();
-        for (name, desc) in PARTS {
+        for part in <Part as clap::ValueEnum>::value_variants() {
+            let (name, desc) = part.describe();
             writeln!(out, "{name:<8} {desc}")?;
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let selected: Vec<&str> = match &a.part {
-        Some(p) if PARTS.iter().any(|(n, _)| n == p) => vec![p.as_str()],
-        Some(p) => {
-            let names: Vec<&str> = PARTS.iter().map(|(n, _)| *n).collect();
-            return Err(Fail::Usage(format!("no demo part '{p}'; the parts are {}", names.join(", "))));
-        }
-        None => PARTS.iter().map(|(n, _)| *n).collect(),
+    let selected: Vec<Part> = match a.part {
+        Some(p) => vec![p],
+        None => <Part as clap::ValueEnum>::value_variants().to_vec(),
     };
-    if a.hold && !selected.contains(&"ls") {
+    if a.hold && !selected.contains(&Part::Ls) {
         return Err(Fail::Usage("--hold applies to the ls part".into()));
     }
     // SIGINT, SIGTERM and SIGHUP (ctrlc's "termination" feature).
@@ -523,15 +537,15 @@ pub fn run(a: DemoArgs) -> Res {
         out.flush()?;
     }
     let mut result = Ok(());
-    for (i, part) in selected.iter().enumerate() {
+    for (i, &part) in selected.iter().enumerate() {
         title(i + 1, part)?;
-        result = match *part {
-            "pipe" => part_pipe(),
-            "duplex" => part_duplex(),
-            "fifo" => part_fifo(),
-            "msg" => part_msg(),
-            "shm" => part_shm(a.workers),
-            _ => part_ls(a.hold),
+        result = match part {
+            Part::Pipe => part_pipe(),
+            Part::Duplex => part_duplex(),
+            Part::Fifo => part_fifo(),
+            Part::Msg => part_msg(),
+            Part::Shm => part_shm(a.workers),
+            Part::Ls => part_ls(a.hold),
         };
         if result.is_err() {
             break;

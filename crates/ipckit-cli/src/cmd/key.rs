@@ -11,13 +11,13 @@ use crate::{Fail, Res, util};
 /// A project id: `0`-`255` in decimal or `0x`-hex, or one non-digit character.
 fn parse_proj(text: &str) -> Result<u8, Fail> {
     let mut chars = text.chars();
-    if let (Some(c), None) = (chars.next(), chars.next()) {
-        if !c.is_ascii_digit() {
-            return u8::try_from(c)
-                .ok()
-                .filter(u8::is_ascii)
-                .ok_or_else(|| Fail::Msg(format!("project id '{c}' is not a single ASCII character")));
-        }
+    if let (Some(c), None) = (chars.next(), chars.next())
+        && !c.is_ascii_digit()
+    {
+        return u8::try_from(c)
+            .ok()
+            .filter(u8::is_ascii)
+            .ok_or_else(|| Fail::Msg(format!("project id '{c}' is not a single ASCII character")));
     }
     let value = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
         Some(hex) => u32::from_str_radix(hex, 16),

@@ -8,33 +8,54 @@
 use std::io::Write;
 
 use ipckit::limits::Limits;
-use ipckit::registry::{self, LocalTime, MsgEntry, SemEntry, ShmEntry, Source};
+use ipckit::registry::{self, MsgEntry, SemEntry, ShmEntry, Source};
 use ipckit::sysv::{msg, sem, shm};
 use serde::Serialize;
 
-use crate::getopt::{self, HasArg, Long, Opt};
+use crate::getopt::{self, HasArg, Opt, Spec};
 use crate::util::{self, Names, human_size};
 use crate::{Ctx, Fail, Res};
 
-const SHORT: &str = "i:qmsatpclubVh";
-const LONG: &[Long] = &[
-    Long { name: "id", has_arg: HasArg::Required, id: 'i' },
-    Long { name: "queues", has_arg: HasArg::No, id: 'q' },
-    Long { name: "shmems", has_arg: HasArg::No, id: 'm' },
-    Long { name: "semaphores", has_arg: HasArg::No, id: 's' },
-    Long { name: "all", has_arg: HasArg::No, id: 'a' },
-    Long { name: "time", has_arg: HasArg::No, id: 't' },
-    Long { name: "pid", has_arg: HasArg::No, id: 'p' },
-    Long { name: "creator", has_arg: HasArg::No, id: 'c' },
-    Long { name: "limits", has_arg: HasArg::No, id: 'l' },
-    Long { name: "summary", has_arg: HasArg::No, id: 'u' },
-    Long { name: "human", has_arg: HasArg::No, id: 'H' },
-    Long { name: "bytes", has_arg: HasArg::No, id: 'b' },
-    Long { name: "version", has_arg: HasArg::No, id: 'V' },
-    Long { name: "help", has_arg: HasArg::No, id: 'h' },
-    Long { name: "json", has_arg: HasArg::No, id: 'J' },
-    Long { name: "posix", has_arg: HasArg::No, id: 'P' },
-    Long { name: "stale", has_arg: HasArg::No, id: 'X' },
+/// The options, by what they do.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Flag {
+    Id,
+    Queues,
+    Shmems,
+    Semaphores,
+    All,
+    Time,
+    Pid,
+    Creator,
+    Limits,
+    Summary,
+    Human,
+    Bytes,
+    Version,
+    Help,
+    Json,
+    Posix,
+    Stale,
+}
+
+const OPTIONS: &[Spec<Flag>] = &[
+    Spec::both('i', "id", HasArg::Required, Flag::Id),
+    Spec::both('q', "queues", HasArg::No, Flag::Queues),
+    Spec::both('m', "shmems", HasArg::No, Flag::Shmems),
+    Spec::both('s', "semaphores", HasArg::No, Flag::Semaphores),
+    Spec::both('a', "all", HasArg::No, Flag::All),
+    Spec::both('t', "time", HasArg::No, Flag::Time),
+    Spec::both('p', "pid", HasArg::No, Flag::Pid),
+    Spec::both('c', "creator", HasArg::No, Flag::Creator),
+    Spec::both('l', "limits", HasArg::No, Flag::Limits),
+    Spec::both('u', "summary", HasArg::No, Flag::Summary),
+    Spec::long("human", HasArg::No, Flag::Human),
+    Spec::both('b', "bytes", HasArg::No, Flag::Bytes),
+    Spec::both('V', "version", HasArg::No, Flag::Version),
+    Spec::both('h', "help", HasArg::No, Flag::Help),
+    Spec::long("json", HasArg::No, Flag::Json),
+    Spec::long("posix", HasArg::No, Flag::Posix),
+    Spec::long("stale", HasArg::No, Flag::Stale),
 ];
 
 fn help(ctx: &Ctx) -> String {
@@ -126,33 +147,33 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
         stale: false,
     };
     let mut out = util::stdout();
-    for opt in getopt::parse(SHORT, LONG, args).opts {
+    for opt in getopt::parse(OPTIONS, args).opts {
         match opt {
             Opt::Err(e) => return Err(Fail::Usage(e)),
-            Opt::Opt(c, arg) => match c {
-                'i' => {
+            Opt::Opt(flag, arg) => match flag {
+                Flag::Id => {
                     o.id = Some(util::strtos32(arg.as_deref().unwrap_or(""), "failed to parse id argument")?)
                 }
-                'a' => (o.msg, o.shm, o.sem) = (true, true, true),
-                'q' => o.msg = true,
-                'm' => o.shm = true,
-                's' => o.sem = true,
-                't' => o.format = Format::Time,
-                'c' => o.format = Format::Creator,
-                'p' => o.format = Format::Pid,
-                'l' => o.format = Format::Limits,
-                'u' => o.format = Format::Status,
-                'H' => o.unit = Unit::Human,
-                'b' => o.unit = Unit::Bytes,
-                'J' => o.json = true,
-                'P' => o.posix = true,
-                'X' => o.stale = true,
-                'h' => {
+                Flag::All => (o.msg, o.shm, o.sem) = (true, true, true),
+                Flag::Queues => o.msg = true,
+                Flag::Shmems => o.shm = true,
+                Flag::Semaphores => o.sem = true,
+                Flag::Time => o.format = Format::Time,
+                Flag::Creator => o.format = Format::Creator,
+                Flag::Pid => o.format = Format::Pid,
+                Flag::Limits => o.format = Format::Limits,
+                Flag::Summary => o.format = Format::Status,
+                Flag::Human => o.unit = Unit::Human,
+                Flag::Bytes => o.unit = Unit::Bytes,
+                Flag::Json => o.json = true,
+                Flag::Posix => o.posix = true,
+                Flag::Stale => o.stale = true,
+                Flag::Help => {
                     out.write_all(help(ctx).as_bytes())?;
                     out.flush()?;
                     return Ok(std::process::ExitCode::SUCCESS);
                 }
-                _ => {
+                Flag::Version => {
                     writeln!(out, "{} from ipckit {}", ctx.cmd, env!("CARGO_PKG_VERSION"))?;
                     out.flush()?;
                     return Ok(std::process::ExitCode::SUCCESS);
@@ -213,7 +234,7 @@ fn owner(names: &mut Names, uid: u32) -> String {
 
 /// The 24 characters of `ctime`, or `(null)` where C's `ctime` would fail.
 fn ctime(t: i64) -> String {
-    LocalTime::from_epoch(t).map(|lt| lt.ctime()).unwrap_or_else(|| "(null)".into())
+    util::ctime(t).unwrap_or_else(|| "(null)".into())
 }
 
 /// `%-20.16s` of `ctime(t) + 4`, or of `Not set`.
@@ -769,7 +790,7 @@ struct Time {
 }
 
 fn time(t: i64) -> Option<Time> {
-    (t != 0).then(|| Time { epoch: t, rfc3339: registry::rfc3339(t) })
+    (t != 0).then(|| Time { epoch: t, rfc3339: util::rfc3339(t) })
 }
 
 fn who(names: &mut Names, uid: u32, gid: u32) -> Who {

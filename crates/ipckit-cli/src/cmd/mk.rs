@@ -11,20 +11,32 @@ use ipckit::sysv::shm::{ShmFlags, ShmSegment};
 use ipckit::sysv::{Create, IpcPerm};
 use ipckit::{Error, ErrorKind, Key, Mode};
 
-use crate::getopt::{self, HasArg, Long, Opt};
+use crate::getopt::{self, HasArg, Opt, Spec};
 use crate::util::{self, strerror};
 use crate::{Ctx, Fail, Res};
 
-const SHORT: &str = "hM:QS:p:k:Vh";
-const LONG: &[Long] = &[
-    Long { name: "shmem", has_arg: HasArg::Required, id: 'M' },
-    Long { name: "semaphore", has_arg: HasArg::Required, id: 'S' },
-    Long { name: "queue", has_arg: HasArg::No, id: 'Q' },
-    Long { name: "mode", has_arg: HasArg::Required, id: 'p' },
-    Long { name: "key", has_arg: HasArg::Required, id: 'k' },
-    Long { name: "exclusive", has_arg: HasArg::No, id: 'x' },
-    Long { name: "version", has_arg: HasArg::No, id: 'V' },
-    Long { name: "help", has_arg: HasArg::No, id: 'h' },
+/// The options, by what they do.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Flag {
+    Shmem,
+    Semaphore,
+    Queue,
+    Mode,
+    Key,
+    Exclusive,
+    Version,
+    Help,
+}
+
+const OPTIONS: &[Spec<Flag>] = &[
+    Spec::both('M', "shmem", HasArg::Required, Flag::Shmem),
+    Spec::both('S', "semaphore", HasArg::Required, Flag::Semaphore),
+    Spec::both('Q', "queue", HasArg::No, Flag::Queue),
+    Spec::both('p', "mode", HasArg::Required, Flag::Mode),
+    Spec::both('k', "key", HasArg::Required, Flag::Key),
+    Spec::long("exclusive", HasArg::No, Flag::Exclusive),
+    Spec::both('V', "version", HasArg::No, Flag::Version),
+    Spec::both('h', "help", HasArg::No, Flag::Help),
 ];
 
 fn help(ctx: &Ctx) -> String {
@@ -172,10 +184,10 @@ impl Existing {
     /// What to tell on stderr when the object is opened as it is.
     fn note(&self) -> String {
         let mut note = format!("{}; opened it as it is", self.describe());
-        if let Some(p) = &self.perm {
-            if p.mode & 0o777 != self.asked.bits() & 0o777 {
-                note.push_str(&format!(", not with the mode {:04o} asked for", self.asked.bits() & 0o777));
-            }
+        if let Some(p) = &self.perm
+            && p.mode & 0o777 != self.asked.bits() & 0o777
+        {
+            note.push_str(&format!(", not with the mode {:04o} asked for", self.asked.bits() & 0o777));
         }
         note
     }
@@ -238,34 +250,34 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
     let mut mode = Mode::OWNER_RW;
     let mut key: Option<Key> = None;
     let mut exclusive = false;
-    for opt in getopt::parse(SHORT, LONG, args).opts {
+    for opt in getopt::parse(OPTIONS, args).opts {
         match opt {
             Opt::Err(e) => return Err(Fail::Usage(e)),
-            Opt::Opt(c, arg) => {
+            Opt::Opt(flag, arg) => {
                 let arg = arg.unwrap_or_default();
-                match c {
-                    'M' => {
+                match flag {
+                    Flag::Shmem => {
                         size = Some(util::parse_size(&arg).map_err(|errno| {
                             Fail::Msg(format!("failed to parse size: '{arg}': {}", strerror(errno)))
                         })?)
                     }
-                    'S' => nsems = Some(util::strtos32(&arg, "failed to parse elements")?),
-                    'Q' => queue = true,
-                    'p' => {
+                    Flag::Semaphore => nsems = Some(util::strtos32(&arg, "failed to parse elements")?),
+                    Flag::Queue => queue = true,
+                    Flag::Mode => {
                         mode = arg.parse().map_err(|_| {
                             Fail::Msg(format!(
                                 "failed to parse mode: '{arg}' (expected octal permission bits, such as 600)"
                             ))
                         })?
                     }
-                    'k' => key = Some(super::parse_key(&arg)?),
-                    'x' => exclusive = true,
-                    'h' => {
+                    Flag::Key => key = Some(super::parse_key(&arg)?),
+                    Flag::Exclusive => exclusive = true,
+                    Flag::Help => {
                         out.write_all(help(ctx).as_bytes())?;
                         out.flush()?;
                         return Ok(ExitCode::SUCCESS);
                     }
-                    _ => {
+                    Flag::Version => {
                         writeln!(out, "{} from ipckit {}", ctx.cmd, env!("CARGO_PKG_VERSION"))?;
                         out.flush()?;
                         return Ok(ExitCode::SUCCESS);

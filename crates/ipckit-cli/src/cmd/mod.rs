@@ -1,9 +1,12 @@
 //! The subcommands, one file each.
 
+#[cfg(feature = "bench")]
 pub mod bench;
+pub mod completions;
 pub mod demo;
 pub mod key;
 pub mod ls;
+pub mod man;
 pub mod mk;
 pub mod recv;
 pub mod rm;
@@ -11,7 +14,7 @@ pub mod sem;
 pub mod send;
 pub mod shm;
 
-use ipckit::Key;
+use ipckit::{Key, KeySpec};
 
 use crate::cli::{Cli, Cmd, Target};
 use crate::{Fail, Res};
@@ -30,7 +33,10 @@ pub fn dispatch(cli: Cli) -> Res {
         Cmd::Sem(a) => sem::run(a),
         Cmd::Shm(a) => shm::run(a),
         Cmd::Demo(a) => demo::run(a),
+        #[cfg(feature = "bench")]
         Cmd::Bench(a) => bench::run(a),
+        Cmd::Completions(a) => completions::run(a),
+        Cmd::Man(a) => man::run(a),
         Cmd::DemoRole(raw) => demo::role(&raw.args),
     }
 }
@@ -39,9 +45,10 @@ fn sub(name: &str) -> crate::Ctx {
     crate::Ctx { prog: "ipckit".into(), cmd: format!("ipckit {name}") }
 }
 
-/// Parses a key in any ipckit form (`0x1234`, `4660`, `PATH:PROJ`).
+/// Parses a key in any ipckit form (`0x1234`, `4660`, `PATH:PROJ`) and resolves it
+/// (`ftok` for `PATH:PROJ`).
 pub fn parse_key(text: &str) -> Result<Key, Fail> {
-    text.parse::<Key>().map_err(Fail::from)
+    Ok(text.parse::<KeySpec>()?.resolve()?)
 }
 
 /// A key or an id, from `-k`/`--id`.

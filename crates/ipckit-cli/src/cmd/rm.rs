@@ -14,24 +14,40 @@ use ipckit::sysv::shm::ShmSegment;
 use ipckit::sysv::{msg, sem, shm};
 use ipckit::{Error, Key};
 
-use crate::getopt::{self, HasArg, Long, Opt};
+use crate::getopt::{self, HasArg, Opt, Spec};
 use crate::util::{self, strerror};
 use crate::{Ctx, Fail, Res};
 
-const SHORT: &str = "q:m:s:Q:M:S:a::vhV";
-const LONG: &[Long] = &[
-    Long { name: "shmem-id", has_arg: HasArg::Required, id: 'm' },
-    Long { name: "shmem-key", has_arg: HasArg::Required, id: 'M' },
-    Long { name: "queue-id", has_arg: HasArg::Required, id: 'q' },
-    Long { name: "queue-key", has_arg: HasArg::Required, id: 'Q' },
-    Long { name: "semaphore-id", has_arg: HasArg::Required, id: 's' },
-    Long { name: "semaphore-key", has_arg: HasArg::Required, id: 'S' },
-    Long { name: "all", has_arg: HasArg::Optional, id: 'a' },
-    Long { name: "verbose", has_arg: HasArg::No, id: 'v' },
-    Long { name: "version", has_arg: HasArg::No, id: 'V' },
-    Long { name: "help", has_arg: HasArg::No, id: 'h' },
-    Long { name: "stale", has_arg: HasArg::No, id: 'X' },
-    Long { name: "dry-run", has_arg: HasArg::No, id: 'n' },
+/// The options, by what they do.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Flag {
+    ShmemId,
+    ShmemKey,
+    QueueId,
+    QueueKey,
+    SemaphoreId,
+    SemaphoreKey,
+    All,
+    Verbose,
+    Version,
+    Help,
+    Stale,
+    DryRun,
+}
+
+const OPTIONS: &[Spec<Flag>] = &[
+    Spec::both('m', "shmem-id", HasArg::Required, Flag::ShmemId),
+    Spec::both('M', "shmem-key", HasArg::Required, Flag::ShmemKey),
+    Spec::both('q', "queue-id", HasArg::Required, Flag::QueueId),
+    Spec::both('Q', "queue-key", HasArg::Required, Flag::QueueKey),
+    Spec::both('s', "semaphore-id", HasArg::Required, Flag::SemaphoreId),
+    Spec::both('S', "semaphore-key", HasArg::Required, Flag::SemaphoreKey),
+    Spec::both('a', "all", HasArg::Optional, Flag::All),
+    Spec::both('v', "verbose", HasArg::No, Flag::Verbose),
+    Spec::both('V', "version", HasArg::No, Flag::Version),
+    Spec::both('h', "help", HasArg::No, Flag::Help),
+    Spec::long("stale", HasArg::No, Flag::Stale),
+    Spec::long("dry-run", HasArg::No, Flag::DryRun),
 ];
 
 fn help(ctx: &Ctx) -> String {
@@ -236,23 +252,26 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
         return old_form(&mut r, kind, &args[1..]);
     }
 
-    let parsed = getopt::parse(SHORT, LONG, args);
+    let parsed = getopt::parse(OPTIONS, args);
     let mut failures = 0u32;
     let mut rm_all: Option<Option<Kind>> = None;
     let (mut stale, mut dry_run) = (false, false);
     for opt in parsed.opts {
-        let (c, arg) = match opt {
+        let (flag, arg) = match opt {
             Opt::Err(e) => {
                 r.out.flush()?;
                 return Err(Fail::Usage(e));
             }
-            Opt::Opt(c, arg) => (c, arg.unwrap_or_default()),
+            Opt::Opt(flag, arg) => (flag, arg.unwrap_or_default()),
         };
-        let kind = match c {
-            'm' | 'M' => Kind::Shm,
-            'q' | 'Q' => Kind::Msg,
-            's' | 'S' => Kind::Sem,
-            'a' => {
+        let (kind, iskey) = match flag {
+            Flag::ShmemId => (Kind::Shm, false),
+            Flag::ShmemKey => (Kind::Shm, true),
+            Flag::QueueId => (Kind::Msg, false),
+            Flag::QueueKey => (Kind::Msg, true),
+            Flag::SemaphoreId => (Kind::Sem, false),
+            Flag::SemaphoreKey => (Kind::Sem, true),
+            Flag::All => {
                 rm_all = Some(match arg.as_str() {
                     "" => None,
                     "shm" => Some(Kind::Shm),
@@ -265,30 +284,29 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
                 });
                 continue;
             }
-            'v' => {
+            Flag::Verbose => {
                 r.verbose = true;
                 continue;
             }
-            'X' => {
+            Flag::Stale => {
                 stale = true;
                 continue;
             }
-            'n' => {
+            Flag::DryRun => {
                 dry_run = true;
                 continue;
             }
-            'h' => {
+            Flag::Help => {
                 r.out.write_all(help(ctx).as_bytes())?;
                 r.out.flush()?;
                 return Ok(ExitCode::SUCCESS);
             }
-            _ => {
+            Flag::Version => {
                 writeln!(r.out, "{} from ipckit {}", ctx.cmd, env!("CARGO_PKG_VERSION"))?;
                 r.out.flush()?;
                 return Ok(ExitCode::SUCCESS);
             }
         };
-        let iskey = c.is_ascii_uppercase();
         let id = if iskey {
             match r.key_to_id(kind, &arg)? {
                 Some(id) => id,
@@ -304,10 +322,10 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
             failures += 1;
         }
     }
-    if let Some(which) = rm_all {
-        if r.remove_all(which)? {
-            failures += 1;
-        }
+    if let Some(which) = rm_all
+        && r.remove_all(which)?
+    {
+        failures += 1;
     }
     if stale {
         failures += remove_stale(&mut r, dry_run)?;

@@ -25,7 +25,7 @@ pub fn run(a: ShmArgs) -> Res {
             let t = |t: Option<std::time::SystemTime>| match t
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             {
-                Some(d) => registry::rfc3339(d.as_secs() as i64),
+                Some(d) => crate::util::rfc3339(d.as_secs() as i64),
                 None => "never".to_string(),
             };
             writeln!(out, "shared memory segment id {} key {}", seg.id(), st.perm.key)?;
@@ -51,10 +51,10 @@ pub fn run(a: ShmArgs) -> Res {
                 t(st.dtime),
                 t(st.ctime)
             )?;
-            if let Some(e) = registry::shared_memory(Source::Auto)?.into_iter().find(|e| e.id == seg.id()) {
-                if let (Some(rss), Some(swap)) = (e.rss, e.swap) {
-                    writeln!(out, "resident    {rss} bytes; swapped {swap} bytes")?;
-                }
+            if let Some(e) = registry::shared_memory(Source::Auto)?.into_iter().find(|e| e.id == seg.id())
+                && let (Some(rss), Some(swap)) = (e.rss, e.swap)
+            {
+                writeln!(out, "resident    {rss} bytes; swapped {swap} bytes")?;
             }
         }
         ShmAction::Read { offset, len, format } => {

@@ -60,6 +60,7 @@ impl PipeReader {
     /// # })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub fn into_async(self) -> Result<AsyncPipeReader> {
         self.set_nonblocking(true)?;
         Ok(AsyncPipeReader { inner: register(self, Interest::READABLE)? })
@@ -73,6 +74,7 @@ impl PipeWriter {
     /// Must be called inside a tokio runtime with IO enabled. Writing waits for room
     /// without blocking the thread, and fails with
     /// [`std::io::ErrorKind::BrokenPipe`] once no reader is left.
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub fn into_async(self) -> Result<AsyncPipeWriter> {
         self.set_nonblocking(true)?;
         Ok(AsyncPipeWriter { inner: register(self, Interest::WRITABLE)? })
@@ -101,6 +103,7 @@ impl PipeWriter {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub struct AsyncPipeReader {
     inner: AsyncFd<PipeReader>,
 }
@@ -131,6 +134,7 @@ pub struct AsyncPipeReader {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub struct AsyncPipeWriter {
     inner: AsyncFd<PipeWriter>,
 }

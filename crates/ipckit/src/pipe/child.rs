@@ -1,6 +1,6 @@
-//! The parent–child pattern of the seed, done right: create a pipe, start a child that
-//! gets one end, and close in each process the end it does not use, so that
-//! end-of-file arrives.
+//! The classic parent–child pipe, done right: create a pipe, start a child that gets
+//! one end, and close in each process the end it does not use, so that end-of-file
+//! arrives.
 //!
 //! The rule behind it: a reader sees end-of-file only when **every** write end in
 //! every process is closed, and a writer sees a broken pipe only when every read end
@@ -125,9 +125,9 @@ pub fn spawn_duplex(cmd: &mut Command) -> Result<(StdChild, Duplex)> {
 /// Forks a child that runs `f` with the read end of a new pipe, and returns the child
 /// and the write end: the parent writes, the child reads.
 ///
-/// Exactly the seed's `demo1.c`: `pipe`, `fork`, then the child closes the write end
-/// and the parent closes the read end, before anything else runs. The child exits
-/// with the code `f` returns (101 if it panics), through `_exit`.
+/// The classic C sequence: `pipe`, `fork`, then the child closes the write end and
+/// the parent closes the read end, before anything else runs. The child exits with
+/// the code `f` returns (101 if it panics), through `_exit`.
 ///
 /// # Safety
 /// The same as [`process::fork`]: if the program has other threads, `f` may only do
@@ -157,17 +157,7 @@ pub fn spawn_duplex(cmd: &mut Command) -> Result<(StdChild, Duplex)> {
 pub unsafe fn fork_to_child<F: FnOnce(PipeReader) -> i32>(f: F) -> Result<(Child, PipeWriter)> {
     let (r, w) = pipe()?;
     // SAFETY: the caller accepts the rules of fork (above).
-    match unsafe { process::fork() }? {
-        Fork::Child => {
-            drop(w); // close(fd[1]): the child only reads
-            let code = catch_unwind(AssertUnwindSafe(move || f(r))).unwrap_or(101);
-            process::exit_immediately(code)
-        }
-        Fork::Parent(child) => {
-            drop(r); // close(fd[0]): the parent only writes
-            Ok((child, w))
-        }
-    }
+    unsafe { fork_with(w, r, f) }
 }
 
 /// Forks a child that runs `f` with the write end of a new pipe, and returns the
@@ -197,17 +187,7 @@ pub unsafe fn fork_to_child<F: FnOnce(PipeReader) -> i32>(f: F) -> Result<(Child
 pub unsafe fn fork_from_child<F: FnOnce(PipeWriter) -> i32>(f: F) -> Result<(Child, PipeReader)> {
     let (r, w) = pipe()?;
     // SAFETY: the caller accepts the rules of fork.
-    match unsafe { process::fork() }? {
-        Fork::Child => {
-            drop(r); // the child only writes
-            let code = catch_unwind(AssertUnwindSafe(move || f(w))).unwrap_or(101);
-            process::exit_immediately(code)
-        }
-        Fork::Parent(child) => {
-            drop(w); // the parent only reads
-            Ok((child, r))
-        }
-    }
+    unsafe { fork_with(r, w, f) }
 }
 
 /// Forks a child that runs `f` with one side of a new [`duplex`] channel, and returns
@@ -240,15 +220,33 @@ pub unsafe fn fork_from_child<F: FnOnce(PipeWriter) -> i32>(f: F) -> Result<(Chi
 pub unsafe fn fork_duplex<F: FnOnce(Duplex) -> i32>(f: F) -> Result<(Child, Duplex)> {
     let (near, far) = duplex()?;
     // SAFETY: the caller accepts the rules of fork.
+    unsafe { fork_with(near, far, f) }
+}
+
+/// The fork behind the three helpers above: the child closes `ours` (the parent's
+/// ends), runs `f` with `theirs` and exits with its code (101 if it panics) through
+/// `_exit`; the parent closes `theirs` and returns the child and `ours`. Each process
+/// closes what it does not use before anything else runs, so that end-of-file and
+/// broken pipes arrive.
+///
+/// # Safety
+/// The same as [`process::fork`] (see [`fork_to_child`]).
+#[allow(unsafe_code)]
+unsafe fn fork_with<Ours, Theirs>(
+    ours: Ours,
+    theirs: Theirs,
+    f: impl FnOnce(Theirs) -> i32,
+) -> Result<(Child, Ours)> {
+    // SAFETY: the caller accepts the rules of fork.
     match unsafe { process::fork() }? {
         Fork::Child => {
-            drop(near);
-            let code = catch_unwind(AssertUnwindSafe(move || f(far))).unwrap_or(101);
+            drop(ours);
+            let code = catch_unwind(AssertUnwindSafe(move || f(theirs))).unwrap_or(101);
             process::exit_immediately(code)
         }
         Fork::Parent(child) => {
-            drop(far);
-            Ok((child, near))
+            drop(theirs);
+            Ok((child, ours))
         }
     }
 }

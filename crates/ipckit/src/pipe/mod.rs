@@ -24,7 +24,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The seed's pattern, a parent that writes and a child that reads, is one call; the
+//! The classic pattern, a parent that writes and a child that reads, is one call; the
 //! end the child does not use is closed in the parent, so end-of-file arrives:
 //!
 //! ```
@@ -145,6 +145,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::process::Stdio;
 
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use async_io::{AsyncPipeReader, AsyncPipeWriter};
 pub use child::{
     fork_duplex, fork_from_child, fork_to_child, spawn_duplex, spawn_from_child, spawn_to_child,

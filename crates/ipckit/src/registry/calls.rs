@@ -144,10 +144,10 @@ pub fn waiters_in(proc_dir: &Path) -> Waiters {
     let mine = namespace(&proc_dir.join("self"));
     for entry in entries.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        if let (Some(mine), Some(theirs)) = (&mine, namespace(&entry.path())) {
-            if *mine != theirs {
-                continue;
-            }
+        if let (Some(mine), Some(theirs)) = (&mine, namespace(&entry.path()))
+            && *mine != theirs
+        {
+            continue;
         }
         let Ok(tasks) = std::fs::read_dir(entry.path().join("task")) else { continue };
         let mut unseen = false;
@@ -159,22 +159,21 @@ pub fn waiters_in(proc_dir: &Path) -> Waiters {
             }
             match std::fs::read_to_string(dir.join("syscall")) {
                 Ok(text) => {
-                    if let Some((nr, arg)) = parse_syscall(&text) {
-                        if let Some(call) = waiting_call(nr) {
-                            out.waiting.push(Waiter { pid, call, id: arg as i32 });
-                        }
+                    if let Some((nr, arg)) = parse_syscall(&text)
+                        && let Some(call) = waiting_call(nr)
+                    {
+                        out.waiting.push(Waiter { pid, call, id: arg as i32 });
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(_) => unseen = true,
             }
         }
-        if unseen {
-            if let Some(u) =
+        if unseen
+            && let Some(u) =
                 std::fs::read_to_string(entry.path().join("status")).ok().and_then(|s| parse_status(pid, &s))
-            {
-                out.unseen.push(u);
-            }
+        {
+            out.unseen.push(u);
         }
     }
     out

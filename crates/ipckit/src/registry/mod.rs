@@ -28,7 +28,7 @@
 //! ```
 //!
 //! Times are seconds since the Unix epoch, with 0 meaning "never" (as the kernel
-//! keeps them); [`LocalTime`] formats them like `ctime(3)`, [`rfc3339`] as RFC 3339.
+//! keeps them).
 //!
 //! References: [proc_sysvipc(5)](https://man7.org/linux/man-pages/man5/proc_sysvipc.5.html),
 //! [ipcs(1)](https://man7.org/linux/man-pages/man1/ipcs.1.html),
@@ -345,89 +345,6 @@ pub fn page_size() -> u64 {
     sys::host::page_size()
 }
 
-/// `getpwuid_r`—The login name of `uid`, or `None` if no user has it.
-pub fn user_name(uid: u32) -> Option<String> {
-    sys::user::user_name(uid)
-}
-
-/// `getgrgid_r`—The name of group `gid`, or `None` if no group has it.
-pub fn group_name(gid: u32) -> Option<String> {
-    sys::user::group_name(gid)
-}
-
-/// A moment in local time (`localtime_r`, following `TZ` as C programs do).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct LocalTime {
-    /// The year (2026).
-    pub year: i32,
-    /// The month, 1–12.
-    pub month: u32,
-    /// The day of the month, 1–31.
-    pub day: u32,
-    /// The hour, 0–23.
-    pub hour: u32,
-    /// The minute, 0–59.
-    pub minute: u32,
-    /// The second, 0–60.
-    pub second: u32,
-    /// The day of the week, 0 (Sunday) to 6.
-    pub weekday: u32,
-    /// The offset from UTC, in seconds east.
-    pub utc_offset: i64,
-}
-
-const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const MONTHS: [&str; 12] =
-    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-
-impl LocalTime {
-    /// `localtime_r`—The local time of `epoch_secs`; `None` if out of range.
-    pub fn from_epoch(epoch_secs: i64) -> Option<LocalTime> {
-        let tm = sys::time::localtime(epoch_secs)?;
-        Some(LocalTime {
-            year: tm.year,
-            month: tm.month,
-            day: tm.day,
-            hour: tm.hour,
-            minute: tm.minute,
-            second: tm.second,
-            weekday: tm.weekday,
-            utc_offset: tm.utc_offset,
-        })
-    }
-
-    /// The 24 characters of `ctime(3)` without its newline: `Thu Nov 26 15:41:21 2026`.
-    pub fn ctime(&self) -> String {
-        format!(
-            "{} {}{:3} {:02}:{:02}:{:02} {}",
-            DAYS[self.weekday as usize % 7],
-            MONTHS[(self.month as usize + 11) % 12],
-            self.day,
-            self.hour,
-            self.minute,
-            self.second,
-            self.year
-        )
-    }
-}
-
-/// Formats `epoch_secs` as RFC 3339 in UTC: `2026-11-26T15:41:21Z`.
-pub fn rfc3339(epoch_secs: i64) -> String {
-    let days = epoch_secs.div_euclid(86_400);
-    let rem = epoch_secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem / 60) % 60, rem % 60)
-}
-
 /// Reads a whole small file, naming it in the error.
 pub(crate) fn read_text(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| {
@@ -437,39 +354,4 @@ pub(crate) fn read_text(path: &Path) -> Result<String> {
         };
         err.with_detail(e.to_string())
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_known_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_795_707_668), "2026-11-26T15:41:08Z");
-        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
-    }
-
-    #[test]
-    fn ctime_layout() {
-        let t = LocalTime {
-            year: 2026,
-            month: 11,
-            day: 6,
-            hour: 5,
-            minute: 4,
-            second: 3,
-            weekday: 5,
-            utc_offset: 0,
-        };
-        assert_eq!(t.ctime(), "Fri Nov  6 05:04:03 2026");
-    }
-
-    #[test]
-    fn root_has_a_name() {
-        assert_eq!(user_name(0).as_deref(), Some("root"));
-        assert_eq!(group_name(0).as_deref(), Some("root"));
-        assert_eq!(user_name(3_999_999_999), None);
-    }
 }

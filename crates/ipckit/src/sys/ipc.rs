@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::key::Key;
-use crate::sysv::IpcPerm;
+use crate::sysv_types::IpcPerm;
 
 pub(crate) const IPC_CREAT: i32 = libc::IPC_CREAT;
 pub(crate) const IPC_EXCL: i32 = libc::IPC_EXCL;
@@ -32,7 +32,7 @@ pub(crate) fn time(t: libc::time_t) -> Option<SystemTime> {
 }
 
 /// Applies the changes of an `IPC_SET` to a `ipc_perm` read by `IPC_STAT`.
-pub(crate) fn apply(p: &mut libc::ipc_perm, update: &crate::sysv::Update) {
+pub(crate) fn apply(p: &mut libc::ipc_perm, update: &crate::sysv_types::Update) {
     if let Some(uid) = update.uid {
         p.uid = uid;
     }

@@ -3,7 +3,7 @@
 use std::mem::MaybeUninit;
 
 use super::{SysResult, cvt, cvt_size, ipc};
-use crate::sysv::msg::{MsgInfo, MsgStat, QueueUpdate};
+use crate::sysv_types::msg::{MsgInfo, MsgStat, QueueUpdate};
 
 pub(crate) const MSG_NOERROR: i32 = libc::MSG_NOERROR;
 pub(crate) const MSG_EXCEPT: i32 = libc::MSG_EXCEPT;

@@ -4,10 +4,11 @@ use std::mem::MaybeUninit;
 use std::time::Duration;
 
 use super::{SysResult, cvt, ipc};
-use crate::sysv::sem::{SemInfo, SemOp, SemStat};
+use crate::sysv_types::sem::{SemInfo, SemOp, SemStat};
 
-pub(crate) const SEM_UNDO: i16 = libc::SEM_UNDO as i16;
-pub(crate) const IPC_NOWAIT: i16 = libc::IPC_NOWAIT as i16;
+pub(crate) use crate::sysv_types::sem::{IPC_NOWAIT, SEM_UNDO};
+const _: () =
+    assert!(SEM_UNDO as libc::c_int == libc::SEM_UNDO && IPC_NOWAIT as libc::c_int == libc::IPC_NOWAIT);
 /// `SEMVMX`, the largest value a semaphore can hold (`<linux/sem.h>`).
 pub(crate) const SEMVMX: u16 = 32767;
 
@@ -141,7 +142,7 @@ pub(crate) fn stat_index(index: i32, any: bool) -> SysResult<(i32, SemStat)> {
 }
 
 /// `IPC_SET` after `IPC_STAT`, changing only what `update` names.
-pub(crate) fn set(id: i32, update: &crate::sysv::Update) -> SysResult<()> {
+pub(crate) fn set(id: i32, update: &crate::sysv_types::Update) -> SysResult<()> {
     let (_, mut ds) = semid_ds(id, libc::IPC_STAT)?;
     ipc::apply(&mut ds.sem_perm, update);
     ctl(id, 0, libc::IPC_SET, Semun { buf: &mut ds })?;

@@ -4,7 +4,7 @@ use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
 use super::{Errno, SysResult, cvt, ipc};
-use crate::sysv::shm::{ShmInfo, ShmLimits, ShmStat};
+use crate::sysv_types::shm::{ShmInfo, ShmLimits, ShmStat};
 
 pub(crate) const SHM_RDONLY: i32 = libc::SHM_RDONLY;
 pub(crate) const SHM_RND: i32 = libc::SHM_RND;
@@ -111,7 +111,7 @@ pub(crate) fn stat_index(index: i32, any: bool) -> SysResult<(i32, ShmStat)> {
 }
 
 /// `IPC_SET` after `IPC_STAT`, changing only what `update` names.
-pub(crate) fn set(id: i32, update: &crate::sysv::Update) -> SysResult<()> {
+pub(crate) fn set(id: i32, update: &crate::sysv_types::Update) -> SysResult<()> {
     let (_, mut ds) = shmid_ds(id, libc::IPC_STAT)?;
     ipc::apply(&mut ds.shm_perm, update);
     // SAFETY: `ds` is a valid, initialised shmid_ds that IPC_SET only reads.

@@ -43,6 +43,7 @@ use crate::key::Key;
 use crate::limits::Limit;
 use crate::perm::Mode;
 use crate::sys::{self, Errno, SysResult};
+pub use crate::sysv_types::{IpcPerm, Update};
 
 /// How to get a System V object.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -55,47 +56,6 @@ pub enum Create {
     /// Open the object, creating it if missing (`IPC_CREAT`). The handle tells which
     /// happened ([`created`](msg::MsgQueue::created)).
     OpenOrCreate,
-}
-
-/// The ownership and permissions of an object (`struct ipc_perm`).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct IpcPerm {
-    /// The key (`0x00000000` for private objects, and for segments removed while
-    /// still attached).
-    pub key: Key,
-    /// The owner's user id.
-    pub uid: u32,
-    /// The owner's group id.
-    pub gid: u32,
-    /// The creator's user id.
-    pub cuid: u32,
-    /// The creator's group id.
-    pub cgid: u32,
-    /// The mode: permission bits, plus state bits for shared memory (`SHM_DEST`
-    /// `0o1000`, `SHM_LOCKED` `0o2000`).
-    pub mode: u32,
-    /// The slot usage sequence number.
-    pub seq: u32,
-}
-
-impl IpcPerm {
-    /// The permission bits alone.
-    pub fn permissions(&self) -> Mode {
-        Mode::new(self.mode)
-    }
-}
-
-/// Changes to apply with `IPC_SET`: each `None` field is left as it is.
-///
-/// Only the owner, the creator or a privileged process may change an object.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct Update {
-    /// A new owner user id.
-    pub uid: Option<u32>,
-    /// A new owner group id.
-    pub gid: Option<u32>,
-    /// New permission bits.
-    pub mode: Option<Mode>,
 }
 
 /// What a handle owns: whether it created its object, and whether (and by which

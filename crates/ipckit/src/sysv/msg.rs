@@ -62,14 +62,15 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use super::{Create, IpcPerm, Ownership, Update, get_id, id_error};
+use super::{Create, Ownership, get_id, id_error};
 use crate::error::{Error, ErrorKind, Object, Result};
 use crate::key::Key;
 use crate::limits::Limit;
 use crate::perm::Mode;
 use crate::sys::{self, Errno, msg::MTYPE_SIZE};
+pub use crate::sysv_types::msg::{MsgInfo, MsgStat, QueueUpdate};
 use crate::wait::{Wait, poll_until};
 
 /// Which message a receive takes (the `msgtyp` argument of `msgrcv`).
@@ -134,55 +135,6 @@ pub struct Message {
     pub mtype: i64,
     /// The body.
     pub data: Vec<u8>,
-}
-
-/// The status of a queue (`struct msqid_ds`, from `IPC_STAT`).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct MsgStat {
-    /// Ownership and permissions.
-    pub perm: IpcPerm,
-    /// Time of the last `msgsnd`, if any.
-    pub stime: Option<SystemTime>,
-    /// Time of the last `msgrcv`, if any.
-    pub rtime: Option<SystemTime>,
-    /// Time of creation or of the last `IPC_SET`.
-    pub ctime: Option<SystemTime>,
-    /// Bytes now in the queue (the bodies).
-    pub cbytes: u64,
-    /// Messages now in the queue.
-    pub qnum: u64,
-    /// Capacity of the queue, in bytes.
-    pub qbytes: u64,
-    /// Process of the last `msgsnd` (0 if none).
-    pub lspid: u32,
-    /// Process of the last `msgrcv` (0 if none).
-    pub lrpid: u32,
-}
-
-/// Changes to a queue (`IPC_SET`): ownership, permissions and capacity.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct QueueUpdate {
-    /// Owner and permission changes.
-    pub perm: Update,
-    /// A new capacity in bytes (`msg_qbytes`). Raising it above `msgmnb` needs
-    /// privilege (`CAP_SYS_RESOURCE`).
-    pub qbytes: Option<u64>,
-}
-
-/// System-wide message queue figures (`struct msginfo` from `IPC_INFO` or
-/// `MSG_INFO`). With `MSG_INFO`, `msgpool` is the number of queues in use, `msgmap`
-/// the number of messages and `msgtql` the bytes queued in the system.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub struct MsgInfo {
-    pub msgpool: i32,
-    pub msgmap: i32,
-    pub msgmax: i32,
-    pub msgmnb: i32,
-    pub msgmni: i32,
-    pub msgssz: i32,
-    pub msgtql: i32,
-    pub msgseg: u16,
 }
 
 /// `msgctl(0, IPC_INFO)` (`usage == false`: the limits) or `MSG_INFO` (`usage ==
@@ -509,6 +461,7 @@ impl MsgQueue {
     /// Sends any `serde` value, serialized with postcard. Returns `false` if the queue
     /// stayed full.
     #[cfg(feature = "serde")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
     pub fn send_value<T: serde::Serialize + ?Sized>(
         &self,
         mtype: i64,
@@ -559,26 +512,25 @@ impl MsgQueue {
 
     /// Refuses a message larger than the queue's capacity: it would wait forever.
     fn check_fits(&self, body: usize) -> Result<()> {
-        if let Ok(st) = sys::msg::stat(self.id) {
-            if body as u64 > st.qbytes {
-                return Err(Error::new("msgsnd", self.obj(), ErrorKind::LimitExceeded).with_detail(format!(
-                    "message of {body} bytes can never fit this queue's capacity of {} bytes \
+        if let Ok(st) = sys::msg::stat(self.id)
+            && body as u64 > st.qbytes
+        {
+            return Err(Error::new("msgsnd", self.obj(), ErrorKind::LimitExceeded).with_detail(format!(
+                "message of {body} bytes can never fit this queue's capacity of {} bytes \
                          (msg_qbytes; new queues get msgmnb, /proc/sys/kernel/msgmnb)",
-                    st.qbytes
-                )));
-            }
+                st.qbytes
+            )));
         }
         Ok(())
     }
 
     fn send_error(&self, e: Errno, body: usize) -> Error {
-        if e == Errno::EINVAL {
-            if let Some(max) = Limit::MsgMax.current() {
-                if body as u64 > max {
-                    return Error::sys("msgsnd", self.obj(), e)
-                        .with_limit(Limit::MsgMax, format!("message of {body} bytes"));
-                }
-            }
+        if e == Errno::EINVAL
+            && let Some(max) = Limit::MsgMax.current()
+            && body as u64 > max
+        {
+            return Error::sys("msgsnd", self.obj(), e)
+                .with_limit(Limit::MsgMax, format!("message of {body} bytes"));
         }
         if e == Errno::ENOMEM {
             return Error::sys("msgsnd", self.obj(), e)
@@ -728,6 +680,7 @@ impl MsgQueue {
 
     /// Receives a `serde` value sent by [`send_value`](Self::send_value).
     #[cfg(feature = "serde")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
     pub fn recv_value<T: serde::de::DeserializeOwned>(
         &self,
         select: Select,

@@ -139,7 +139,7 @@ pub fn example_bin(name: &str) -> PathBuf {
     if !bin.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "-p", "ipckit", "--example", name]);
+        cmd.args(["build", "--quiet", "-p", env!("CARGO_PKG_NAME"), "--example", name]);
         if profile_dir.file_name().is_some_and(|p| p == "release") {
             cmd.arg("--release");
         }
