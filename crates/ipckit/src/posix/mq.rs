@@ -90,6 +90,10 @@ impl fmt::Debug for MessageQueue {
 impl MessageQueue {
     /// `mq_open(name, O_CREAT | O_EXCL | O_RDWR, mode, attr)`—Creates a new queue;
     /// fails if the name is taken.
+    ///
+    /// The queue gets exactly `mode`: `mq_open` applies the process umask (022 turns
+    /// 0666 into 0644), so the mode is set again with `fchmod` after creation; if that
+    /// fails the new queue is unlinked again.
     #[doc(alias = "mq_open")]
     pub fn create(name: &str, attr: QueueAttr, mode: Mode) -> Result<MessageQueue> {
         let (full, c) = super::c_name("mq_open", name)?;
@@ -115,6 +119,12 @@ impl MessageQueue {
                 err
             })?;
         let mut q = MessageQueue { fd, name: full, c_name: c, own: Ownership::new(true), msgsize: 0 };
+        if let Err(e) = sys::mman::fchmod(q.fd.as_fd(), mode.bits()) {
+            let _ = sys::posix_mq::mq_unlink(&q.c_name);
+            return Err(
+                Error::sys("fchmod", q.obj(), e).with_detail("setting the new queue's mode past the umask")
+            );
+        }
         q.msgsize = q.status()?.msgsize;
         Ok(q)
     }
@@ -160,6 +170,13 @@ impl MessageQueue {
     pub fn unlink(name: &str) -> Result<()> {
         let (full, c) = super::c_name("mq_unlink", name)?;
         sys::posix_mq::mq_unlink(&c).map_err(|e| open_error(&full, e))
+    }
+
+    /// `fstat`—The queue's permission bits.
+    pub fn mode(&self) -> Result<Mode> {
+        sys::mman::fstat_size_mode(self.fd.as_fd())
+            .map(|(_, m)| Mode::new(m))
+            .map_err(|e| Error::sys("fstat", self.obj(), e))
     }
 
     /// `mq_getattr`—The queue's attributes and how many messages it holds.

@@ -64,14 +64,19 @@ impl ShmObject {
     /// `shm_open(name, O_CREAT | O_EXCL | O_RDWR, mode)` then `ftruncate(size)`—Creates
     /// a new named object of `size` zero bytes; fails if the name is taken.
     ///
-    /// If sizing fails, the new name is unlinked again: nothing is left behind.
+    /// The object gets exactly `mode`: `shm_open` applies the process umask (022 turns
+    /// 0666 into 0644), so the mode is set again with `fchmod` after creation.
+    /// If that or sizing fails, the new name is unlinked again: nothing is left behind.
     #[doc(alias = "shm_open")]
     pub fn create(name: &str, size: usize, mode: Mode) -> Result<ShmObject> {
         let (full, c) = super::c_name("shm_open", name)?;
         let fd = sys::posix_shm::shm_open(&c, OpenHow::CreateExclusive, false, mode.bits())
             .map_err(|e| open_error(&full, e))?;
         let obj = ShmObject { fd, name: Some((full, c)), own: Ownership::new(true) };
-        if let Err(e) = obj.set_len(size) {
+        let sized = sys::mman::fchmod(obj.fd.as_fd(), mode.bits())
+            .map_err(|e| Error::sys("fchmod", obj.obj(), e))
+            .and_then(|()| obj.set_len(size));
+        if let Err(e) = sized {
             let _ = sys::posix_shm::shm_unlink(&obj.name.as_ref().expect("named").1);
             return Err(e);
         }

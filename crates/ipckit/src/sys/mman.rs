@@ -69,3 +69,11 @@ pub(crate) fn set_cloexec(fd: BorrowedFd<'_>, on: bool) -> SysResult<()> {
     cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, new) })?;
     Ok(())
 }
+
+/// `fchmod(fd, mode)`: sets the permission bits exactly (the umask does not apply),
+/// on a shared-memory object, a message-queue descriptor or a FIFO.
+pub(crate) fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> SysResult<()> {
+    // SAFETY: fchmod takes no pointers; the fd is valid for the duration of the call.
+    cvt(unsafe { libc::fchmod(fd.as_raw_fd(), mode as libc::mode_t) })?;
+    Ok(())
+}
