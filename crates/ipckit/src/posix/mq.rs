@@ -23,6 +23,11 @@
 //! # Ok::<(), ipckit::Error>(())
 //! ```
 //!
+//! To hear of a message without waiting in `mq_receive`: [`MessageQueue::notify`]
+//! (`mq_notify`, a callback on a thread), [`MessageQueue::wait_readable`] (`poll`
+//! on the descriptor), and, with the `tokio` feature, `AsyncMessageQueue`
+//! ([`MessageQueue::into_async`]) whose `send` and `recv` are `async`.
+//!
 //! Limits: an unprivileged queue holds at most `msg_max` messages
 //! (`/proc/sys/fs/mqueue/msg_max`, 10 by default) of at most `msgsize_max` bytes
 //! (`/proc/sys/fs/mqueue/msgsize_max`, 8192); larger attributes are refused with
@@ -44,6 +49,13 @@ use crate::perm::Mode;
 use crate::sys::{self, Errno, posix_mq::RawAttr};
 use crate::sysv::Ownership;
 use crate::wait::Wait;
+
+mod notify;
+pub use notify::Notification;
+#[cfg(feature = "tokio")]
+mod async_queue;
+#[cfg(feature = "tokio")]
+pub use async_queue::AsyncMessageQueue;
 
 /// The size of a new queue.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -211,13 +223,7 @@ impl MessageQueue {
     /// `mq_timedsend`—Sends, waiting as `wait` says; `Ok(false)` if it ran out of time.
     #[doc(alias = "mq_timedsend")]
     pub fn send_with(&self, data: &[u8], prio: u32, wait: Wait) -> Result<bool> {
-        if data.len() > self.msgsize {
-            return Err(Error::new("mq_send", self.obj(), ErrorKind::MessageTooLarge).with_detail(format!(
-                "a message of {} bytes exceeds the queue's msgsize of {}",
-                data.len(),
-                self.msgsize
-            )));
-        }
+        self.check_send_len(data)?;
         loop {
             match sys::posix_mq::mq_send(self.fd.as_fd(), data, prio, abs_deadline(wait)) {
                 Ok(()) => return Ok(true),
@@ -249,13 +255,7 @@ impl MessageQueue {
     /// `mq_timedreceive`—Receives, waiting as `wait` says.
     #[doc(alias = "mq_timedreceive")]
     pub fn recv_with(&self, buf: &mut [u8], wait: Wait) -> Result<Option<(usize, u32)>> {
-        if buf.len() < self.msgsize {
-            return Err(Error::new("mq_receive", self.obj(), ErrorKind::InvalidInput).with_detail(format!(
-                "the buffer of {} bytes is smaller than the queue's msgsize of {} (EMSGSIZE)",
-                buf.len(),
-                self.msgsize
-            )));
-        }
+        self.check_recv_buf(buf)?;
         loop {
             match sys::posix_mq::mq_receive(self.fd.as_fd(), buf, abs_deadline(wait)) {
                 Ok(r) => return Ok(Some(r)),
@@ -264,6 +264,30 @@ impl MessageQueue {
                 Err(e) => return Err(Error::sys("mq_receive", self.obj(), e)),
             }
         }
+    }
+}
+
+impl MessageQueue {
+    fn check_send_len(&self, data: &[u8]) -> Result<()> {
+        if data.len() > self.msgsize {
+            return Err(Error::new("mq_send", self.obj(), ErrorKind::MessageTooLarge).with_detail(format!(
+                "a message of {} bytes exceeds the queue's msgsize of {}",
+                data.len(),
+                self.msgsize
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_recv_buf(&self, buf: &[u8]) -> Result<()> {
+        if buf.len() < self.msgsize {
+            return Err(Error::new("mq_receive", self.obj(), ErrorKind::InvalidInput).with_detail(format!(
+                "the buffer of {} bytes is smaller than the queue's msgsize of {} (EMSGSIZE)",
+                buf.len(),
+                self.msgsize
+            )));
+        }
+        Ok(())
     }
 }
 
