@@ -699,32 +699,7 @@ fn stale_text(out: &mut dyn Write, o: &Opts, names: &mut Names) -> Res0 {
 // ----- --posix --------------------------------------------------------------------
 
 fn posix_text(out: &mut dyn Write, names: &mut Names) -> Res0 {
-    let p = registry::posix_objects()?;
-    writeln!(out, "------ POSIX Shared Memory (/dev/shm) --------")?;
-    writeln!(out, "{:<30} {:<10} {:<10} {:<10}", "name", "owner", "perms", "bytes")?;
-    for o in &p.shm {
-        writeln!(out, "{:<30} {} {:<10o} {:<10}", o.name, owner(names, o.uid), o.mode & 0o777, o.size)?;
-    }
-    writeln!(out)?;
-    writeln!(out, "------ POSIX Semaphores (/dev/shm/sem.*) --------")?;
-    writeln!(out, "{:<30} {:<10} {:<10}", "name", "owner", "perms")?;
-    for o in &p.sem {
-        writeln!(out, "{:<30} {} {:<10o}", o.name, owner(names, o.uid), o.mode & 0o777)?;
-    }
-    writeln!(out)?;
-    writeln!(out, "------ POSIX Message Queues (/dev/mqueue) --------")?;
-    match &p.mq {
-        None => writeln!(out, "(no mqueue file system is mounted at /dev/mqueue)")?,
-        Some(list) => {
-            writeln!(out, "{:<30} {:<10} {:<10} {:<12}", "name", "owner", "perms", "used-bytes")?;
-            for o in list {
-                let q = o.qsize.map(|v| v.to_string()).unwrap_or_else(|| "?".into());
-                writeln!(out, "{:<30} {} {:<10o} {q:<12}", o.name, owner(names, o.uid), o.mode & 0o777)?;
-            }
-        }
-    }
-    writeln!(out)?;
-    Ok(())
+    super::posix_ls::text(out, names)
 }
 
 // ----- --json ---------------------------------------------------------------------

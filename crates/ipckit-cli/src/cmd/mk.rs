@@ -15,9 +15,13 @@ use crate::getopt::{self, HasArg, Long, Opt};
 use crate::util::{self, strerror};
 use crate::{Ctx, Fail, Res};
 
-const SHORT: &str = "hM:QS:p:k:Vh";
+const SHORT: &str = "hM:m:QqS:sp:k:n:Vh";
 const LONG: &[Long] = &[
     Long { name: "shmem", has_arg: HasArg::Required, id: 'M' },
+    Long { name: "posix-shmem", has_arg: HasArg::Required, id: 'm' },
+    Long { name: "posix-mqueue", has_arg: HasArg::No, id: 'q' },
+    Long { name: "posix-semaphore", has_arg: HasArg::No, id: 's' },
+    Long { name: "name", has_arg: HasArg::Required, id: 'n' },
     Long { name: "semaphore", has_arg: HasArg::Required, id: 'S' },
     Long { name: "queue", has_arg: HasArg::No, id: 'Q' },
     Long { name: "mode", has_arg: HasArg::Required, id: 'p' },
@@ -38,9 +42,14 @@ Create various IPC resources, as util-linux ipcmk does.
 
 Options:
  -M, --shmem <size>       create shared memory segment of size <size>
+ -m, --posix-shmem <size> create POSIX shared memory segment of size <size>
  -S, --semaphore <number> create semaphore array with <number> elements
+ -s, --posix-semaphore    create POSIX semaphore
  -Q, --queue              create message queue
- -p, --mode <mode>        permission for the resource (default is 0600)
+ -q, --posix-mqueue       create POSIX message queue
+ -p, --mode <mode>        permission for the resource (default is 0600, not
+                          ipcmk's 0644; applied exactly, whatever the umask)
+ -n, --name <name>        name of the POSIX resource
 
  -h, --help               display this help
  -V, --version            display version
@@ -48,17 +57,22 @@ Options:
 ipckit options:
  -k, --key <key>          use this key (0xHEX, decimal, or PATH:PROJ for ftok)
                           instead of a random one; opens the object if it exists
-     --exclusive          with -k: fail if an object already has the key
+     --exclusive          with -k or -n: fail if an object already has the key
+                          or name (otherwise it is opened, never resized)
 
 Arguments:
  <size> arguments may be followed by the suffixes for
    KiB, MiB, GiB, TiB, PiB and EiB (the \"iB\" is optional; KB, MB... are powers of 1000)
+
+ -n, --name <name> option is required for POSIX IPC
 
 Examples:
  {c} -Q                       a message queue with a random key
  {c} -M 4K -p 640             a 4096-byte segment, mode 0640
  {c} -S 2 -k /tmp/app:1       a set of 2 semaphores with key ftok(\"/tmp/app\", 1)
  {c} -M 1M -Q -S 1            all three (printed in that order, like ipcmk)
+ {c} -q -n /jobs -p 660       a POSIX message queue /jobs, mode 0660
+ {c} -m 1M -s -n /frame       a POSIX shared-memory object and a semaphore, both /frame
 "
     )
 }
@@ -119,11 +133,15 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
     let mut mode = Mode::OWNER_RW;
     let mut key: Option<Key> = None;
     let mut exclusive = false;
+    let mut posix = super::posix_mk::PosixMk::default();
     for opt in getopt::parse(SHORT, LONG, args).opts {
         match opt {
             Opt::Err(e) => return Err(Fail::Usage(e)),
             Opt::Opt(c, arg) => {
                 let arg = arg.unwrap_or_default();
+                if posix.take(c, &arg)? {
+                    continue;
+                }
                 match c {
                     'M' => {
                         size = Some(util::parse_size(&arg).map_err(|errno| {
@@ -155,11 +173,12 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
             }
         }
     }
-    if size.is_none() && nsems.is_none() && !queue {
+    if size.is_none() && nsems.is_none() && !queue && !posix.any() {
         return Err(Fail::Usage("bad usage".into()));
     }
-    if exclusive && key.is_none() {
-        return Err(Fail::Usage("--exclusive needs a key (-k KEY)".into()));
+    posix.check()?;
+    if exclusive && key.is_none() && !posix.has_name() {
+        return Err(Fail::Usage("--exclusive needs a key (-k KEY) or a name (-n NAME)".into()));
     }
     let einval = |what: &str| Fail::Msg(format!("{what}: {}", strerror(22)));
 
@@ -174,6 +193,7 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
         let seg = seg.map_err(|e| failed(WHAT, &e))?;
         writeln!(out, "Shared memory id: {}", seg.id())?;
     }
+    posix.shm(ctx, &mut *out, mode, exclusive)?;
     if queue {
         const WHAT: &str = "create message queue failed";
         let q = create(key, exclusive, |k, how| MsgQueue::get(k, how, mode));
@@ -186,6 +206,7 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
         };
         writeln!(out, "Message queue id: {}", q.id())?;
     }
+    posix.mq(ctx, &mut *out, mode, exclusive)?;
     if let Some(n) = nsems {
         const WHAT: &str = "create semaphore failed";
         if n <= 0 {
@@ -201,6 +222,7 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
         };
         writeln!(out, "Semaphore id: {}", set.id())?;
     }
+    posix.sem(ctx, &mut *out, mode, exclusive)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

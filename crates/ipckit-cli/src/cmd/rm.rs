@@ -14,6 +14,7 @@ use ipckit::sysv::shm::ShmSegment;
 use ipckit::sysv::{msg, sem, shm};
 use ipckit::{Error, Key};
 
+use super::posix_rm::{self, PKind};
 use crate::getopt::{self, HasArg, Long, Opt};
 use crate::util::{self, strerror};
 use crate::{Ctx, Fail, Res};
@@ -32,6 +33,11 @@ const LONG: &[Long] = &[
     Long { name: "help", has_arg: HasArg::No, id: 'h' },
     Long { name: "stale", has_arg: HasArg::No, id: 'X' },
     Long { name: "dry-run", has_arg: HasArg::No, id: 'n' },
+    // util-linux 2.41's POSIX options (posix_rm.rs).
+    Long { name: "posix-shmem", has_arg: HasArg::Required, id: posix_rm::OPT_PSHM },
+    Long { name: "posix-mqueue", has_arg: HasArg::Required, id: posix_rm::OPT_PMSG },
+    Long { name: "posix-semaphore", has_arg: HasArg::Required, id: posix_rm::OPT_PSEM },
+    Long { name: "posix", has_arg: HasArg::No, id: posix_rm::OPT_POSIX },
 ];
 
 fn help(ctx: &Ctx) -> String {
@@ -51,7 +57,15 @@ Options:
  -Q, --queue-key <key>      remove message queue by key
  -s, --semaphore-id <id>    remove semaphore by id
  -S, --semaphore-key <key>  remove semaphore by key
- -a, --all[=shm|msg|sem]    remove all (in the specified category)
+     --posix-shmem <name>   remove POSIX shared memory segment by name
+     --posix-mqueue <name>  remove POSIX message queue by name
+     --posix-semaphore <name>
+                            remove POSIX semaphore by name
+ -a, --all[=shm|pshm|msg|pmsg|sem|psem]
+                            remove all (in the specified category); a bare -a
+                            removes System V objects only (ipcrm 2.41 also takes
+                            every POSIX object, which /dev/shm shares across IPC
+                            namespaces): name pshm, pmsg or psem for those
  -v, --verbose              explain what is being done
 
  -h, --help                 display this help
@@ -60,6 +74,8 @@ Options:
 ipckit options:
      --stale                remove what `ipckit ls --stale` shows
      --dry-run              with --stale: only say what would be removed
+     --posix                with --stale: also POSIX objects that no live process
+                            maps or holds open (needs root to see every process)
 
 Keys are hexadecimal (0x...), octal (0...) or decimal, or PATH:PROJ for ftok.
 
@@ -70,6 +86,8 @@ Examples:
  {c} --all=sem              remove every semaphore set
  {c} shm 5 6                the old form: remove segments 5 and 6
  {c} --stale --dry-run      list the leaked objects that --stale would remove
+ {c} --posix-mqueue /jobs   remove the POSIX message queue /jobs
+ {c} -apsem                 remove every POSIX named semaphore
 "
     )
 }
@@ -240,6 +258,7 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
     let mut failures = 0u32;
     let mut rm_all: Option<Option<Kind>> = None;
     let (mut stale, mut dry_run) = (false, false);
+    let (mut posix, mut posix_all) = (false, None);
     for opt in parsed.opts {
         let (c, arg) = match opt {
             Opt::Err(e) => {
@@ -248,6 +267,20 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
             }
             Opt::Opt(c, arg) => (c, arg.unwrap_or_default()),
         };
+        if let Some(k) = PKind::of_opt(c) {
+            failures += posix_rm::remove_name(ctx, &mut *r.out, r.verbose, k, &arg)?;
+            continue;
+        }
+        if c == posix_rm::OPT_POSIX {
+            posix = true;
+            continue;
+        }
+        if c == 'a'
+            && let Some(k) = PKind::of_all(arg.trim_start_matches('='))
+        {
+            posix_all = Some(k);
+            continue;
+        }
         let kind = match c {
             'm' | 'M' => Kind::Shm,
             'q' | 'Q' => Kind::Msg,
@@ -309,8 +342,19 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
             failures += 1;
         }
     }
+    if let Some(k) = posix_all
+        && posix_rm::remove_all(ctx, &mut *r.out, r.verbose, k)?
+    {
+        failures += 1;
+    }
     if stale {
         failures += remove_stale(&mut r, dry_run)?;
+        if posix {
+            failures += posix_rm::remove_stale(ctx, &mut *r.out, dry_run)?;
+        }
+    } else if posix {
+        r.out.flush()?;
+        return Err(Fail::Usage("--posix goes with --stale".into()));
     } else if dry_run {
         r.out.flush()?;
         return Err(Fail::Usage("--dry-run goes with --stale".into()));

@@ -36,6 +36,7 @@
 //! [mq_overview(7)](https://man7.org/linux/man-pages/man7/mq_overview.7.html).
 
 mod posix;
+mod posix_use;
 mod proc;
 mod stale;
 
@@ -43,6 +44,7 @@ pub use posix::{
     PosixMq, PosixObjects, PosixSem, PosixShm, mqueue_mounted, parse_mqueue_status, posix_objects,
     posix_objects_in,
 };
+pub use posix_use::{PosixUse, parse_maps_files};
 pub use proc::{parse_msg, parse_sem, parse_shm};
 pub use stale::{SemPid, stale_msg, stale_sem, stale_shm};
 
