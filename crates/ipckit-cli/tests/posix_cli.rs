@@ -415,6 +415,7 @@ fn rm_stale_posix_removes_only_what_no_process_holds() {
 "$IPCKIT" mk -s -n /loose >/dev/null
 "$IPCKIT" mk -q -n /loose >/dev/null
 sleep 600 3</dev/shm/held &
+"$IPCKIT" ls --stale --posix | grep -c 'POSIX.*/loose' >&2
 "$IPCKIT" rm --stale --posix --dry-run; echo "dry rc=$?"
 ls /dev/shm | tr '\n' ' '; echo
 "$IPCKIT" rm --stale --posix; echo "rm rc=$?"
@@ -436,6 +437,8 @@ kill %1
         "stderr: {}",
         text(&out.stderr)
     );
+    // `ls --stale --posix` listed the same three.
+    assert_eq!(text(&out.stderr), "3\n");
 }
 
 #[test]

@@ -1,6 +1,12 @@
 //! POSIX semaphores across real processes: named and unnamed (in a memfd, a named
 //! POSIX object and a System V segment), contention with exact counts, timeouts, a
 //! holder that dies, and the errors for bad names and values.
+//!
+//! Forked children never call `sem_open` or `sem_close` (nor drop a
+//! `NamedSemaphore`): glibc guards its table of named semaphores with a lock that
+//! `fork` copies as it is, so a child forked while another test thread held it would
+//! wait forever. They use the handles inherited from the parent; a test that opens
+//! by name in another process starts this binary again instead.
 
 mod util;
 
@@ -205,21 +211,22 @@ fn timed_waits_run_out_and_report_not_now() {
 }
 
 #[test]
-fn a_timed_wait_is_woken_by_a_post_from_another_process() {
+fn a_timed_wait_in_another_process_is_woken_by_a_post() {
+    // The other process is this test binary started again (not a fork: see the note
+    // on fork at the top of the file), which opens the semaphore by name.
+    if let Some(r) = util::role() {
+        let s = NamedSemaphore::open(&r[0]).expect("open by name");
+        s.wait_timeout(Duration::from_secs(120)).expect("woken by the post");
+        return;
+    }
     let n = name("wake");
     let mut sem = NamedSemaphore::create(&n, 0, Mode::OWNER_RW).unwrap();
     sem.set_remove_on_drop(true).unwrap();
-    let child = fork(|| {
-        let Ok(s) = NamedSemaphore::open(&n) else { return 2 };
-        match s.wait_timeout(Duration::from_secs(120)) {
-            Ok(()) => 0,
-            Err(e) if e.kind() == ErrorKind::TimedOut => 3,
-            Err(_) => 4,
-        }
-    });
-    util::wait_blocked_in(child.pid(), "futex");
+    let mut child =
+        util::spawn_role("a_timed_wait_in_another_process_is_woken_by_a_post", &[&n]).spawn().unwrap();
+    util::wait_blocked_in(child.id(), "futex");
     sem.post().unwrap();
-    wait_ok(child);
+    assert!(child.wait().unwrap().success());
     assert_eq!(sem.value().unwrap(), 0, "the child took the unit");
 }
 
@@ -234,8 +241,7 @@ fn a_guard_posts_on_drop_and_on_unwinding_panic() {
     assert_eq!(sem.value().unwrap(), 1);
     // A child that panics while holding the guard: unwinding posts it back.
     let child = fork(|| {
-        let Ok(s) = NamedSemaphore::open(&n) else { return 2 };
-        let _g = s.lock().expect("lock");
+        let _g = sem.lock().expect("lock");
         panic!("deliberate panic while holding the semaphore");
     });
     let status = child.wait().unwrap();
@@ -250,14 +256,11 @@ fn a_holder_that_dies_never_gives_its_unit_back() {
     let mut sem = NamedSemaphore::create(&n, 1, Mode::OWNER_RW).unwrap();
     sem.set_remove_on_drop(true).unwrap();
     let ready = NamedSemaphore::create(&name("dies-ready"), 0, Mode::OWNER_RW).unwrap();
-    let ready_name = ready.name().to_string();
-    let _cleanup = Unlink(ready_name.clone());
+    let _cleanup = Unlink(ready.name().to_string());
     let child = fork(|| {
-        let Ok(s) = NamedSemaphore::open(&n) else { return 2 };
-        let Ok(r) = NamedSemaphore::open(&ready_name) else { return 3 };
-        let g = s.lock().expect("lock");
+        let g = sem.lock().expect("lock");
         std::mem::forget(g);
-        let _ = r.post();
+        let _ = ready.post();
         std::thread::sleep(Duration::from_secs(600));
         0
     });

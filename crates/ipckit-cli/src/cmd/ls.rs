@@ -72,6 +72,7 @@ ipckit options:
                    (and the limits with -l, the summary with -u)
      --posix       also list POSIX shared memory, semaphores and message queues
      --stale       only the objects no live process uses any more, with the reason
+                   (with --posix: also POSIX objects no process maps or holds open)
 
 Examples:
  {c}                    queues, segments and semaphore sets, as ipcs
@@ -171,6 +172,9 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
         json(&mut *out, &o, &mut names)?;
     } else if o.stale {
         stale_text(&mut *out, &o, &mut names)?;
+        if o.posix {
+            super::posix_ls::stale_text(&mut *out)?;
+        }
     } else if let Some(id) = o.id {
         if o.msg {
             print_msg(ctx, &mut *out, id, o.unit)?;

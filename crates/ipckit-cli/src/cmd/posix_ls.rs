@@ -57,3 +57,24 @@ pub fn text(out: &mut dyn Write, names: &mut Names) -> Result<(), Fail> {
     writeln!(out)?;
     Ok(())
 }
+
+/// `ls --stale --posix`: the POSIX objects `rm --stale --posix` would remove.
+pub fn stale_text(out: &mut dyn Write) -> Result<(), Fail> {
+    let s = super::posix_rm::find_stale()?;
+    writeln!(out, "------ Stale POSIX Objects --------")?;
+    if let Some(why) = &s.unknown {
+        writeln!(out, "({why})")?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let w = width(s.found.iter().map(|(_, n, _)| n.as_str()));
+    writeln!(out, "{:<20} {:<w$} reason", "kind", "name")?;
+    for (kind, name, why) in &s.found {
+        writeln!(out, "{:<20} {name:<w$} {why}", kind.what())?;
+    }
+    if s.no_mqueue {
+        writeln!(out, "(message queues not judged: no mqueue file system is mounted at /dev/mqueue)")?;
+    }
+    writeln!(out)?;
+    Ok(())
+}

@@ -54,7 +54,7 @@ impl PKind {
         }
     }
 
-    fn what(self) -> &'static str {
+    pub fn what(self) -> &'static str {
         match self {
             PKind::Shm => "POSIX shared memory",
             PKind::Msg => "POSIX message queue",

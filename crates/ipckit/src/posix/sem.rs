@@ -254,6 +254,12 @@ mod sealed {
 ///
 /// The operations are those of the [`Semaphore`] trait (`use
 /// ipckit::posix::sem::Semaphore` to call them).
+///
+/// **After `fork` in a threaded program**, do not open, close or drop a named
+/// semaphore in the child: glibc guards its table of open named semaphores with a
+/// lock that `fork` copies as it is, so if another thread held it at the fork, the
+/// child waits forever. Open what the child needs before forking (the mapping is
+/// inherited and stays valid), or `exec` a new program.
 pub struct NamedSemaphore {
     sem: SemPtr,
     name: String,
