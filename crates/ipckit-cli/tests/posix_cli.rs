@@ -416,6 +416,7 @@ fn rm_stale_posix_removes_only_what_no_process_holds() {
 "$IPCKIT" mk -q -n /loose >/dev/null
 sleep 600 3</dev/shm/held &
 "$IPCKIT" ls --stale --posix | grep -c 'POSIX.*/loose' >&2
+"$IPCKIT" ls --stale --posix --json | grep -c '"stale_reason": "no live process' >&2
 "$IPCKIT" rm --stale --posix --dry-run; echo "dry rc=$?"
 ls /dev/shm | tr '\n' ' '; echo
 "$IPCKIT" rm --stale --posix; echo "rm rc=$?"
@@ -437,8 +438,8 @@ kill %1
         "stderr: {}",
         text(&out.stderr)
     );
-    // `ls --stale --posix` listed the same three.
-    assert_eq!(text(&out.stderr), "3\n");
+    // `ls --stale --posix` listed the same three, and so did its JSON.
+    assert_eq!(text(&out.stderr), "3\n3\n");
 }
 
 #[test]

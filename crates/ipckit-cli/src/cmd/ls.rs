@@ -834,6 +834,8 @@ struct PosixObjJson {
     queued_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     notify_pid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stale_reason: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -841,6 +843,9 @@ struct PosixJson {
     shared_memory: Vec<PosixObjJson>,
     semaphores: Vec<PosixObjJson>,
     message_queues: Option<Vec<PosixObjJson>>,
+    /// With `--stale`: why no POSIX object could be judged, if none could.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stale_unknown: Option<String>,
 }
 
 #[derive(Serialize, Default)]
@@ -1029,6 +1034,7 @@ fn json(out: &mut dyn Write, o: &Opts, names: &mut Names) -> Res0 {
             size_bytes: None,
             queued_bytes: None,
             notify_pid: None,
+            stale_reason: None,
         };
         doc.posix = Some(PosixJson {
             shared_memory: p
@@ -1049,7 +1055,28 @@ fn json(out: &mut dyn Write, o: &Opts, names: &mut Names) -> Res0 {
                     })
                     .collect()
             }),
+            stale_unknown: None,
         });
+        if o.stale
+            && let Some(pj) = doc.posix.as_mut()
+        {
+            // Only the stale ones, with the reason (as rm --stale --posix sees them).
+            let st = super::posix_rm::find_stale()?;
+            pj.stale_unknown = st.unknown.clone();
+            let keep = |list: &mut Vec<PosixObjJson>, kind: super::posix_rm::PKind| {
+                list.retain_mut(|e| {
+                    let why =
+                        st.found.iter().find(|(k, n, _)| *k == kind && *n == e.name).map(|f| f.2.clone());
+                    e.stale_reason = why;
+                    e.stale_reason.is_some()
+                })
+            };
+            keep(&mut pj.shared_memory, super::posix_rm::PKind::Shm);
+            keep(&mut pj.semaphores, super::posix_rm::PKind::Sem);
+            if let Some(mq) = pj.message_queues.as_mut() {
+                keep(mq, super::posix_rm::PKind::Msg);
+            }
+        }
     }
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)?;
