@@ -142,6 +142,15 @@ fn mk_on_an_existing_name() {
 }
 
 #[test]
+fn mk_refuses_an_object_larger_than_dev_shm() {
+    let n = Name::new("huge");
+    let err = fails(&run(&["mk", "-m", "1E", "-n", n.s()], b""));
+    assert!(err.starts_with("ipckit: create POSIX shared memory failed: File too large:"), "{err}");
+    assert!(err.contains("file system at /dev/shm"), "{err}");
+    assert!(ShmObject::open(n.s()).is_err(), "nothing was made");
+}
+
+#[test]
 fn a_name_with_a_slash_inside_is_refused_everywhere() {
     let bad = "/ipckit-clitest/inside";
     let err = fails(&run(&["mk", "-q", "-n", bad], b""));

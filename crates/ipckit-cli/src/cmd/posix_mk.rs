@@ -70,6 +70,15 @@ impl PosixMk {
         const WHAT: &str = "create POSIX shared memory failed";
         let size = usize::try_from(size).map_err(|_| Fail::Msg(format!("{WHAT}: {}", strerror(27))))?;
         let name = self.name();
+        if let Ok(room) = ShmObject::fs_size()
+            && size as u64 > room
+        {
+            out.flush()?;
+            return Err(Fail::Msg(format!(
+                "{WHAT}: {}: {size} bytes is more than the {room} bytes of the file system at /dev/shm",
+                strerror(27)
+            )));
+        }
         let obj = match ShmObject::create(name, size, mode) {
             Err(e) if e.kind() == ErrorKind::AlreadyExists && !exclusive => {
                 let obj = ShmObject::open(name).map_err(|e| failed(WHAT, &e))?;

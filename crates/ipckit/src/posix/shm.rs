@@ -83,6 +83,14 @@ impl ShmObject {
         Ok(obj)
     }
 
+    /// `statvfs("/dev/shm")`—The size of the file system named objects live in: no
+    /// object can hold more (writing past it fails, and touching such memory through
+    /// a mapping raises `SIGBUS`).
+    pub fn fs_size() -> Result<u64> {
+        let path = c"/dev/shm";
+        sys::mman::fs_size(path).map_err(|e| Error::sys("statvfs", Object::Path("/dev/shm".into()), e))
+    }
+
     /// `shm_open(name, O_RDWR)`—Opens an existing named object for reading and writing.
     pub fn open(name: &str) -> Result<ShmObject> {
         ShmObject::open_with(name, false)
