@@ -210,6 +210,30 @@ fn timed_waits_run_out_and_report_not_now() {
     assert_eq!(sem.value().unwrap(), 0, "nothing taken by the failed waits");
 }
 
+/// Waits until the thread of process `pid` named `comm` (libtest names a test's
+/// thread after the test, cut to 15 bytes; a test on the main thread has the
+/// binary's name) sleeps on a futex, as `sem_clockwait` does. Panics after two
+/// minutes: a hang guard, not a timing assertion.
+fn wait_test_thread_blocked(pid: u32, comm: &str) {
+    let start = Instant::now();
+    loop {
+        let mut names = Vec::new();
+        for t in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
+            let name = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            let wchan = std::fs::read_to_string(t.path().join("wchan")).unwrap_or_default();
+            if name.trim() == comm && wchan.contains("futex") {
+                return;
+            }
+            names.push(name.trim().to_string());
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no thread {comm} of {pid} waited (threads {names:?})"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn a_timed_wait_in_another_process_is_woken_by_a_post() {
     // The other process is this test binary started again (not a fork: see the note
@@ -224,7 +248,7 @@ fn a_timed_wait_in_another_process_is_woken_by_a_post() {
     sem.set_remove_on_drop(true).unwrap();
     let mut child =
         util::spawn_role("a_timed_wait_in_another_process_is_woken_by_a_post", &[&n]).spawn().unwrap();
-    util::wait_blocked_in(child.id(), "futex");
+    wait_test_thread_blocked(child.id(), "a_timed_wait_in");
     sem.post().unwrap();
     assert!(child.wait().unwrap().success());
     assert_eq!(sem.value().unwrap(), 0, "the child took the unit");
