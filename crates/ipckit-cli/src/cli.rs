@@ -81,6 +81,9 @@ pub struct Target {
     /// The object's id, as `ipckit ls` shows it
     #[arg(long = "id", value_name = "ID", allow_negative_numbers = true)]
     pub id: Option<i32>,
+    /// A POSIX object instead (a message queue, semaphore or shared-memory object)
+    #[arg(long = "posix", value_name = "/NAME")]
+    pub posix: Option<String>,
 }
 
 const KEY_EXAMPLES: &str = "\
@@ -106,7 +109,8 @@ const SEND_EXAMPLES: &str = "\
 Examples:
   ipckit send -k /tmp/app:1 hello world         one message \"hello world\", type 1
   ipckit send --id 3 -t 7 < picture.png         stdin as one type-7 message, any bytes
-  ipckit send -k 0x1234 --create --nowait ping  create the queue if missing; fail if full";
+  ipckit send -k 0x1234 --create --nowait ping  create the queue if missing; fail if full
+  ipckit send --posix /jobs --priority 5 urgent  to a POSIX queue, priority 5";
 
 /// Send one message: DATA (the arguments joined by single spaces) or, with no DATA,
 /// all of stdin, as raw bytes.
@@ -121,9 +125,12 @@ pub struct SendArgs {
     /// Fail at once if the queue is full, instead of waiting for room
     #[arg(long)]
     pub nowait: bool,
-    /// Create the queue (mode 0600) if no queue has the key
+    /// Create the queue (mode 0600) if no queue has the key (or name)
     #[arg(long)]
     pub create: bool,
+    /// With --posix: the message's priority (0 to 32767; higher is received first)
+    #[arg(long, value_name = "N")]
+    pub priority: Option<u32>,
     /// The message; stdin when absent. Once DATA has begun, the rest is DATA; DATA
     /// that starts with '-' goes after `--`
     #[arg(trailing_var_arg = true)]
@@ -149,6 +156,7 @@ Examples:
   ipckit recv --id 3 --except 1 --all        every message now queued but type 1
   ipckit recv --id 3 -n 3 --timeout 2.5      three messages, waiting 2.5 s at most for each
   ipckit recv --id 3 --nowait --format json  {\"type\":1,\"size\":5,\"encoding\":\"utf-8\",\"body\":\"hello\"}
+  ipckit recv --posix /jobs --all            every message of a POSIX queue, highest priority first
 
 Type rules (msgrcv): -t 0 any type, -t N exactly N, -t -N the lowest type <= N,
 --except N any type but N.";
@@ -201,6 +209,7 @@ Examples:
   ipckit sem -k /tmp/app:2 op 0-1,1+1    take 0 and give 1, atomically (waits)
   ipckit sem --id 3 op --nowait 0-1      fail at once if it would wait
   ipckit sem --id 3 wait 1 --timeout 5   wait until semaphore 1 is zero, 5 s at most
+  ipckit sem --posix /lock post          a POSIX named semaphore: post, wait, value, show
 
 Operations: N-D subtracts D (waiting until possible), N+D adds D, N=0 waits for zero;
 D is 1-32767 (+0 and -0 are refused: they would wait for zero).";
@@ -219,6 +228,10 @@ pub struct SemArgs {
 pub enum SemAction {
     /// List every semaphore's value, last pid, ncnt and zcnt
     Show,
+    /// With --posix: add one (sem_post)
+    Post,
+    /// With --posix: print the value (sem_getvalue)
+    Value,
     /// Print semaphore N's value
     Get { n: u16 },
     /// Set semaphore N to VALUE (0-32767)
@@ -236,9 +249,9 @@ pub enum SemAction {
         #[arg(long, value_name = "SECS")]
         timeout: Option<String>,
     },
-    /// Wait until semaphore N is zero
+    /// Wait until semaphore N is zero (with --posix: take one unit, waiting while it is 0)
     Wait {
-        n: u16,
+        n: Option<u16>,
         /// Fail at once instead of waiting
         #[arg(long, conflicts_with = "timeout")]
         nowait: bool,
@@ -252,7 +265,8 @@ const SHM_EXAMPLES: &str = "\
 Examples:
   ipckit shm --id 5 show                          size, attachments, pids and times
   ipckit shm --id 5 read --len 64 --format hex    the first 64 bytes, as a hex dump
-  echo -n hello | ipckit shm -k /tmp/app:3 write --offset 128";
+  echo -n hello | ipckit shm -k /tmp/app:3 write --offset 128
+  ipckit shm --posix /frame read --len 16 --format hex   a POSIX object in /dev/shm";
 
 /// Show, read or write a shared-memory segment (bounds checked).
 #[derive(Args, Debug)]

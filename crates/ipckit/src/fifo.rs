@@ -152,7 +152,9 @@ fn c_path(op: &'static str, path: &Path) -> Result<CString> {
 impl Fifo {
     /// `mkfifo(path, mode)`—Creates a new FIFO; fails if anything exists at `path`.
     ///
-    /// The process umask applies to `mode`. Errors: [`ErrorKind::AlreadyExists`],
+    /// The FIFO gets exactly `mode`: `mkfifo` applies the process umask (022 turns
+    /// 0666 into 0644, refusing the other users the caller meant to let in), so the
+    /// mode is set again after creation. Errors: [`ErrorKind::AlreadyExists`],
     /// [`ErrorKind::NotFound`] (a directory on the way is missing),
     /// [`ErrorKind::PermissionDenied`].
     ///
@@ -175,6 +177,17 @@ impl Fifo {
         })?;
         // Hold on to what we made, so that removal touches this FIFO and nothing else.
         let made = sys::fifo::open_path(&cpath).ok();
+        // The mode asked for, not the one the umask left (through the descriptor when
+        // there is one, so a file swapped in at the path is never touched).
+        let chmod = match &made {
+            Some(fd) => sys::fifo::chmod_opath(std::os::fd::AsFd::as_fd(fd), mode.bits()),
+            None => sys::fifo::chmod(&cpath, mode.bits()),
+        };
+        if let Err(e) = chmod {
+            let _ = sys::fifo::unlink(&cpath);
+            return Err(Error::sys("chmod", Object::Path(path.to_path_buf()), e)
+                .with_detail("setting the new FIFO's mode past the umask"));
+        }
         Ok(Fifo { path: path.to_path_buf(), cpath, nofollow: false, own: Ownership::new(true), made })
     }
 

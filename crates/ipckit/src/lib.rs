@@ -15,6 +15,7 @@
 //! | kernel limits (`/proc/sys/kernel/*`, `IPC_INFO`) | [`limits`] |
 //! | POSIX shared memory and memfds (`shm_open`/`memfd_create`/`mmap`) | [`posix::shm`] |
 //! | POSIX message queues (`mq_open`/`mq_send`/`mq_receive`) | [`posix::mq`] |
+//! | POSIX semaphores, named and in shared memory (`sem_open`/`sem_init`/`sem_wait`/`sem_post`) | [`posix::sem`] |
 //! | a shared-memory channel near the hardware's limit (SPSC ring, futex wake-ups) | [`channel`] |
 //! | processes (`fork`, `waitpid`, `kill`) | [`process`] |
 //! | listing every object (`/proc/sysvipc`, `/dev/shm`, `/dev/mqueue`), like `ipcs` | [`registry`] |

@@ -93,6 +93,7 @@ ipckit options:
                    (and the limits with -l, the summary with -u)
      --posix       also list POSIX shared memory, semaphores and message queues
      --stale       only the objects no live process uses any more, with the reason
+                   (with --posix: also POSIX objects no process maps or holds open)
 
 Examples:
  {c}                    queues, segments and semaphore sets, as ipcs
@@ -192,6 +193,9 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
         json(&mut *out, &o, &mut names)?;
     } else if o.stale {
         stale_text(&mut *out, &o, &mut names)?;
+        if o.posix {
+            super::posix_ls::stale_text(&mut *out)?;
+        }
     } else if let Some(id) = o.id {
         if o.msg {
             print_msg(ctx, &mut *out, id, o.unit)?;
@@ -745,32 +749,7 @@ fn stale_text(out: &mut dyn Write, o: &Opts, names: &mut Names) -> Res0 {
 // ----- --posix --------------------------------------------------------------------
 
 fn posix_text(out: &mut dyn Write, names: &mut Names) -> Res0 {
-    let p = registry::posix_objects()?;
-    writeln!(out, "------ POSIX Shared Memory (/dev/shm) --------")?;
-    writeln!(out, "{:<30} {:<10} {:<10} {:<10}", "name", "owner", "perms", "bytes")?;
-    for o in &p.shm {
-        writeln!(out, "{:<30} {} {:<10o} {:<10}", o.name, owner(names, o.uid), o.mode & 0o777, o.size)?;
-    }
-    writeln!(out)?;
-    writeln!(out, "------ POSIX Semaphores (/dev/shm/sem.*) --------")?;
-    writeln!(out, "{:<30} {:<10} {:<10}", "name", "owner", "perms")?;
-    for o in &p.sem {
-        writeln!(out, "{:<30} {} {:<10o}", o.name, owner(names, o.uid), o.mode & 0o777)?;
-    }
-    writeln!(out)?;
-    writeln!(out, "------ POSIX Message Queues (/dev/mqueue) --------")?;
-    match &p.mq {
-        None => writeln!(out, "(no mqueue file system is mounted at /dev/mqueue)")?,
-        Some(list) => {
-            writeln!(out, "{:<30} {:<10} {:<10} {:<12}", "name", "owner", "perms", "used-bytes")?;
-            for o in list {
-                let q = o.qsize.map(|v| v.to_string()).unwrap_or_else(|| "?".into());
-                writeln!(out, "{:<30} {} {:<10o} {q:<12}", o.name, owner(names, o.uid), o.mode & 0o777)?;
-            }
-        }
-    }
-    writeln!(out)?;
-    Ok(())
+    super::posix_ls::text(out, names)
 }
 
 // ----- --json ---------------------------------------------------------------------
@@ -901,6 +880,8 @@ struct PosixObjJson {
     queued_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     notify_pid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stale_reason: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -908,6 +889,9 @@ struct PosixJson {
     shared_memory: Vec<PosixObjJson>,
     semaphores: Vec<PosixObjJson>,
     message_queues: Option<Vec<PosixObjJson>>,
+    /// With `--stale`: why no POSIX object could be judged, if none could.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stale_unknown: Option<String>,
 }
 
 #[derive(Serialize, Default)]
@@ -1096,6 +1080,7 @@ fn json(out: &mut dyn Write, o: &Opts, names: &mut Names) -> Res0 {
             size_bytes: None,
             queued_bytes: None,
             notify_pid: None,
+            stale_reason: None,
         };
         doc.posix = Some(PosixJson {
             shared_memory: p
@@ -1116,7 +1101,28 @@ fn json(out: &mut dyn Write, o: &Opts, names: &mut Names) -> Res0 {
                     })
                     .collect()
             }),
+            stale_unknown: None,
         });
+        if o.stale
+            && let Some(pj) = doc.posix.as_mut()
+        {
+            // Only the stale ones, with the reason (as rm --stale --posix sees them).
+            let st = super::posix_rm::find_stale()?;
+            pj.stale_unknown = st.unknown.clone();
+            let keep = |list: &mut Vec<PosixObjJson>, kind: super::posix_rm::PKind| {
+                list.retain_mut(|e| {
+                    let why =
+                        st.found.iter().find(|(k, n, _)| *k == kind && *n == e.name).map(|f| f.2.clone());
+                    e.stale_reason = why;
+                    e.stale_reason.is_some()
+                })
+            };
+            keep(&mut pj.shared_memory, super::posix_rm::PKind::Shm);
+            keep(&mut pj.semaphores, super::posix_rm::PKind::Sem);
+            if let Some(mq) = pj.message_queues.as_mut() {
+                keep(mq, super::posix_rm::PKind::Msg);
+            }
+        }
     }
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)?;

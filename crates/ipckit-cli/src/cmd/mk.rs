@@ -11,6 +11,7 @@ use ipckit::sysv::shm::{ShmFlags, ShmSegment};
 use ipckit::sysv::{Create, IpcPerm};
 use ipckit::{Error, ErrorKind, Key, Mode};
 
+use super::posix_mk::PosixOpt;
 use crate::getopt::{self, HasArg, Opt, Spec};
 use crate::util::{self, strerror};
 use crate::{Ctx, Fail, Res};
@@ -26,10 +27,15 @@ enum Flag {
     Exclusive,
     Version,
     Help,
+    Posix(PosixOpt),
 }
 
 const OPTIONS: &[Spec<Flag>] = &[
     Spec::both('M', "shmem", HasArg::Required, Flag::Shmem),
+    Spec::both('m', "posix-shmem", HasArg::Required, Flag::Posix(PosixOpt::Shmem)),
+    Spec::both('q', "posix-mqueue", HasArg::No, Flag::Posix(PosixOpt::Mqueue)),
+    Spec::both('s', "posix-semaphore", HasArg::No, Flag::Posix(PosixOpt::Semaphore)),
+    Spec::both('n', "name", HasArg::Required, Flag::Posix(PosixOpt::Name)),
     Spec::both('S', "semaphore", HasArg::Required, Flag::Semaphore),
     Spec::both('Q', "queue", HasArg::No, Flag::Queue),
     Spec::both('p', "mode", HasArg::Required, Flag::Mode),
@@ -50,9 +56,14 @@ Create various IPC resources, as util-linux ipcmk does.
 
 Options:
  -M, --shmem <size>       create shared memory segment of size <size>
+ -m, --posix-shmem <size> create POSIX shared memory segment of size <size>
  -S, --semaphore <number> create semaphore array with <number> elements
+ -s, --posix-semaphore    create POSIX semaphore
  -Q, --queue              create message queue
- -p, --mode <mode>        permission for the resource (default is 0600)
+ -q, --posix-mqueue       create POSIX message queue
+ -p, --mode <mode>        permission for the resource (default is 0600, not
+                          ipcmk's 0644; applied exactly, whatever the umask)
+ -n, --name <name>        name of the POSIX resource
 
  -h, --help               display this help
  -V, --version            display version
@@ -60,17 +71,22 @@ Options:
 ipckit options:
  -k, --key <key>          use this key (0xHEX, decimal, or PATH:PROJ for ftok)
                           instead of a random one; opens the object if it exists
-     --exclusive          with -k: fail if an object already has the key
+     --exclusive          with -k or -n: fail if an object already has the key
+                          or name (otherwise it is opened, never resized)
 
 Arguments:
  <size> arguments may be followed by the suffixes for
    KiB, MiB, GiB, TiB, PiB and EiB (the \"iB\" is optional; KB, MB... are powers of 1000)
+
+ -n, --name <name> option is required for POSIX IPC
 
 Examples:
  {c} -Q                       a message queue with a random key
  {c} -M 4K -p 640             a 4096-byte segment, mode 0640
  {c} -S 2 -k /tmp/app:1       a set of 2 semaphores with key ftok(\"/tmp/app\", 1)
  {c} -M 1M -Q -S 1            all three (printed in that order, like ipcmk)
+ {c} -q -n /jobs -p 660       a POSIX message queue /jobs, mode 0660
+ {c} -m 1M -s -n /frame       a POSIX shared-memory object and a semaphore, both /frame
 "
     )
 }
@@ -250,12 +266,14 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
     let mut mode = Mode::OWNER_RW;
     let mut key: Option<Key> = None;
     let mut exclusive = false;
+    let mut posix = super::posix_mk::PosixMk::default();
     for opt in getopt::parse(OPTIONS, args).opts {
         match opt {
             Opt::Err(e) => return Err(Fail::Usage(e)),
             Opt::Opt(flag, arg) => {
                 let arg = arg.unwrap_or_default();
                 match flag {
+                    Flag::Posix(opt) => posix.take(opt, &arg)?,
                     Flag::Shmem => {
                         size = Some(util::parse_size(&arg).map_err(|errno| {
                             Fail::Msg(format!("failed to parse size: '{arg}': {}", strerror(errno)))
@@ -286,11 +304,12 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
             }
         }
     }
-    if size.is_none() && nsems.is_none() && !queue {
+    if size.is_none() && nsems.is_none() && !queue && !posix.any() {
         return Err(Fail::Usage("bad usage".into()));
     }
-    if exclusive && key.is_none() {
-        return Err(Fail::Usage("--exclusive needs a key (-k KEY)".into()));
+    posix.check()?;
+    if exclusive && key.is_none() && !posix.has_name() {
+        return Err(Fail::Usage("--exclusive needs a key (-k KEY) or a name (-n NAME)".into()));
     }
     // An id printed nowhere is an object nobody will remove: check stdout first.
     util::stdout_file("the new object's id would be printed nowhere")?;
@@ -331,6 +350,7 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
         let line = format!("Shared memory id: {}", seg.id());
         announce(&mut *out, &line, seg.created(), || seg.remove())?;
     }
+    posix.shm(ctx, &mut *out, mode, exclusive)?;
     if queue {
         const WHAT: &str = "create message queue failed";
         let q = create_or_open(
@@ -364,6 +384,7 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
         let line = format!("Message queue id: {}", q.id());
         announce(&mut *out, &line, q.created(), || q.remove())?;
     }
+    posix.mq(ctx, &mut *out, mode, exclusive)?;
     if let Some(n) = nsems {
         const WHAT: &str = "create semaphore failed";
         if n <= 0 {
@@ -399,6 +420,7 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
         let line = format!("Semaphore id: {}", set.id());
         announce(&mut *out, &line, set.created(), || set.remove())?;
     }
+    posix.sem(ctx, &mut *out, mode, exclusive)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,12 @@ pub mod key;
 pub mod ls;
 pub mod man;
 pub mod mk;
+pub mod posix_ls;
+pub mod posix_mk;
+pub mod posix_msg;
+pub mod posix_rm;
+pub mod posix_sem;
+pub mod posix_shm;
 pub mod recv;
 pub mod rm;
 pub mod sem;
@@ -28,6 +34,11 @@ pub fn dispatch(cli: Cli) -> Res {
         Cmd::Rm(raw) => rm::run(&sub("rm"), &raw.args),
         Cmd::Mk(raw) => mk::run(&sub("mk"), &raw.args),
         Cmd::Key(a) => key::run(a),
+        // `--posix /NAME`: the POSIX object of the same kind.
+        Cmd::Send(a) if a.target.posix.is_some() => posix_msg::send(a),
+        Cmd::Recv(a) if a.target.posix.is_some() => posix_msg::recv(a),
+        Cmd::Sem(a) if a.target.posix.is_some() => posix_sem::run(a),
+        Cmd::Shm(a) if a.target.posix.is_some() => posix_shm::run(a),
         Cmd::Send(a) => send::run(a),
         Cmd::Recv(a) => recv::run(a),
         Cmd::Sem(a) => sem::run(a),

@@ -14,6 +14,7 @@ use ipckit::sysv::shm::ShmSegment;
 use ipckit::sysv::{msg, sem, shm};
 use ipckit::{Error, Key};
 
+use super::posix_rm::{self, PKind};
 use crate::getopt::{self, HasArg, Opt, Spec};
 use crate::util::{self, strerror};
 use crate::{Ctx, Fail, Res};
@@ -33,6 +34,10 @@ enum Flag {
     Help,
     Stale,
     DryRun,
+    PosixShmem,
+    PosixMqueue,
+    PosixSemaphore,
+    Posix,
 }
 
 const OPTIONS: &[Spec<Flag>] = &[
@@ -48,6 +53,11 @@ const OPTIONS: &[Spec<Flag>] = &[
     Spec::both('h', "help", HasArg::No, Flag::Help),
     Spec::long("stale", HasArg::No, Flag::Stale),
     Spec::long("dry-run", HasArg::No, Flag::DryRun),
+    // util-linux 2.41's POSIX options (posix_rm.rs).
+    Spec::long("posix-shmem", HasArg::Required, Flag::PosixShmem),
+    Spec::long("posix-mqueue", HasArg::Required, Flag::PosixMqueue),
+    Spec::long("posix-semaphore", HasArg::Required, Flag::PosixSemaphore),
+    Spec::long("posix", HasArg::No, Flag::Posix),
 ];
 
 fn help(ctx: &Ctx) -> String {
@@ -67,7 +77,15 @@ Options:
  -Q, --queue-key <key>      remove message queue by key
  -s, --semaphore-id <id>    remove semaphore by id
  -S, --semaphore-key <key>  remove semaphore by key
- -a, --all[=shm|msg|sem]    remove all (in the specified category)
+     --posix-shmem <name>   remove POSIX shared memory segment by name
+     --posix-mqueue <name>  remove POSIX message queue by name
+     --posix-semaphore <name>
+                            remove POSIX semaphore by name
+ -a, --all[=shm|pshm|msg|pmsg|sem|psem]
+                            remove all (in the specified category); a bare -a
+                            removes System V objects only (ipcrm 2.41 also takes
+                            every POSIX object, which /dev/shm shares across IPC
+                            namespaces): name pshm, pmsg or psem for those
  -v, --verbose              explain what is being done
 
  -h, --help                 display this help
@@ -76,6 +94,8 @@ Options:
 ipckit options:
      --stale                remove what `ipckit ls --stale` shows
      --dry-run              with --stale: only say what would be removed
+     --posix                with --stale: also POSIX objects that no live process
+                            maps or holds open (needs root to see every process)
 
 Keys are hexadecimal (0x...), octal (0...) or decimal, or PATH:PROJ for ftok.
 
@@ -86,6 +106,8 @@ Examples:
  {c} --all=sem              remove every semaphore set
  {c} shm 5 6                the old form: remove segments 5 and 6
  {c} --stale --dry-run      list the leaked objects that --stale would remove
+ {c} --posix-mqueue /jobs   remove the POSIX message queue /jobs
+ {c} -apsem                 remove every POSIX named semaphore
 "
     )
 }
@@ -256,6 +278,7 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
     let mut failures = 0u32;
     let mut rm_all: Option<Option<Kind>> = None;
     let (mut stale, mut dry_run) = (false, false);
+    let (mut posix, mut posix_all) = (false, None);
     for opt in parsed.opts {
         let (flag, arg) = match opt {
             Opt::Err(e) => {
@@ -265,6 +288,23 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
             Opt::Opt(flag, arg) => (flag, arg.unwrap_or_default()),
         };
         let (kind, iskey) = match flag {
+            Flag::PosixShmem | Flag::PosixMqueue | Flag::PosixSemaphore => {
+                let k = match flag {
+                    Flag::PosixShmem => PKind::Shm,
+                    Flag::PosixMqueue => PKind::Msg,
+                    _ => PKind::Sem,
+                };
+                failures += posix_rm::remove_name(ctx, &mut *r.out, r.verbose, k, &arg)?;
+                continue;
+            }
+            Flag::Posix => {
+                posix = true;
+                continue;
+            }
+            Flag::All if PKind::of_all(arg.trim_start_matches('=')).is_some() => {
+                posix_all = PKind::of_all(arg.trim_start_matches('='));
+                continue;
+            }
             Flag::ShmemId => (Kind::Shm, false),
             Flag::ShmemKey => (Kind::Shm, true),
             Flag::QueueId => (Kind::Msg, false),
@@ -327,8 +367,19 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
     {
         failures += 1;
     }
+    if let Some(k) = posix_all
+        && posix_rm::remove_all(ctx, &mut *r.out, r.verbose, k)?
+    {
+        failures += 1;
+    }
     if stale {
         failures += remove_stale(&mut r, dry_run)?;
+        if posix {
+            failures += posix_rm::remove_stale(ctx, &mut *r.out, dry_run)?;
+        }
+    } else if posix {
+        r.out.flush()?;
+        return Err(Fail::Usage("--posix goes with --stale".into()));
     } else if dry_run {
         r.out.flush()?;
         return Err(Fail::Usage("--dry-run goes with --stale".into()));

@@ -72,6 +72,11 @@ pub fn run(a: SemArgs) -> Res {
                 writeln!(out, "{i:<8} {:>6} {:>8} {:>6} {:>6}", v.value, v.pid, v.ncnt, v.zcnt)?;
             }
         }
+        SemAction::Post | SemAction::Value => {
+            return Err(Fail::Usage(
+                "post and value are for POSIX semaphores (--posix /NAME); here use op N+1 and get N".into(),
+            ));
+        }
         SemAction::Get { n } => writeln!(out, "{}", set.value(n)?)?,
         SemAction::Set { n, value } => set.set_value(n, value)?,
         SemAction::Op { ops, undo, nowait, timeout: t } => {
@@ -82,6 +87,7 @@ pub fn run(a: SemArgs) -> Res {
             apply(&set, &list, nowait, timeout(&t)?, &format!("'{ops}'"))?;
         }
         SemAction::Wait { n, nowait, timeout: t } => {
+            let n = n.ok_or_else(|| Fail::Usage("wait needs the semaphore's number N".into()))?;
             apply(
                 &set,
                 &[SemOp::wait_zero(n)],

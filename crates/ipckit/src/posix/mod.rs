@@ -1,4 +1,4 @@
-//! POSIX IPC objects: named shared memory and message queues.
+//! POSIX IPC objects: named shared memory, message queues and semaphores.
 //!
 //! POSIX objects are found by a **name** such as `/jobs` rather than a numeric key.
 //! Shared-memory objects are files in `/dev/shm`; message queues live in the `mqueue`
@@ -22,6 +22,7 @@
 //! [mq_overview(7)](https://man7.org/linux/man-pages/man7/mq_overview.7.html).
 
 pub mod mq;
+pub mod sem;
 pub mod shm;
 
 use std::ffi::CString;

@@ -23,6 +23,11 @@
 //! # Ok::<(), ipckit::Error>(())
 //! ```
 //!
+//! To hear of a message without waiting in `mq_receive`: [`MessageQueue::notify`]
+//! (`mq_notify`, a callback on a thread), [`MessageQueue::wait_readable`] (`poll`
+//! on the descriptor), and, with the `tokio` feature, `AsyncMessageQueue`
+//! ([`MessageQueue::into_async`]) whose `send` and `recv` are `async`.
+//!
 //! Limits: an unprivileged queue holds at most `msg_max` messages
 //! (`/proc/sys/fs/mqueue/msg_max`, 10 by default) of at most `msgsize_max` bytes
 //! (`/proc/sys/fs/mqueue/msgsize_max`, 8192); larger attributes are refused with
@@ -44,6 +49,13 @@ use crate::perm::Mode;
 use crate::sys::{self, Errno, posix_mq::RawAttr};
 use crate::sysv::Ownership;
 use crate::wait::Wait;
+
+mod notify;
+pub use notify::Notification;
+#[cfg(feature = "tokio")]
+mod async_queue;
+#[cfg(feature = "tokio")]
+pub use async_queue::AsyncMessageQueue;
 
 /// The size of a new queue.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -90,6 +102,10 @@ impl fmt::Debug for MessageQueue {
 impl MessageQueue {
     /// `mq_open(name, O_CREAT | O_EXCL | O_RDWR, mode, attr)`—Creates a new queue;
     /// fails if the name is taken.
+    ///
+    /// The queue gets exactly `mode`: `mq_open` applies the process umask (022 turns
+    /// 0666 into 0644), so the mode is set again with `fchmod` after creation; if that
+    /// fails the new queue is unlinked again.
     #[doc(alias = "mq_open")]
     pub fn create(name: &str, attr: QueueAttr, mode: Mode) -> Result<MessageQueue> {
         let (full, c) = super::c_name("mq_open", name)?;
@@ -115,6 +131,12 @@ impl MessageQueue {
                 err
             })?;
         let mut q = MessageQueue { fd, name: full, c_name: c, own: Ownership::new(true), msgsize: 0 };
+        if let Err(e) = sys::mman::fchmod(q.fd.as_fd(), mode.bits()) {
+            let _ = sys::posix_mq::mq_unlink(&q.c_name);
+            return Err(
+                Error::sys("fchmod", q.obj(), e).with_detail("setting the new queue's mode past the umask")
+            );
+        }
         q.msgsize = q.status()?.msgsize;
         Ok(q)
     }
@@ -162,6 +184,13 @@ impl MessageQueue {
         sys::posix_mq::mq_unlink(&c).map_err(|e| open_error(&full, e))
     }
 
+    /// `fstat`—The queue's permission bits.
+    pub fn mode(&self) -> Result<Mode> {
+        sys::mman::fstat_size_mode(self.fd.as_fd())
+            .map(|(_, m)| Mode::new(m))
+            .map_err(|e| Error::sys("fstat", self.obj(), e))
+    }
+
     /// `mq_getattr`—The queue's attributes and how many messages it holds.
     #[doc(alias = "mq_getattr")]
     pub fn status(&self) -> Result<QueueStatus> {
@@ -194,13 +223,7 @@ impl MessageQueue {
     /// `mq_timedsend`—Sends, waiting as `wait` says; `Ok(false)` if it ran out of time.
     #[doc(alias = "mq_timedsend")]
     pub fn send_with(&self, data: &[u8], prio: u32, wait: Wait) -> Result<bool> {
-        if data.len() > self.msgsize {
-            return Err(Error::new("mq_send", self.obj(), ErrorKind::MessageTooLarge).with_detail(format!(
-                "a message of {} bytes exceeds the queue's msgsize of {}",
-                data.len(),
-                self.msgsize
-            )));
-        }
+        self.check_send_len(data)?;
         loop {
             match sys::posix_mq::mq_send(self.fd.as_fd(), data, prio, abs_deadline(wait)) {
                 Ok(()) => return Ok(true),
@@ -232,13 +255,7 @@ impl MessageQueue {
     /// `mq_timedreceive`—Receives, waiting as `wait` says.
     #[doc(alias = "mq_timedreceive")]
     pub fn recv_with(&self, buf: &mut [u8], wait: Wait) -> Result<Option<(usize, u32)>> {
-        if buf.len() < self.msgsize {
-            return Err(Error::new("mq_receive", self.obj(), ErrorKind::InvalidInput).with_detail(format!(
-                "the buffer of {} bytes is smaller than the queue's msgsize of {} (EMSGSIZE)",
-                buf.len(),
-                self.msgsize
-            )));
-        }
+        self.check_recv_buf(buf)?;
         loop {
             match sys::posix_mq::mq_receive(self.fd.as_fd(), buf, abs_deadline(wait)) {
                 Ok(r) => return Ok(Some(r)),
@@ -247,6 +264,30 @@ impl MessageQueue {
                 Err(e) => return Err(Error::sys("mq_receive", self.obj(), e)),
             }
         }
+    }
+}
+
+impl MessageQueue {
+    fn check_send_len(&self, data: &[u8]) -> Result<()> {
+        if data.len() > self.msgsize {
+            return Err(Error::new("mq_send", self.obj(), ErrorKind::MessageTooLarge).with_detail(format!(
+                "a message of {} bytes exceeds the queue's msgsize of {}",
+                data.len(),
+                self.msgsize
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_recv_buf(&self, buf: &[u8]) -> Result<()> {
+        if buf.len() < self.msgsize {
+            return Err(Error::new("mq_receive", self.obj(), ErrorKind::InvalidInput).with_detail(format!(
+                "the buffer of {} bytes is smaller than the queue's msgsize of {} (EMSGSIZE)",
+                buf.len(),
+                self.msgsize
+            )));
+        }
+        Ok(())
     }
 }
 

@@ -64,18 +64,31 @@ impl ShmObject {
     /// `shm_open(name, O_CREAT | O_EXCL | O_RDWR, mode)` then `ftruncate(size)`—Creates
     /// a new named object of `size` zero bytes; fails if the name is taken.
     ///
-    /// If sizing fails, the new name is unlinked again: nothing is left behind.
+    /// The object gets exactly `mode`: `shm_open` applies the process umask (022 turns
+    /// 0666 into 0644), so the mode is set again with `fchmod` after creation.
+    /// If that or sizing fails, the new name is unlinked again: nothing is left behind.
     #[doc(alias = "shm_open")]
     pub fn create(name: &str, size: usize, mode: Mode) -> Result<ShmObject> {
         let (full, c) = super::c_name("shm_open", name)?;
         let fd = sys::posix_shm::shm_open(&c, OpenHow::CreateExclusive, false, mode.bits())
             .map_err(|e| open_error(&full, e))?;
         let obj = ShmObject { fd, name: Some((full, c)), own: Ownership::new(true) };
-        if let Err(e) = obj.set_len(size) {
+        let sized = sys::mman::fchmod(obj.fd.as_fd(), mode.bits())
+            .map_err(|e| Error::sys("fchmod", obj.obj(), e))
+            .and_then(|()| obj.set_len(size));
+        if let Err(e) = sized {
             let _ = sys::posix_shm::shm_unlink(&obj.name.as_ref().expect("named").1);
             return Err(e);
         }
         Ok(obj)
+    }
+
+    /// `statvfs("/dev/shm")`—The size of the file system named objects live in: no
+    /// object can hold more (writing past it fails, and touching such memory through
+    /// a mapping raises `SIGBUS`).
+    pub fn fs_size() -> Result<u64> {
+        let path = c"/dev/shm";
+        sys::mman::fs_size(path).map_err(|e| Error::sys("statvfs", Object::Path("/dev/shm".into()), e))
     }
 
     /// `shm_open(name, O_RDWR)`—Opens an existing named object for reading and writing.

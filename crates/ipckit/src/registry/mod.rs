@@ -37,6 +37,7 @@
 
 mod calls;
 mod posix;
+mod posix_use;
 mod proc;
 mod stale;
 
@@ -45,6 +46,7 @@ pub use posix::{
     PosixMq, PosixObjects, PosixSem, PosixShm, mqueue_mounted, parse_mqueue_status, posix_objects,
     posix_objects_in,
 };
+pub use posix_use::{PosixUse, parse_maps_files};
 pub use proc::{parse_msg, parse_sem, parse_shm};
 pub use stale::{SemPid, stale_msg, stale_sem, stale_shm};
 

@@ -6,7 +6,8 @@ use std::os::fd::{FromRawFd, OwnedFd};
 
 use super::{SysResult, cvt};
 
-/// `mkfifo(path, mode)`. The process umask applies, as for any new file.
+/// `mkfifo(path, mode)`. The process umask applies, as for any new file; callers that
+/// want the exact mode set it again with [`chmod_opath`].
 pub(crate) fn mkfifo(path: &CStr, mode: u32) -> SysResult<()> {
     // SAFETY: `path` is NUL-terminated and lives for the call.
     cvt(unsafe { libc::mkfifo(path.as_ptr(), mode as libc::mode_t) })?;
@@ -55,6 +56,24 @@ pub(crate) fn open_path(path: &CStr) -> SysResult<OwnedFd> {
     let fd = cvt(unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC) })?;
     // SAFETY: open returned a new descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `chmod("/proc/self/fd/N", mode)`: sets the exact mode of the file an `O_PATH`
+/// descriptor names (`fchmod` refuses `O_PATH` descriptors; the magic link reaches
+/// the very inode, not whatever the path names now).
+pub(crate) fn chmod_opath(fd: std::os::fd::BorrowedFd<'_>, mode: u32) -> SysResult<()> {
+    use std::os::fd::AsRawFd;
+    let link = std::ffi::CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("no NUL");
+    // SAFETY: `link` is NUL-terminated and lives for the call.
+    cvt(unsafe { libc::chmod(link.as_ptr(), mode as libc::mode_t) })?;
+    Ok(())
+}
+
+/// `chmod(path, mode)`.
+pub(crate) fn chmod(path: &CStr, mode: u32) -> SysResult<()> {
+    // SAFETY: `path` is NUL-terminated and lives for the call.
+    cvt(unsafe { libc::chmod(path.as_ptr(), mode as libc::mode_t) })?;
+    Ok(())
 }
 
 /// `unlink(path)`.

@@ -69,3 +69,21 @@ pub(crate) fn set_cloexec(fd: BorrowedFd<'_>, on: bool) -> SysResult<()> {
     cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, new) })?;
     Ok(())
 }
+
+/// `fchmod(fd, mode)`: sets the permission bits exactly (the umask does not apply),
+/// on a shared-memory object, a message-queue descriptor or a FIFO.
+pub(crate) fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> SysResult<()> {
+    // SAFETY: fchmod takes no pointers; the fd is valid for the duration of the call.
+    cvt(unsafe { libc::fchmod(fd.as_raw_fd(), mode as libc::mode_t) })?;
+    Ok(())
+}
+
+/// `statvfs(path)`: the size of the file system holding `path`, in bytes.
+pub(crate) fn fs_size(path: &CStr) -> SysResult<u64> {
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `path` is NUL-terminated; `st` is a writable `struct statvfs`.
+    cvt(unsafe { libc::statvfs(path.as_ptr(), st.as_mut_ptr()) })?;
+    // SAFETY: zero is a valid `struct statvfs` and the call filled it.
+    let st = unsafe { st.assume_init() };
+    Ok((st.f_blocks as u64).saturating_mul(st.f_frsize as u64))
+}

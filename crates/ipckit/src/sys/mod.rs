@@ -23,6 +23,7 @@ pub(crate) mod mman;
 pub(crate) mod msg;
 pub(crate) mod pipe;
 pub(crate) mod posix_mq;
+pub(crate) mod posix_sem;
 pub(crate) mod posix_shm;
 pub(crate) mod process;
 pub(crate) mod sem;

@@ -132,3 +132,91 @@ pub(crate) fn mq_getattr(fd: BorrowedFd<'_>) -> SysResult<RawAttr> {
 
 /// `O_NONBLOCK` as it shows in `mq_attr.mq_flags`.
 pub(crate) const O_NONBLOCK: i64 = libc::O_NONBLOCK as i64;
+
+/// `mq_setattr(fd, {mq_flags: O_NONBLOCK or 0})`: the only attribute that can change.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+pub(crate) fn mq_set_nonblocking(fd: BorrowedFd<'_>, nonblocking: bool) -> SysResult<()> {
+    let a = RawAttr { flags: if nonblocking { O_NONBLOCK } else { 0 }, ..RawAttr::default() };
+    let c = to_c(&a);
+    // SAFETY: `c` is a live mq_attr; the old attributes are not asked for (null).
+    cvt(unsafe { libc::mq_setattr(fd.as_raw_fd(), &c, std::ptr::null_mut()) })?;
+    Ok(())
+}
+
+/// glibc's `struct sigevent` with the `SIGEV_THREAD` members that the libc crate
+/// leaves as padding (`_sigev_un._sigev_thread`): the function and its attributes.
+#[repr(C)]
+struct SigeventThread {
+    value: *mut libc::c_void,
+    signo: libc::c_int,
+    notify: libc::c_int,
+    function: Option<extern "C" fn(libc::sigval)>,
+    attributes: *mut libc::pthread_attr_t,
+    _pad: [u8; SIGEV_PAD],
+}
+
+const SIGEV_PAD: usize = std::mem::size_of::<libc::sigevent>()
+    - std::mem::offset_of!(libc::sigevent, sigev_notify_thread_id)
+    - 2 * std::mem::size_of::<usize>();
+
+// The two layouts must agree where the C library reads them.
+const _: () = {
+    assert!(std::mem::size_of::<SigeventThread>() == std::mem::size_of::<libc::sigevent>());
+    assert!(std::mem::offset_of!(SigeventThread, signo) == std::mem::offset_of!(libc::sigevent, sigev_signo));
+    assert!(
+        std::mem::offset_of!(SigeventThread, notify) == std::mem::offset_of!(libc::sigevent, sigev_notify)
+    );
+    assert!(
+        std::mem::offset_of!(SigeventThread, function)
+            == std::mem::offset_of!(libc::sigevent, sigev_notify_thread_id)
+    );
+};
+
+/// A callback run by a `SIGEV_THREAD` notification.
+pub(crate) type NotifyFn = Box<dyn FnOnce() + Send + 'static>;
+
+/// Called by the C library on its notification thread with the pointer that
+/// [`mq_notify_thread`] registered.
+extern "C" fn notify_trampoline(v: libc::sigval) {
+    // SAFETY: the pointer is the `Box<NotifyFn>` leaked by `mq_notify_thread`; the
+    // kernel fires a registration at most once, so it is taken back exactly once.
+    let f = unsafe { Box::from_raw(v.sival_ptr.cast::<NotifyFn>()) };
+    // A panic must not unwind into C: it is caught and dropped.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || (*f)()));
+}
+
+/// `mq_notify(fd, {SIGEV_THREAD, trampoline, f})`: when a message arrives on the
+/// empty queue (and nobody waits in `mq_receive`), the C library calls `f` once on
+/// a new thread. `EBUSY` if another process is registered.
+///
+/// If the registration is cancelled or the descriptor closed before it fires, `f`
+/// is never called nor freed (whether it already fired cannot be told): callers
+/// keep what it owns small and take anything heavy out of it themselves.
+pub(crate) fn mq_notify_thread(fd: BorrowedFd<'_>, f: NotifyFn) -> SysResult<()> {
+    let value = Box::into_raw(Box::new(f));
+    let ev = SigeventThread {
+        value: value.cast(),
+        signo: 0,
+        notify: libc::SIGEV_THREAD,
+        function: Some(notify_trampoline),
+        attributes: std::ptr::null_mut(),
+        _pad: [0; SIGEV_PAD],
+    };
+    // SAFETY: `ev` has the layout of glibc's struct sigevent (checked above) and is
+    // read during the call only; the trampoline is sound to call once with `value`
+    // from any thread (the box holds a `Send` closure).
+    let r = cvt(unsafe { libc::mq_notify(fd.as_raw_fd(), (&ev as *const SigeventThread).cast()) });
+    if let Err(e) = r {
+        // SAFETY: the registration failed, so nothing else will ever see `value`.
+        drop(unsafe { Box::from_raw(value) });
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// `mq_notify(fd, NULL)`: removes this process's registration.
+pub(crate) fn mq_notify_cancel(fd: BorrowedFd<'_>) -> SysResult<()> {
+    // SAFETY: a null notification is the documented way to unregister.
+    cvt(unsafe { libc::mq_notify(fd.as_raw_fd(), std::ptr::null()) })?;
+    Ok(())
+}
