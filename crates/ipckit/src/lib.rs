@@ -16,6 +16,7 @@
 //! | POSIX shared memory and memfds (`shm_open`/`memfd_create`/`mmap`) | [`posix::shm`] |
 //! | POSIX message queues (`mq_open`/`mq_send`/`mq_receive`) | [`posix::mq`] |
 //! | a shared-memory channel near the hardware's limit (SPSC ring, futex wake-ups) | [`channel`] |
+//! | Unix sockets with descriptor passing and credentials; framed messages over Unix and TCP streams | [`socket`] |
 //! | processes (`fork`, `waitpid`, `kill`) | [`process`] |
 //! | listing every object (`/proc/sysvipc`, `/dev/shm`, `/dev/mqueue`), like `ipcs` | [`registry`] |
 //!
@@ -63,6 +64,7 @@ pub mod posix;
 pub mod process;
 mod region;
 pub mod registry;
+pub mod socket;
 mod sys;
 pub mod sysv;
 mod wait;
