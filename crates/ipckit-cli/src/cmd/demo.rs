@@ -32,7 +32,15 @@ const PARTS: &[(&str, &str)] = &[
     ("msg", "a message queue found through an ftok key: msgsnd(), msgrcv() by type"),
     ("shm", "a shared-memory counter, protected by a semaphore, across several processes"),
     ("ls", "what the objects look like to `ipckit ls` (ipcs), then their removal"),
+    (
+        "socket",
+        "a Unix socket between unrelated processes: credentials, a pipe end and a memfd channel passed",
+    ),
+    ("net", "the seed's sender/receiver pair over TCP on the loopback; the same across hosts"),
 ];
+
+#[path = "demo_socket.rs"]
+mod socket;
 
 // ----- the registry of what to remove on Ctrl-C -----------------------------------
 
@@ -480,6 +488,8 @@ pub fn run(a: DemoArgs) -> Res {
             "fifo" => part_fifo(),
             "msg" => part_msg(),
             "shm" => part_shm(a.workers),
+            "socket" => socket::part_socket(),
+            "net" => socket::part_net(),
             _ => part_ls(a.hold),
         };
         if result.is_err() {
@@ -504,6 +514,9 @@ pub fn role(args: &[String]) -> Res {
     let num = |i: usize| -> Result<i64, Fail> {
         arg(i)?.parse().map_err(|_| Fail::Msg(format!("demo role: argument {i} is not a number")))
     };
+    if let Some(r) = socket::role(&arg(0)?, &args[1..]) {
+        return r.map(|()| ExitCode::SUCCESS);
+    }
     match arg(0)?.as_str() {
         "pipe-reader" => {
             let mut buf = [0u8; 1024];

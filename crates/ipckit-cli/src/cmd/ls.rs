@@ -35,6 +35,7 @@ const LONG: &[Long] = &[
     Long { name: "json", has_arg: HasArg::No, id: 'J' },
     Long { name: "posix", has_arg: HasArg::No, id: 'P' },
     Long { name: "stale", has_arg: HasArg::No, id: 'X' },
+    Long { name: "sockets", has_arg: HasArg::No, id: 'S' },
 ];
 
 fn help(ctx: &Ctx) -> String {
@@ -72,6 +73,7 @@ ipckit options:
                    (and the limits with -l, the summary with -u)
      --posix       also list POSIX shared memory, semaphores and message queues
      --stale       only the objects no live process uses any more, with the reason
+     --sockets     the Unix sockets instead (/proc/net/unix), with their owners
 
 Examples:
  {c}                    queues, segments and semaphore sets, as ipcs
@@ -126,6 +128,7 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
         stale: false,
     };
     let mut out = util::stdout();
+    let mut sockets = false;
     for opt in getopt::parse(SHORT, LONG, args).opts {
         match opt {
             Opt::Err(e) => return Err(Fail::Usage(e)),
@@ -147,6 +150,7 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
                 'J' => o.json = true,
                 'P' => o.posix = true,
                 'X' => o.stale = true,
+                'S' => sockets = true,
                 'h' => {
                     out.write_all(help(ctx).as_bytes())?;
                     out.flush()?;
@@ -165,6 +169,11 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
     }
     if !o.msg && !o.shm && !o.sem {
         (o.msg, o.shm, o.sem) = (true, true, true);
+    }
+    if sockets {
+        let r = super::ls_sockets::print(&mut *out, o.json)?;
+        out.flush()?;
+        return Ok(r);
     }
     let mut names = Names::default();
     if o.json {

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod demo;
 pub mod key;
 pub mod ls;
+pub mod ls_sockets;
 pub mod mk;
 pub mod recv;
 pub mod rm;

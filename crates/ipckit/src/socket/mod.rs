@@ -83,8 +83,10 @@
 //!
 //! # Async
 //!
-//! With the cargo feature `tokio`, `AsyncUnixStream` and `AsyncUnixSeqpacket` send
-//! and receive with descriptors without blocking a runtime thread.
+//! With the cargo feature `tokio`, `UnixStream::into_async` and
+//! `UnixSeqpacket::into_async` give `AsyncUnixStream` (`AsyncRead` + `AsyncWrite`) and
+//! `AsyncUnixSeqpacket`, which send and receive bytes, descriptors and handles without
+//! blocking a runtime thread.
 //!
 //! References: [unix(7)](https://man7.org/linux/man-pages/man7/unix.7.html),
 //! [socket(2)](https://man7.org/linux/man-pages/man2/socket.2.html),
@@ -94,11 +96,15 @@
 //! [tcp(7)](https://man7.org/linux/man-pages/man7/tcp.7.html).
 
 mod addr;
+#[cfg(feature = "tokio")]
+mod async_io;
 mod frame;
 mod handoff;
 mod unix;
 
 pub use addr::UnixAddr;
+#[cfg(feature = "tokio")]
+pub use async_io::{AsyncUnixSeqpacket, AsyncUnixStream};
 pub use frame::{DEFAULT_MAX_FRAME, FRAME_HEADER, FrameSocket, Framed};
 pub use handoff::{HANDLE_TAG, Passable};
 pub use unix::{
