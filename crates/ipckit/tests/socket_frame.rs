@@ -238,3 +238,22 @@ fn typed_messages_cross_a_process_boundary() {
     tx.send(b"abc").unwrap();
     assert_eq!(rx.recv_pod::<Point>().unwrap_err().kind(), ErrorKind::Corrupted);
 }
+
+#[test]
+fn recv_into_fills_a_buffer_and_leaves_a_frame_too_large_for_it() {
+    let _g = serial();
+    let (a, b) = UnixStream::pair().unwrap();
+    let child = fork(move || send_all_frames(Framed::new(a).unwrap().with_max_frame(MAX).unwrap()));
+    let mut rx = Framed::new(b).unwrap().with_max_frame(MAX).unwrap();
+    let mut buf = vec![0u8; MAX];
+    let mut small = [0u8; 0];
+    for (i, len) in sizes().into_iter().enumerate() {
+        if len > 0 {
+            let err = rx.recv_into(&mut small).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::MessageTooLarge, "{err}");
+        }
+        let n = rx.recv_into(&mut buf).unwrap();
+        assert!(n == len && buf[..n] == frame(i, len)[..], "frame {i}");
+    }
+    wait_ok(child);
+}

@@ -9,13 +9,14 @@ use ipckit_bench::{Mechanism, Options};
 
 use crate::{Fail, Res};
 
-const MECHANISMS: &str = "pipe, fifo, uds, sysv-msg, sysv-sem, posix-mq, channel, channel-spin, \
+const MECHANISMS: &str = "pipe, fifo, uds, uds-seqpacket, uds-dgram, uds-fd, tcp, sysv-msg, sysv-sem, posix-mq, channel, channel-spin, \
                           channel-loan, spin-line, spin-copy, spin-ring, memcpy, channel-idle";
 
 /// Arguments of `ipckit bench`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Mechanisms: pipe, fifo, uds, sysv-msg, sysv-sem, posix-mq, channel (adaptive waiting), \
+    after_help = "Mechanisms: pipe, fifo, uds (Unix stream), uds-seqpacket, uds-dgram, uds-fd (seqpacket, one \
+descriptor per message), tcp (frames over loopback TCP), sysv-msg, sysv-sem, posix-mq, channel (adaptive waiting), \
 channel-spin, channel-loan (zero-copy), and the baselines spin-line (two processes spinning on one cache \
 line), spin-copy (the same, carrying the payload in one slot), spin-ring (the bare ring protocol) and memcpy (single-copy bandwidth); channel-idle measures the CPU a blocked receiver uses.\n\n\
 Examples:\n  ipckit bench --quick\n  ipckit bench -m channel-spin -m spin-line -s 64\n  \

@@ -300,6 +300,72 @@ impl<S: FrameSocket> Framed<S> {
         }
     }
 
+    /// Receives one frame into `buf`, waiting as long as it takes; returns its length.
+    /// No allocation: the frame's bytes go straight from the socket into `buf`.
+    ///
+    /// A frame longer than `buf` is not consumed: the call fails with
+    /// [`ErrorKind::MessageTooLarge`] (saying its length) and the frame waits for a
+    /// larger buffer or [`recv`](Self::recv).
+    pub fn recv_into(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let op = "frame recv";
+        self.check_broken(op)?;
+        if self.rx.body.is_some() {
+            // A frame partly received by an earlier non-blocking call: finish it.
+            let frame = self.recv()?;
+            return self.place(op, frame, buf);
+        }
+        let fd = self.sock.as_fd();
+        while self.rx.header_have < FRAME_HEADER {
+            let have = self.rx.header_have;
+            match raw::recv(fd, &mut self.rx.header[have..], false) {
+                Ok(0) => return Err(self.closed(op)),
+                Ok(n) => self.rx.header_have += n,
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(sock_error("recv", self.obj(), e)),
+            }
+        }
+        let len = u32::from_le_bytes(self.rx.header) as usize;
+        if len > self.max_frame {
+            // Let the common path refuse it (and mark the stream).
+            return self.recv().map(drop).and(Ok(0));
+        }
+        if len > buf.len() {
+            return Err(Error::new(op, self.obj(), ErrorKind::MessageTooLarge).with_detail(format!(
+                "the next frame holds {len} bytes, more than the buffer's {}",
+                buf.len()
+            )));
+        }
+        let mut have = 0;
+        while have < len {
+            match raw::recv(fd, &mut buf[have..len], false) {
+                Ok(0) => {
+                    let why = format!(
+                        "the peer closed the connection in the middle of a frame: {have} of {len} bytes arrived"
+                    );
+                    self.broken = Some(why.clone());
+                    return Err(Error::new(op, self.obj(), ErrorKind::Disconnected).with_detail(why));
+                }
+                Ok(n) => have += n,
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(sock_error("recv", self.obj(), e)),
+            }
+        }
+        self.rx.header_have = 0;
+        Ok(len)
+    }
+
+    fn place(&self, op: &'static str, frame: Vec<u8>, buf: &mut [u8]) -> Result<usize> {
+        if frame.len() > buf.len() {
+            return Err(Error::new(op, self.obj(), ErrorKind::MessageTooLarge).with_detail(format!(
+                "a frame of {} bytes does not fit the buffer's {}; it was dropped",
+                frame.len(),
+                buf.len()
+            )));
+        }
+        buf[..frame.len()].copy_from_slice(&frame);
+        Ok(frame.len())
+    }
+
     /// Reads what is there of the current frame; `Ok(None)` when the socket ran dry
     /// first (only with `dontwait`).
     fn step(&mut self, op: &'static str, dontwait: bool) -> Result<Option<Vec<u8>>> {
