@@ -26,6 +26,7 @@ pub const MAX_FDS_PER_MESSAGE: usize = raw::SCM_MAX_FD;
 /// `CAP_SETUID`/`CAP_SETGID` (uid, gid). The pid is as seen from the receiver's pid
 /// namespace (0 if the sender is not visible there).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Credentials {
     /// Process id.
     pub pid: u32,
