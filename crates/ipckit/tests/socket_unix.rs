@@ -274,15 +274,25 @@ fn credentials_of_a_peer_running_as_nobody() {
     std::fs::set_permissions(&path, perms).unwrap();
     const NOBODY: u32 = 65534;
     let p2 = path.clone();
+    // A datagram server learns each sender from the message itself (SCM_CREDENTIALS).
+    let dgram = UnixDatagram::bind(UnixAddr::abstract_name(unique("nobody"))).unwrap();
+    dgram.set_pass_credentials(true).unwrap();
+    let dgram_addr = dgram.local_addr().unwrap();
     let child = fork(|| {
         ipckit::process::set_ids(NOBODY, NOBODY).unwrap();
         let s = UnixStream::connect(&p2).unwrap();
         s.send_all(b"x").unwrap();
+        UnixDatagram::unbound().unwrap().send_to(b"from nobody", &dgram_addr).unwrap();
         0
     });
     let s = listener.accept().unwrap();
     let cred = s.peer_credentials().unwrap();
     assert_eq!((cred.pid, cred.uid, cred.gid), (child.pid(), NOBODY, NOBODY));
+    let mut buf = [0u8; 32];
+    let got = dgram.recv_fds(&mut buf, 0).unwrap();
+    assert_eq!(&buf[..got.len], b"from nobody");
+    let c = got.credentials.expect("SCM_CREDENTIALS");
+    assert_eq!((c.pid, c.uid, c.gid), (child.pid(), NOBODY, NOBODY));
     let mut buf = [0u8; 1];
     s.recv_exact(&mut buf).unwrap();
     wait_ok(child);
