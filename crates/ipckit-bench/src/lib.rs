@@ -74,6 +74,14 @@ pub enum Mechanism {
     Fifo,
     /// A Unix stream socket pair.
     Uds,
+    /// Unix seqpacket socket pair: one message per call.
+    UdsSeqpacket,
+    /// Unix datagram socket pair.
+    UdsDgram,
+    /// Unix seqpacket pair, each message carrying one descriptor (`SCM_RIGHTS`).
+    UdsFd,
+    /// Length-prefixed frames over loopback TCP (`TCP_NODELAY`).
+    Tcp,
     /// A System V message queue.
     SysvMsg,
     /// System V semaphores handing off a System V shared-memory slot.
@@ -107,10 +115,14 @@ pub enum Mechanism {
 
 impl Mechanism {
     /// Every mechanism, in report order.
-    pub const ALL: [Mechanism; 14] = [
+    pub const ALL: [Mechanism; 18] = [
         Mechanism::Pipe,
         Mechanism::Fifo,
         Mechanism::Uds,
+        Mechanism::UdsSeqpacket,
+        Mechanism::UdsDgram,
+        Mechanism::UdsFd,
+        Mechanism::Tcp,
         Mechanism::SysvMsg,
         Mechanism::SysvSem,
         Mechanism::PosixMq,
@@ -130,6 +142,10 @@ impl Mechanism {
             Mechanism::Pipe => "pipe",
             Mechanism::Fifo => "fifo",
             Mechanism::Uds => "uds",
+            Mechanism::UdsSeqpacket => "uds-seqpacket",
+            Mechanism::UdsDgram => "uds-dgram",
+            Mechanism::UdsFd => "uds-fd",
+            Mechanism::Tcp => "tcp",
             Mechanism::SysvMsg => "sysv-msg",
             Mechanism::SysvSem => "sysv-sem",
             Mechanism::PosixMq => "posix-mq",
@@ -154,6 +170,8 @@ impl Mechanism {
         match self {
             Mechanism::SysvMsg => Some(ipckit::Limit::MsgMax.current().unwrap_or(8192) as usize),
             Mechanism::PosixMq => Some(ipckit::Limit::MqMsgSizeMax.current().unwrap_or(8192) as usize),
+            // A packet must fit the socket's send buffer (SO_SNDBUF, 208 KiB by default).
+            Mechanism::UdsSeqpacket | Mechanism::UdsDgram | Mechanism::UdsFd => Some(64 * 1024),
             _ => None,
         }
     }
@@ -162,9 +180,13 @@ impl Mechanism {
     fn variants(self) -> &'static [&'static str] {
         match self {
             // ipckit has no socket module: the Unix socket runs as a raw loop only.
-            Mechanism::Uds => &["raw"],
             Mechanism::Pipe
             | Mechanism::Fifo
+            | Mechanism::Uds
+            | Mechanism::UdsSeqpacket
+            | Mechanism::UdsDgram
+            | Mechanism::UdsFd
+            | Mechanism::Tcp
             | Mechanism::SysvMsg
             | Mechanism::SysvSem
             | Mechanism::PosixMq => &["ipckit", "raw"],
@@ -276,7 +298,16 @@ fn setup(s: Scenario) -> Result<Box<dyn Setup>, BenchError> {
         Mechanism::Pipe => Box::new(sides::Pipe::new()?),
         Mechanism::Fifo if raw => Box::new(raw::RawFifo::new()?),
         Mechanism::Fifo => Box::new(sides::Fifo::new()?),
-        Mechanism::Uds => Box::new(raw::RawUds::new()?),
+        Mechanism::Uds if raw => Box::new(raw::RawUds::new(raw::STREAM)?),
+        Mechanism::Uds => Box::new(sides::Uds::stream()?),
+        Mechanism::UdsSeqpacket if raw => Box::new(raw::RawUds::new(raw::SEQPACKET)?),
+        Mechanism::UdsSeqpacket => Box::new(sides::Uds::seqpacket()?),
+        Mechanism::UdsDgram if raw => Box::new(raw::RawUds::new(raw::DGRAM)?),
+        Mechanism::UdsDgram => Box::new(sides::Uds::datagram()?),
+        Mechanism::UdsFd if raw => Box::new(raw::RawUdsFd::new()?),
+        Mechanism::UdsFd => Box::new(sides::UdsFd::new()?),
+        Mechanism::Tcp if raw => Box::new(raw::RawTcp::new()?),
+        Mechanism::Tcp => Box::new(sides::Tcp::new()?),
         Mechanism::SysvMsg if raw => Box::new(raw::RawSysvMsg::new()?),
         Mechanism::SysvMsg => Box::new(sides::SysvMsg::new()?),
         Mechanism::SysvSem if raw => Box::new(raw::RawSysvSem::new(s.size)?),
@@ -809,6 +840,19 @@ pub fn compare(
                 let what = format!("{name} 64 B round trip / spin-ring (the channel's own cost)");
                 plan.push((what, "-".into(), sc(m, "ipckit", 64), sc(Mechanism::SpinRing, "raw", 64), false));
             }
+        }
+    }
+    for v in ["ipckit", "raw"] {
+        if have("uds-fd", v, 64) && have("uds-seqpacket", v, 64) {
+            let what =
+                format!("uds-fd 64 B round trip / uds-seqpacket 64 B, {v} (passing one descriptor each way)");
+            plan.push((
+                what,
+                "-".into(),
+                sc(Mechanism::UdsFd, v, 64),
+                sc(Mechanism::UdsSeqpacket, v, 64),
+                false,
+            ));
         }
     }
     for r in rows.iter().filter(|r| r.variant == "ipckit" && r.size_bytes >= 8) {

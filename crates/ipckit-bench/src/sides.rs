@@ -332,3 +332,145 @@ impl Setup for Fifo {
         }))
     }
 }
+
+/// `uds`, `uds-seqpacket`, `uds-dgram` through [`ipckit::socket`]: a pair of that type.
+pub(crate) enum Uds {
+    Stream(ipckit::socket::UnixStream, ipckit::socket::UnixStream),
+    Seqpacket(ipckit::socket::UnixSeqpacket, ipckit::socket::UnixSeqpacket),
+    Datagram(ipckit::socket::UnixDatagram, ipckit::socket::UnixDatagram),
+}
+
+impl Uds {
+    pub(crate) fn stream() -> Result<Uds, BenchError> {
+        let (a, b) = ipckit::socket::UnixStream::pair().map_err(e)?;
+        Ok(Uds::Stream(a, b))
+    }
+    pub(crate) fn seqpacket() -> Result<Uds, BenchError> {
+        let (a, b) = ipckit::socket::UnixSeqpacket::pair().map_err(e)?;
+        Ok(Uds::Seqpacket(a, b))
+    }
+    pub(crate) fn datagram() -> Result<Uds, BenchError> {
+        let (a, b) = ipckit::socket::UnixDatagram::pair().map_err(e)?;
+        Ok(Uds::Datagram(a, b))
+    }
+}
+
+impl Setup for Uds {
+    fn side(&mut self, parent: bool) -> Result<Box<dyn Side>, BenchError> {
+        Ok(match self {
+            Uds::Stream(a, b) => {
+                Box::new(UdsStreamSide((if parent { &*a } else { &*b }).try_clone().map_err(e)?))
+            }
+            Uds::Seqpacket(a, b) => {
+                Box::new(SeqSide((if parent { &*a } else { &*b }).try_clone().map_err(e)?))
+            }
+            Uds::Datagram(a, b) => {
+                Box::new(DgramSide((if parent { &*a } else { &*b }).try_clone().map_err(e)?))
+            }
+        })
+    }
+}
+
+struct UdsStreamSide(ipckit::socket::UnixStream);
+
+impl Side for UdsStreamSide {
+    fn send(&mut self, data: &[u8]) -> Result<(), BenchError> {
+        self.0.send_all(data).map_err(e)
+    }
+    fn recv(&mut self, data: &mut [u8]) -> Result<(), BenchError> {
+        self.0.recv_exact(data).map_err(e)
+    }
+}
+
+macro_rules! packet_side {
+    ($Side:ident, $T:ty) => {
+        struct $Side($T);
+
+        impl Side for $Side {
+            fn send(&mut self, data: &[u8]) -> Result<(), BenchError> {
+                let n = self.0.send(data).map_err(e)?;
+                if n != data.len() { Err(format!("send: {n} of {} bytes", data.len())) } else { Ok(()) }
+            }
+            fn recv(&mut self, data: &mut [u8]) -> Result<(), BenchError> {
+                let n = self.0.recv(data).map_err(e)?;
+                if n != data.len() { Err(format!("recv: {n} of {} bytes", data.len())) } else { Ok(()) }
+            }
+        }
+    };
+}
+
+packet_side!(SeqSide, ipckit::socket::UnixSeqpacket);
+packet_side!(DgramSide, ipckit::socket::UnixDatagram);
+
+/// `uds-fd` through [`ipckit::socket`]: every message carries one descriptor.
+pub(crate) struct UdsFd {
+    a: ipckit::socket::UnixSeqpacket,
+    b: ipckit::socket::UnixSeqpacket,
+    file: std::fs::File,
+}
+
+impl UdsFd {
+    pub(crate) fn new() -> Result<UdsFd, BenchError> {
+        let (a, b) = ipckit::socket::UnixSeqpacket::pair().map_err(e)?;
+        let file = std::fs::File::open("/dev/null").map_err(|err| format!("open /dev/null: {err}"))?;
+        Ok(UdsFd { a, b, file })
+    }
+}
+
+impl Setup for UdsFd {
+    fn side(&mut self, parent: bool) -> Result<Box<dyn Side>, BenchError> {
+        let s = (if parent { &self.a } else { &self.b }).try_clone().map_err(e)?;
+        Ok(Box::new(FdPassSide { s, file: self.file.try_clone().map_err(|err| err.to_string())? }))
+    }
+}
+
+struct FdPassSide {
+    s: ipckit::socket::UnixSeqpacket,
+    file: std::fs::File,
+}
+
+impl Side for FdPassSide {
+    fn send(&mut self, data: &[u8]) -> Result<(), BenchError> {
+        use std::os::fd::AsFd;
+        self.s.send_fds(data, &[self.file.as_fd()]).map(drop).map_err(e)
+    }
+    fn recv(&mut self, data: &mut [u8]) -> Result<(), BenchError> {
+        let got = self.s.recv_fds(data, 1).map_err(e)?;
+        if got.len != data.len() || got.fds.len() != 1 {
+            return Err(format!("recvmsg: {} bytes, {} descriptors", got.len, got.fds.len()));
+        }
+        Ok(())
+    }
+}
+
+/// `tcp` through [`ipckit::socket::Framed`] over loopback TCP.
+pub(crate) struct Tcp {
+    a: std::net::TcpStream,
+    b: std::net::TcpStream,
+}
+
+impl Tcp {
+    pub(crate) fn new() -> Result<Tcp, BenchError> {
+        let (a, b) = crate::raw::tcp_pair()?;
+        Ok(Tcp { a, b })
+    }
+}
+
+impl Setup for Tcp {
+    fn side(&mut self, parent: bool) -> Result<Box<dyn Side>, BenchError> {
+        let s = (if parent { &self.a } else { &self.b }).try_clone().map_err(|err| err.to_string())?;
+        Ok(Box::new(TcpSide(ipckit::socket::Framed::new(s).map_err(e)?)))
+    }
+}
+
+struct TcpSide(ipckit::socket::Framed<std::net::TcpStream>);
+
+impl Side for TcpSide {
+    fn send(&mut self, data: &[u8]) -> Result<(), BenchError> {
+        self.0.send(data).map_err(e)
+    }
+    fn recv(&mut self, data: &mut [u8]) -> Result<(), BenchError> {
+        let n = self.0.recv_into(data).map_err(e)?;
+        if n != data.len() { Err(format!("frame of {n} bytes, expected {}", data.len())) } else { Ok(()) }
+    }
+}

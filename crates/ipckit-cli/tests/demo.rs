@@ -13,7 +13,7 @@ fn read(d: &std::path::Path, n: &str) -> String {
 fn list_and_bad_part() {
     let out = String::from_utf8(ok(&["demo", "--list"])).unwrap();
     let names: Vec<&str> = out.lines().map(|l| l.split_whitespace().next().unwrap()).collect();
-    assert_eq!(names, ["pipe", "duplex", "fifo", "msg", "shm", "ls"]);
+    assert_eq!(names, ["pipe", "duplex", "fifo", "msg", "shm", "ls", "socket", "net"]);
     let bad = run(&["demo", "nope"], b"");
     // clap refuses the name and lists the parts (a usage error: status 2).
     assert_eq!(bad.status.code(), Some(2));
@@ -43,7 +43,7 @@ fn the_whole_demo_leaves_nothing_behind() {
     assert!(run.status.success());
     let out = read(dir.path(), "out");
     assert_eq!(read(dir.path(), "rc").trim(), "0", "demo failed:\n{out}\n{}", read(dir.path(), "err"));
-    for part in ["1. pipe", "2. duplex", "3. fifo", "4. msg", "5. shm", "6. ls"] {
+    for part in ["1. pipe", "2. duplex", "3. fifo", "4. msg", "5. shm", "6. ls", "7. socket", "8. net"] {
         assert!(out.contains(&format!("== {part}:")), "missing {part}:\n{out}");
     }
     // Each mechanism really crossed a process boundary.

@@ -17,6 +17,7 @@
 //! | POSIX message queues (`mq_open`/`mq_send`/`mq_receive`) | [`posix::mq`] |
 //! | POSIX semaphores, named and in shared memory (`sem_open`/`sem_init`/`sem_wait`/`sem_post`) | [`posix::sem`] |
 //! | a shared-memory channel near the hardware's limit (SPSC ring, futex wake-ups) | [`channel`] |
+//! | Unix sockets with descriptor passing and credentials; framed messages over Unix and TCP streams | [`socket`] |
 //! | processes (`fork`, `waitpid`, `kill`) | [`process`] |
 //! | listing every object (`/proc/sysvipc`, `/dev/shm`, `/dev/mqueue`), like `ipcs` | [`registry`] |
 //!
@@ -81,6 +82,7 @@ pub mod posix;
 pub mod process;
 mod region;
 pub mod registry;
+pub mod socket;
 mod sys;
 pub mod sysv;
 mod sysv_types;

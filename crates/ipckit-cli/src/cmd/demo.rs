@@ -40,6 +40,10 @@ pub enum Part {
     Shm,
     /// what the objects look like to `ipckit ls` (ipcs), then their removal
     Ls,
+    /// a Unix socket between unrelated processes: credentials, a pipe end and a memfd channel passed
+    Socket,
+    /// a sender and a receiver of C struct messages over TCP on the loopback; the same across hosts
+    Net,
 }
 
 impl Part {
@@ -50,6 +54,9 @@ impl Part {
         (pv.get_name().to_string(), pv.get_help().map(|h| h.to_string()).unwrap_or_default())
     }
 }
+
+#[path = "demo_socket.rs"]
+mod socket;
 
 // ----- the registry of what to remove on SIGINT, SIGTERM or SIGHUP ------------------
 
@@ -546,6 +553,8 @@ pub fn run(a: DemoArgs) -> Res {
             Part::Msg => part_msg(),
             Part::Shm => part_shm(a.workers),
             Part::Ls => part_ls(a.hold),
+            Part::Socket => socket::part_socket(),
+            Part::Net => socket::part_net(),
         };
         if result.is_err() {
             break;
@@ -569,6 +578,9 @@ pub fn role(args: &[String]) -> Res {
     let num = |i: usize| -> Result<i64, Fail> {
         arg(i)?.parse().map_err(|_| Fail::Msg(format!("demo role: argument {i} is not a number")))
     };
+    if let Some(r) = socket::role(&arg(0)?, &args[1..]) {
+        return r.map(|()| ExitCode::SUCCESS);
+    }
     match arg(0)?.as_str() {
         "pipe-reader" => {
             let mut buf = [0u8; 1024];

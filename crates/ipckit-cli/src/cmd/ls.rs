@@ -36,6 +36,7 @@ enum Flag {
     Json,
     Posix,
     Stale,
+    Sockets,
 }
 
 const OPTIONS: &[Spec<Flag>] = &[
@@ -56,6 +57,7 @@ const OPTIONS: &[Spec<Flag>] = &[
     Spec::long("json", HasArg::No, Flag::Json),
     Spec::long("posix", HasArg::No, Flag::Posix),
     Spec::long("stale", HasArg::No, Flag::Stale),
+    Spec::long("sockets", HasArg::No, Flag::Sockets),
 ];
 
 fn help(ctx: &Ctx) -> String {
@@ -94,6 +96,7 @@ ipckit options:
      --posix       also list POSIX shared memory, semaphores and message queues
      --stale       only the objects no live process uses any more, with the reason
                    (with --posix: also POSIX objects no process maps or holds open)
+     --sockets     the Unix sockets instead (/proc/net/unix), with their owners
 
 Examples:
  {c}                    queues, segments and semaphore sets, as ipcs
@@ -148,6 +151,7 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
         stale: false,
     };
     let mut out = util::stdout();
+    let mut sockets = false;
     for opt in getopt::parse(OPTIONS, args).opts {
         match opt {
             Opt::Err(e) => return Err(Fail::Usage(e)),
@@ -169,6 +173,7 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
                 Flag::Json => o.json = true,
                 Flag::Posix => o.posix = true,
                 Flag::Stale => o.stale = true,
+                Flag::Sockets => sockets = true,
                 Flag::Help => {
                     out.write_all(help(ctx).as_bytes())?;
                     out.flush()?;
@@ -187,6 +192,11 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
     }
     if !o.msg && !o.shm && !o.sem {
         (o.msg, o.shm, o.sem) = (true, true, true);
+    }
+    if sockets {
+        let r = super::ls_sockets::print(&mut *out, o.json)?;
+        out.flush()?;
+        return Ok(r);
     }
     let mut names = Names::default();
     if o.json {

@@ -6,6 +6,7 @@ pub mod completions;
 pub mod demo;
 pub mod key;
 pub mod ls;
+pub mod ls_sockets;
 pub mod man;
 pub mod mk;
 pub mod posix_ls;

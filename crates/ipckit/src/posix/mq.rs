@@ -151,6 +151,25 @@ impl MessageQueue {
         Ok(q)
     }
 
+    /// Takes ownership of a queue descriptor received from another process (over a
+    /// Unix socket, say), after checking with `mq_getattr` that it is one. The handle
+    /// never unlinks anything; `label` names it in errors (the queue's name if known).
+    ///
+    /// Fails with [`ErrorKind::WrongType`] for a descriptor of anything else.
+    pub fn from_fd(fd: OwnedFd, label: &str) -> Result<MessageQueue> {
+        let name = label.to_string();
+        let a = sys::posix_mq::mq_getattr(fd.as_fd()).map_err(|e| {
+            let err = Error::sys("mq_getattr", Object::Name(name.clone()), e);
+            if e == Errno::EBADF {
+                err.with_kind(ErrorKind::WrongType).with_detail("the descriptor is not a POSIX message queue")
+            } else {
+                err
+            }
+        })?;
+        let c_name = CString::new(name.replace('\0', "")).unwrap_or_default();
+        Ok(MessageQueue { fd, name, c_name, own: Ownership::new(false), msgsize: a.msgsize as usize })
+    }
+
     /// The queue's name (`/name`).
     pub fn name(&self) -> &str {
         &self.name

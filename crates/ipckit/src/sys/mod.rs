@@ -28,6 +28,7 @@ pub(crate) mod posix_shm;
 pub(crate) mod process;
 pub(crate) mod sem;
 pub(crate) mod shm;
+pub(crate) mod socket;
 pub(crate) mod time;
 pub(crate) mod user;
 
