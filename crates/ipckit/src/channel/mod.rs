@@ -71,18 +71,30 @@
 //! [memfd_create(2)](https://man7.org/linux/man-pages/man2/memfd_create.2.html).
 
 #[cfg(not(ipckit_loom))]
+mod event;
+#[cfg(not(ipckit_loom))]
 mod layout;
 #[cfg(not(ipckit_loom))]
 mod peer;
 #[cfg(not(ipckit_loom))]
+mod poll;
+#[cfg(not(ipckit_loom))]
 mod raw;
 pub(crate) mod ring;
+#[cfg(not(ipckit_loom))]
+mod select;
 mod sync;
 #[cfg(not(ipckit_loom))]
 mod wait;
 
 #[cfg(not(ipckit_loom))]
 pub use endpoint::*;
+#[cfg(not(ipckit_loom))]
+pub use event::Event;
+#[cfg(not(ipckit_loom))]
+pub use poll::{PollReceiver, PollSender};
+#[cfg(not(ipckit_loom))]
+pub use select::{Ready, WaitSet};
 #[cfg(not(ipckit_loom))]
 pub use wait::WaitStrategy;
 

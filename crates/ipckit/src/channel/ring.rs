@@ -299,13 +299,46 @@ pub(crate) struct Wake {
     pub(crate) seq: AtomicU32,
     /// Non-zero while the other side may sleep on `seq`.
     pub(crate) waiting: AtomicU32,
+    /// Who else to tell, by descriptor (see `channel::poll`): read only on the
+    /// wake-up path, after `waiting` said someone waits.
+    #[cfg_attr(ipckit_loom, allow(dead_code))]
+    pub(crate) poll: PollSlot,
+}
+
+/// A poller's registration next to a [`Wake`]: the process and the eventfd it waits
+/// on, which whoever wakes the side also signals (see `channel::poll`). All zero: nobody
+/// polls.
+#[repr(C)]
+#[derive(Debug)]
+#[cfg_attr(ipckit_loom, allow(dead_code))]
+pub(crate) struct PollSlot {
+    /// Non-zero while registered: a number unique to the registration, stored last.
+    pub(crate) token: AtomicU64,
+    /// The poller's start time (field 22 of `/proc/PID/stat`): tells a reused pid.
+    pub(crate) start_time: AtomicU64,
+    /// The poller's process id.
+    pub(crate) pid: AtomicU32,
+    /// The eventfd's number in the poller's process.
+    pub(crate) fd: AtomicU32,
+    /// The errno a waker got fetching the eventfd (0: none), for the poller to report.
+    pub(crate) error: AtomicU32,
+    /// Unused (zero).
+    pub(crate) reserved: AtomicU32,
 }
 
 impl Wake {
     /// A new, idle wake word (used by the models; shared ones start zeroed).
     #[cfg(all(test, ipckit_loom))]
     pub(crate) fn new() -> Wake {
-        Wake { seq: AtomicU32::new(0), waiting: AtomicU32::new(0) }
+        let poll = PollSlot {
+            token: AtomicU64::new(0),
+            start_time: AtomicU64::new(0),
+            pid: AtomicU32::new(0),
+            fd: AtomicU32::new(0),
+            error: AtomicU32::new(0),
+            reserved: AtomicU32::new(0),
+        };
+        Wake { seq: AtomicU32::new(0), waiting: AtomicU32::new(0), poll }
     }
 
     /// The sleeper's half, before its last check: returns the `seq` to sleep on.

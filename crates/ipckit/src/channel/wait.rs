@@ -167,10 +167,12 @@ pub(crate) fn notify(wake: &Wake) {
 fn wake_now(wake: &Wake) {
     wake.bump();
     let _ = sys::futex::wake(&wake.seq, 1);
+    super::poll::kick(&wake.poll);
 }
 
 /// Wakes the other side whatever it is doing (after closing an end).
 pub(crate) fn notify_always(wake: &Wake) {
     wake.bump();
     let _ = sys::futex::wake(&wake.seq, 1);
+    super::poll::kick(&wake.poll);
 }
