@@ -70,6 +70,8 @@
 //! [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
 //! [memfd_create(2)](https://man7.org/linux/man-pages/man2/memfd_create.2.html).
 
+#[cfg(all(feature = "tokio", not(ipckit_loom)))]
+mod async_io;
 #[cfg(not(ipckit_loom))]
 mod event;
 #[cfg(not(ipckit_loom))]
@@ -87,6 +89,8 @@ mod sync;
 #[cfg(not(ipckit_loom))]
 mod wait;
 
+#[cfg(all(feature = "tokio", not(ipckit_loom)))]
+pub use async_io::{AsyncReceiver, AsyncSender};
 #[cfg(not(ipckit_loom))]
 pub use endpoint::*;
 #[cfg(not(ipckit_loom))]
