@@ -87,6 +87,8 @@ pub(crate) mod ring;
 mod select;
 mod sync;
 #[cfg(not(ipckit_loom))]
+mod typed;
+#[cfg(not(ipckit_loom))]
 mod wait;
 
 #[cfg(all(feature = "tokio", not(ipckit_loom)))]
@@ -99,6 +101,8 @@ pub use event::Event;
 pub use poll::{PollReceiver, PollSender};
 #[cfg(not(ipckit_loom))]
 pub use select::{Ready, WaitSet};
+#[cfg(not(ipckit_loom))]
+pub use typed::{TypedGuard, TypedLoan, TypedReceiver, TypedSender};
 #[cfg(not(ipckit_loom))]
 pub use wait::WaitStrategy;
 
