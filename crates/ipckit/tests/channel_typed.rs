@@ -77,9 +77,11 @@ fn a_dropped_typed_loan_sends_nothing() {
     let chan = Channel::create_memfd(&ChannelConfig::new()).unwrap();
     let mut tx = TypedSender::<u64>::new(chan.sender().unwrap()).unwrap();
     let mut rx = TypedReceiver::<u64>::new(chan.receiver().unwrap()).unwrap();
-    let mut loan = tx.loan_uninit().unwrap();
-    loan.write(1);
-    drop(loan);
+    {
+        let mut loan = tx.loan_uninit().unwrap();
+        loan.write(1);
+        // The loan ends here without publish.
+    }
     tx.send(&2).unwrap();
     assert_eq!(rx.recv().unwrap(), 2);
     assert_eq!(rx.try_recv().unwrap_err().kind(), ErrorKind::WouldBlock);
