@@ -289,9 +289,9 @@ impl Event {
 
     /// Lowers the event if it is set now; [`ErrorKind::WouldBlock`] if it is not.
     pub fn try_wait(&self) -> Result<()> {
-        if let Some((_, reg)) = self.poll.get() {
-            // Drained before looking: a set after the look writes the eventfd again.
-            reg.drain();
+        if let Some((slot, reg)) = self.poll.get() {
+            // Re-armed before looking: a set after the look writes the eventfd again.
+            reg.rearm(&self.header().polls[*slot]);
         }
         if self.take() {
             return Ok(());

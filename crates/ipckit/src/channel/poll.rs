@@ -59,8 +59,8 @@ use std::time::{Duration, Instant};
 
 use super::endpoint::{Receiver, Sender};
 use super::peer;
-use super::ring::{PollSlot, Wake};
-use super::sync::Ordering;
+use super::ring::{POLLING, PollSlot, Wake};
+use super::sync::{Ordering, full_barrier};
 use crate::error::{Error, ErrorKind, Object, Result};
 use crate::sys::{self, Errno};
 use crate::wait::Wait;
@@ -77,7 +77,9 @@ pub(crate) fn kick(slot: &PollSlot) {
     // Acquire pairs with the Release store of the token in `register`: pid, fd and
     // start time come with it.
     let token = slot.token.load(Ordering::Acquire);
-    if token != 0 && token != FILLING {
+    // One write per wake-up: the poller resets `pending` when it drains the eventfd.
+    // AcqRel: our publication comes before the flag the poller reads.
+    if token != 0 && token != FILLING && slot.pending.swap(1, Ordering::AcqRel) == 0 {
         kick_slow(slot, token);
     }
 }
@@ -182,6 +184,7 @@ impl Registration {
         slot.start_time.store(me.start_time, Ordering::Relaxed);
         slot.fd.store(efd.as_raw_fd() as u32, Ordering::Relaxed);
         slot.error.store(0, Ordering::Relaxed);
+        slot.pending.store(0, Ordering::Relaxed);
         // Release pairs with the Acquire in `kick`: the fields above come with the token.
         slot.token.store(token, Ordering::Release);
         Ok(Registration { efd, token, pid: me.pid })
@@ -197,10 +200,15 @@ impl Registration {
         self.efd.as_fd()
     }
 
-    /// Empties the eventfd (before looking at the condition once more).
-    pub(crate) fn drain(&self) {
-        // An eventfd read fails only with EAGAIN (handled) or on a bad descriptor.
-        let _ = sys::eventfd::drain(self.efd.as_fd());
+    /// Takes the slot's pending wake-up, if any, and empties the eventfd (before the
+    /// last look at the condition): a wake-up after this writes the eventfd again.
+    pub(crate) fn rearm(&self, slot: &PollSlot) {
+        // Acquire pairs with the AcqRel swap in `kick_slow`: we see what the waker
+        // published before it wrote.
+        if slot.pending.swap(0, Ordering::Acquire) != 0 {
+            // An eventfd read fails only with EAGAIN (handled) or on a bad descriptor.
+            let _ = sys::eventfd::drain(self.efd.as_fd());
+        }
     }
 
     /// The error a waker met signalling us, if any, as an error of `op`.
@@ -233,6 +241,13 @@ impl Registration {
 pub(crate) enum Attempt<T> {
     Got(T),
     Nothing,
+}
+
+/// The poller's half of the handshake: as [`Wake::announce`], with [`POLLING`] (the
+/// waker then writes the eventfd and skips the futex).
+fn arm(wake: &Wake) {
+    wake.waiting.store(POLLING, Ordering::Relaxed);
+    full_barrier();
 }
 
 /// A channel end that a poller arms.
@@ -285,8 +300,8 @@ fn attempt<E: End, T>(
         end.wake().retire();
         return Ok(v);
     }
-    reg.drain();
-    end.wake().announce();
+    reg.rearm(&end.wake().poll);
+    arm(end.wake());
     if let Attempt::Got(v) = f(end)? {
         end.wake().retire();
         return Ok(v);

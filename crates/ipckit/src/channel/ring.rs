@@ -297,13 +297,17 @@ impl Consumer {
 pub(crate) struct Wake {
     /// The futex word: bumped by every wake-up.
     pub(crate) seq: AtomicU32,
-    /// Non-zero while the other side may sleep on `seq`.
+    /// Non-zero while the other side may sleep on `seq` ([`POLLING`]: it waits on its
+    /// eventfd only, so the futex wake can be skipped).
     pub(crate) waiting: AtomicU32,
     /// Who else to tell, by descriptor (see `channel::poll`): read only on the
     /// wake-up path, after `waiting` said someone waits.
     #[cfg_attr(ipckit_loom, allow(dead_code))]
     pub(crate) poll: PollSlot,
 }
+
+/// The value of [`Wake::waiting`] while only a poller waits (on its eventfd).
+pub(crate) const POLLING: u32 = 2;
 
 /// A poller's registration next to a [`Wake`]: the process and the eventfd it waits
 /// on, which whoever wakes the side also signals (see `channel::poll`). All zero: nobody
@@ -322,8 +326,9 @@ pub(crate) struct PollSlot {
     pub(crate) fd: AtomicU32,
     /// The errno a waker got fetching the eventfd (0: none), for the poller to report.
     pub(crate) error: AtomicU32,
-    /// Unused (zero).
-    pub(crate) reserved: AtomicU32,
+    /// 1 once a waker wrote the eventfd, until the poller takes it back to 0 (and
+    /// drains the eventfd): one write per wake-up however many wakers come.
+    pub(crate) pending: AtomicU32,
 }
 
 impl Wake {
@@ -336,7 +341,7 @@ impl Wake {
             pid: AtomicU32::new(0),
             fd: AtomicU32::new(0),
             error: AtomicU32::new(0),
-            reserved: AtomicU32::new(0),
+            pending: AtomicU32::new(0),
         };
         Wake { seq: AtomicU32::new(0), waiting: AtomicU32::new(0), poll }
     }
