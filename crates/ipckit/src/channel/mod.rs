@@ -57,6 +57,18 @@
 //! state — every 50 ms of waiting), calls return [`Disconnected`](crate::ErrorKind::Disconnected) instead
 //! of waiting forever; the receiver first gets every message that was published.
 //!
+//! # Events, waiting on many, the event loop
+//!
+//! An [`Event`] is a set/wait notification in its own page of shared memory. A
+//! [`WaitSet`] waits on several receivers and events at once, with a deadline, and says
+//! which are [`Ready`]. [`PollReceiver`] and [`PollSender`] give an end an `eventfd`
+//! for `epoll`/`mio` (see the `poll` module's docs for how the other process finds it
+//! with `pidfd_getfd`, and the limits), and with the `tokio` feature `AsyncReceiver`
+//! and `AsyncSender` await messages and room on it. [`TypedSender`] and
+//! [`TypedReceiver`] carry one plain-old-data type, with typed loans. These new calls
+//! report "not now" as errors: [`WouldBlock`](crate::ErrorKind::WouldBlock) and
+//! [`TimedOut`](crate::ErrorKind::TimedOut).
+//!
 //! # One producer
 //!
 //! The ring has one producer and one consumer. A multi-producer flavour would need a
