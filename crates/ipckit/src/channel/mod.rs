@@ -92,6 +92,8 @@ mod layout;
 mod peer;
 #[cfg(not(ipckit_loom))]
 mod poll;
+#[cfg(all(test, ipckit_loom))]
+mod poll_model;
 #[cfg(not(ipckit_loom))]
 mod raw;
 pub(crate) mod ring;

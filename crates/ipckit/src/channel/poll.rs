@@ -59,8 +59,8 @@ use std::time::{Duration, Instant};
 
 use super::endpoint::{Receiver, Sender};
 use super::peer;
-use super::ring::{POLLING, PollSlot, Wake};
-use super::sync::{Ordering, full_barrier};
+use super::ring::{PollSlot, Wake};
+use super::sync::Ordering;
 use crate::error::{Error, ErrorKind, Object, Result};
 use crate::sys::{self, Errno};
 use crate::wait::Wait;
@@ -79,7 +79,7 @@ pub(crate) fn kick(slot: &PollSlot) {
     let token = slot.token.load(Ordering::Acquire);
     // One write per wake-up: the poller resets `pending` when it drains the eventfd.
     // AcqRel: our publication comes before the flag the poller reads.
-    if token != 0 && token != FILLING && slot.pending.swap(1, Ordering::AcqRel) == 0 {
+    if token != 0 && token != FILLING && slot.raise_pending() {
         kick_slow(slot, token);
     }
 }
@@ -203,9 +203,7 @@ impl Registration {
     /// Takes the slot's pending wake-up, if any, and empties the eventfd (before the
     /// last look at the condition): a wake-up after this writes the eventfd again.
     pub(crate) fn rearm(&self, slot: &PollSlot) {
-        // Acquire pairs with the AcqRel swap in `kick_slow`: we see what the waker
-        // published before it wrote.
-        if slot.pending.swap(0, Ordering::Acquire) != 0 {
+        if slot.take_pending() {
             // An eventfd read fails only with EAGAIN (handled) or on a bad descriptor.
             let _ = sys::eventfd::drain(self.efd.as_fd());
         }
@@ -241,13 +239,6 @@ impl Registration {
 pub(crate) enum Attempt<T> {
     Got(T),
     Nothing,
-}
-
-/// The poller's half of the handshake: as [`Wake::announce`], with [`POLLING`] (the
-/// waker then writes the eventfd and skips the futex).
-fn arm(wake: &Wake) {
-    wake.waiting.store(POLLING, Ordering::Relaxed);
-    full_barrier();
 }
 
 /// A channel end that a poller arms.
@@ -301,7 +292,7 @@ fn attempt<E: End, T>(
         return Ok(v);
     }
     reg.rearm(&end.wake().poll);
-    arm(end.wake());
+    end.wake().arm_poll();
     if let Attempt::Got(v) = f(end)? {
         end.wake().retire();
         return Ok(v);

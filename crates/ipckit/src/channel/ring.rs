@@ -369,10 +369,36 @@ impl Wake {
         self.waiting.load(Ordering::Relaxed) != 0
     }
 
+    /// The poller's half, before its last check: as [`announce`](Self::announce), with
+    /// [`POLLING`] (the waker writes the eventfd and skips the futex).
+    #[inline]
+    pub(crate) fn arm_poll(&self) {
+        self.waiting.store(POLLING, Ordering::Relaxed);
+        full_barrier();
+    }
+
     /// Changes the futex word so that a sleeper with an old value wakes or never sleeps.
     #[inline]
     pub(crate) fn bump(&self) {
         self.seq.fetch_add(1, Ordering::Release);
+    }
+}
+
+impl PollSlot {
+    /// The waker's half, after `needs_wake`: whether it must write the eventfd (no
+    /// write is pending yet).
+    #[inline]
+    pub(crate) fn raise_pending(&self) -> bool {
+        // AcqRel: our publication comes before the flag the poller takes.
+        self.pending.swap(1, Ordering::AcqRel) == 0
+    }
+
+    /// The poller's half, before arming: whether a write is pending (then it drains
+    /// the eventfd).
+    #[inline]
+    pub(crate) fn take_pending(&self) -> bool {
+        // Acquire pairs with `raise_pending`: we see what the waker published.
+        self.pending.swap(0, Ordering::Acquire) != 0
     }
 }
 

@@ -1,5 +1,7 @@
 //! `eventfd(2)`: a kernel counter behind a descriptor that `epoll` can watch.
 
+#![cfg_attr(ipckit_loom, allow(dead_code))]
+
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use super::{Errno, SysResult, cvt};

@@ -35,6 +35,7 @@ pub(crate) fn wake(word: &AtomicU32, n: u32) -> SysResult<usize> {
 }
 
 /// The most words one [`wait_many`] call watches (the kernel's `FUTEX_WAITV_MAX`).
+#[cfg_attr(ipckit_loom, allow(dead_code))]
 pub(crate) const WAITV_MAX: usize = 128;
 
 /// `futex_waitv(waiters, n, 0, &abs_timeout, CLOCK_MONOTONIC)` (Linux 5.16+): sleeps
@@ -42,6 +43,7 @@ pub(crate) const WAITV_MAX: usize = 128;
 /// Returns the index of a woken word, or `Err` with `EAGAIN` (a word differed at
 /// once), `ETIMEDOUT`, `EINTR`, or `ENOSYS` on older kernels. Shared futexes (the
 /// words live in memory several processes map), 32 bits each.
+#[cfg_attr(ipckit_loom, allow(dead_code))]
 pub(crate) fn wait_many(words: &[(&AtomicU32, u32)], timeout: Option<Duration>) -> SysResult<usize> {
     if words.is_empty() || words.len() > WAITV_MAX {
         return Err(Errno::EINVAL);

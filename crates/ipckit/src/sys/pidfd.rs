@@ -1,6 +1,8 @@
 //! `pidfd_open(2)` and `pidfd_getfd(2)`: a descriptor for a process, and a copy of a
 //! descriptor another process holds (Linux 5.6+; needs ptrace access to it).
 
+#![cfg_attr(ipckit_loom, allow(dead_code))]
+
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use super::{Errno, SysResult};
