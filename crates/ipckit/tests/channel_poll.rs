@@ -196,3 +196,38 @@ fn a_killed_sender_ends_an_epoll_loop_with_disconnected() {
     assert_eq!(err.kind(), ErrorKind::Disconnected, "{err}");
     let _ = child.wait().unwrap();
 }
+
+#[test]
+fn a_waker_without_ptrace_access_makes_the_poller_fail_loudly() {
+    require_root!();
+    let chan = Channel::create_memfd(&ChannelConfig::new()).unwrap();
+    let mut rx = PollReceiver::new(chan.receiver().unwrap()).unwrap();
+    let mut buf = [0u8; 16];
+    // Armed: the sender will try to fetch our eventfd.
+    assert_eq!(rx.try_recv(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+    let sent = Event::create_memfd().unwrap();
+    let child = fork(|| {
+        // Another user may not pidfd_getfd from a root process.
+        if ipckit::process::set_ids(65534, 65534).is_err() {
+            return 2;
+        }
+        let mut tx = chan.sender().unwrap();
+        if tx.send(b"hello").is_err() {
+            return 1;
+        }
+        // The send returned: its attempt to signal the eventfd is over.
+        sent.set();
+        // Stay connected, so that the receiver sees no disconnection.
+        std::thread::sleep(Duration::from_millis(500));
+        0
+    });
+    sent.wait().unwrap();
+    // The message itself arrives (it is in the ring)...
+    let n = rx.try_recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"hello");
+    // ...but the next wait would never be signalled: it says so.
+    let err = rx.try_recv(&mut buf).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    assert!(err.to_string().contains("pidfd_getfd"), "{err}");
+    wait_ok(child);
+}
