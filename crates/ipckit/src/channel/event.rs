@@ -346,7 +346,9 @@ impl Event {
     /// A descriptor that becomes readable when the event may be set (an eventfd the
     /// setters write; see `channel::poll` for how they find it and the limits). After a
     /// wake-up, call [`try_wait`](Self::try_wait). Created on first use; at most 8
-    /// processes poll one event at a time.
+    /// processes poll one event at a time. A `fork`ed child inherits the parent's
+    /// registration (the same eventfd): call this first in the process that polls.
+    /// A poller killed without closing keeps its slot.
     pub fn poll_fd(&self) -> Result<BorrowedFd<'_>> {
         if let Some((_, reg)) = self.poll.get() {
             return Ok(reg.fd());
