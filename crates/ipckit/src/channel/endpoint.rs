@@ -597,6 +597,16 @@ impl Sender {
         }
     }
 
+    /// The wake line this end sleeps on (for `poll`).
+    pub(crate) fn space_wake(&self) -> &super::ring::Wake {
+        &self.shared.header().space_wake.0
+    }
+
+    /// The channel, for errors.
+    pub(crate) fn object(&self) -> Object {
+        self.shared.obj()
+    }
+
     #[inline(always)]
     fn publish(&mut self, slot: Slot, len: u64) {
         self.prod.commit(&self.ring, slot, len);
@@ -917,6 +927,28 @@ impl Receiver {
                 Some(rec) => Ok(Some(rec)),
                 None => Err(disconnected(op, shared, "sender")),
             },
+        }
+    }
+
+    /// The wake line this end sleeps on (for `poll` and `select`).
+    pub(crate) fn data_wake(&self) -> &super::ring::Wake {
+        &self.shared.header().data_wake.0
+    }
+
+    /// The channel, for errors.
+    pub(crate) fn object(&self) -> Object {
+        self.shared.obj()
+    }
+
+    /// Whether a receive would not wait now: a message is there, the sender closed
+    /// its end, or the shared memory is corrupted (the receive reports it). Consumes
+    /// nothing.
+    pub(crate) fn is_ready(&mut self) -> bool {
+        let h = self.shared.header();
+        match self.cons.peek(&self.ring, &h.head.0) {
+            Ok(Some(_)) | Err(_) => true,
+            // Acquire pairs with the Release of the close (as in `next_slow`).
+            Ok(None) => h.tx.0.state.load(Ordering::Acquire) == ROLE_CLOSED,
         }
     }
 

@@ -25,7 +25,9 @@ use super::sync::{AtomicU32, AtomicU64, Ordering};
 /// "ipckCHAN", little-endian.
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"ipckCHAN");
 /// The layout version; any change to the header or the record format bumps it.
-pub(crate) const VERSION: u32 = 1;
+/// Version 2: a poller's registration (`ring::PollSlot`) in each wake line; a
+/// version-1 peer would not signal it.
+pub(crate) const VERSION: u32 = 2;
 /// Where the ring starts (one page in, so that large copies start page-aligned).
 pub(crate) const DATA_OFFSET: u64 = 4096;
 /// The smallest ring.
@@ -96,6 +98,7 @@ const _: () = {
     assert!(std::mem::size_of::<Header>() as u64 <= DATA_OFFSET);
     assert!(std::mem::offset_of!(Header, head) == 384);
     assert!(std::mem::offset_of!(Header, data_wake) == 512);
+    assert!(std::mem::size_of::<Wake>() <= 64);
 };
 
 /// The sizes of a ring, checked.

@@ -57,6 +57,18 @@
 //! state — every 50 ms of waiting), calls return [`Disconnected`](crate::ErrorKind::Disconnected) instead
 //! of waiting forever; the receiver first gets every message that was published.
 //!
+//! # Events, waiting on many, the event loop
+//!
+//! An [`Event`] is a set/wait notification in its own page of shared memory. A
+//! [`WaitSet`] waits on several receivers and events at once, with a deadline, and says
+//! which are [`Ready`]. [`PollReceiver`] and [`PollSender`] give an end an `eventfd`
+//! for `epoll`/`mio` (see the `poll` module's docs for how the other process finds it
+//! with `pidfd_getfd`, and the limits), and with the `tokio` feature `AsyncReceiver`
+//! and `AsyncSender` await messages and room on it. [`TypedSender`] and
+//! [`TypedReceiver`] carry one plain-old-data type, with typed loans. These new calls
+//! report "not now" as errors: [`WouldBlock`](crate::ErrorKind::WouldBlock) and
+//! [`TimedOut`](crate::ErrorKind::TimedOut).
+//!
 //! # One producer
 //!
 //! The ring has one producer and one consumer. A multi-producer flavour would need a
@@ -70,19 +82,41 @@
 //! [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
 //! [memfd_create(2)](https://man7.org/linux/man-pages/man2/memfd_create.2.html).
 
+#[cfg(all(feature = "tokio", not(ipckit_loom)))]
+mod async_io;
+#[cfg(not(ipckit_loom))]
+mod event;
 #[cfg(not(ipckit_loom))]
 mod layout;
 #[cfg(not(ipckit_loom))]
 mod peer;
 #[cfg(not(ipckit_loom))]
+mod poll;
+#[cfg(all(test, ipckit_loom))]
+mod poll_model;
+#[cfg(not(ipckit_loom))]
 mod raw;
 pub(crate) mod ring;
+#[cfg(not(ipckit_loom))]
+mod select;
 mod sync;
+#[cfg(not(ipckit_loom))]
+mod typed;
 #[cfg(not(ipckit_loom))]
 mod wait;
 
+#[cfg(all(feature = "tokio", not(ipckit_loom)))]
+pub use async_io::{AsyncReceiver, AsyncSender};
 #[cfg(not(ipckit_loom))]
 pub use endpoint::*;
+#[cfg(not(ipckit_loom))]
+pub use event::Event;
+#[cfg(not(ipckit_loom))]
+pub use poll::{PollReceiver, PollSender};
+#[cfg(not(ipckit_loom))]
+pub use select::{Ready, WaitSet};
+#[cfg(not(ipckit_loom))]
+pub use typed::{TypedGuard, TypedLoan, TypedReceiver, TypedSender};
 #[cfg(not(ipckit_loom))]
 pub use wait::WaitStrategy;
 

@@ -297,15 +297,53 @@ impl Consumer {
 pub(crate) struct Wake {
     /// The futex word: bumped by every wake-up.
     pub(crate) seq: AtomicU32,
-    /// Non-zero while the other side may sleep on `seq`.
+    /// Non-zero while the other side may sleep on `seq` ([`POLLING`]: it waits on its
+    /// eventfd only, so the futex wake can be skipped).
     pub(crate) waiting: AtomicU32,
+    /// Who else to tell, by descriptor (see `channel::poll`): read only on the
+    /// wake-up path, after `waiting` said someone waits.
+    #[cfg_attr(ipckit_loom, allow(dead_code))]
+    pub(crate) poll: PollSlot,
+}
+
+/// The value of [`Wake::waiting`] while only a poller waits (on its eventfd).
+pub(crate) const POLLING: u32 = 2;
+
+/// A poller's registration next to a [`Wake`]: the process and the eventfd it waits
+/// on, which whoever wakes the side also signals (see `channel::poll`). All zero: nobody
+/// polls.
+#[repr(C)]
+#[derive(Debug)]
+#[cfg_attr(ipckit_loom, allow(dead_code))]
+pub(crate) struct PollSlot {
+    /// Non-zero while registered: a number unique to the registration, stored last.
+    pub(crate) token: AtomicU64,
+    /// The poller's start time (field 22 of `/proc/PID/stat`): tells a reused pid.
+    pub(crate) start_time: AtomicU64,
+    /// The poller's process id.
+    pub(crate) pid: AtomicU32,
+    /// The eventfd's number in the poller's process.
+    pub(crate) fd: AtomicU32,
+    /// The errno a waker got fetching the eventfd (0: none), for the poller to report.
+    pub(crate) error: AtomicU32,
+    /// 1 once a waker wrote the eventfd, until the poller takes it back to 0 (and
+    /// drains the eventfd): one write per wake-up however many wakers come.
+    pub(crate) pending: AtomicU32,
 }
 
 impl Wake {
     /// A new, idle wake word (used by the models; shared ones start zeroed).
     #[cfg(all(test, ipckit_loom))]
     pub(crate) fn new() -> Wake {
-        Wake { seq: AtomicU32::new(0), waiting: AtomicU32::new(0) }
+        let poll = PollSlot {
+            token: AtomicU64::new(0),
+            start_time: AtomicU64::new(0),
+            pid: AtomicU32::new(0),
+            fd: AtomicU32::new(0),
+            error: AtomicU32::new(0),
+            pending: AtomicU32::new(0),
+        };
+        Wake { seq: AtomicU32::new(0), waiting: AtomicU32::new(0), poll }
     }
 
     /// The sleeper's half, before its last check: returns the `seq` to sleep on.
@@ -331,10 +369,36 @@ impl Wake {
         self.waiting.load(Ordering::Relaxed) != 0
     }
 
+    /// The poller's half, before its last check: as [`announce`](Self::announce), with
+    /// [`POLLING`] (the waker writes the eventfd and skips the futex).
+    #[inline]
+    pub(crate) fn arm_poll(&self) {
+        self.waiting.store(POLLING, Ordering::Relaxed);
+        full_barrier();
+    }
+
     /// Changes the futex word so that a sleeper with an old value wakes or never sleeps.
     #[inline]
     pub(crate) fn bump(&self) {
         self.seq.fetch_add(1, Ordering::Release);
+    }
+}
+
+impl PollSlot {
+    /// The waker's half, after `needs_wake`: whether it must write the eventfd (no
+    /// write is pending yet).
+    #[inline]
+    pub(crate) fn raise_pending(&self) -> bool {
+        // AcqRel: our publication comes before the flag the poller takes.
+        self.pending.swap(1, Ordering::AcqRel) == 0
+    }
+
+    /// The poller's half, before arming: whether a write is pending (then it drains
+    /// the eventfd).
+    #[inline]
+    pub(crate) fn take_pending(&self) -> bool {
+        // Acquire pairs with `raise_pending`: we see what the waker published.
+        self.pending.swap(0, Ordering::Acquire) != 0
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use super::layout::Role;
 use super::peer;
 use super::ring::Wake;
+use super::sync::Ordering;
 use crate::error::Result;
 use crate::sys;
 
@@ -166,11 +167,16 @@ pub(crate) fn notify(wake: &Wake) {
 #[inline(never)]
 fn wake_now(wake: &Wake) {
     wake.bump();
-    let _ = sys::futex::wake(&wake.seq, 1);
+    // A poller waits on its eventfd, not on the futex: skip the system call.
+    if wake.waiting.load(Ordering::Relaxed) != super::ring::POLLING {
+        let _ = sys::futex::wake(&wake.seq, 1);
+    }
+    super::poll::kick(&wake.poll);
 }
 
 /// Wakes the other side whatever it is doing (after closing an end).
 pub(crate) fn notify_always(wake: &Wake) {
     wake.bump();
     let _ = sys::futex::wake(&wake.seq, 1);
+    super::poll::kick(&wake.poll);
 }

@@ -15,12 +15,14 @@
 #![allow(clippy::unnecessary_cast, clippy::useless_conversion)]
 
 pub(crate) mod errno;
+pub(crate) mod eventfd;
 pub(crate) mod fifo;
 pub(crate) mod futex;
 pub(crate) mod host;
 pub(crate) mod ipc;
 pub(crate) mod mman;
 pub(crate) mod msg;
+pub(crate) mod pidfd;
 pub(crate) mod pipe;
 pub(crate) mod posix_mq;
 pub(crate) mod posix_sem;

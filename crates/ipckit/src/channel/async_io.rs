@@ -1,0 +1,175 @@
+//! Async channel ends for tokio (cargo feature `tokio`): `recv().await` and
+//! `send().await`, with the ring's back-pressure.
+//!
+//! ```
+//! use ipckit::channel::{AsyncReceiver, AsyncSender, Channel, ChannelConfig};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let chan = Channel::create_memfd(&ChannelConfig::new())?;
+//! let mut tx = AsyncSender::new(chan.sender()?)?;
+//! let mut rx = AsyncReceiver::new(chan.receiver()?)?;
+//! tx.send(b"async").await?;
+//! let mut buf = [0u8; 16];
+//! let n = rx.recv(&mut buf).await?;
+//! assert_eq!(&buf[..n], b"async");
+//! # Ok::<(), ipckit::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! Each end is a [`PollReceiver`] or [`PollSender`] registered with the runtime's
+//! reactor through [`AsyncFd`]: a call tries at once, and when the ring is empty (or
+//! full) it arms the end's eventfd and awaits it, waking at least every 50 ms to check
+//! that the peer still lives (so a killed peer gives
+//! [`Disconnected`](crate::ErrorKind::Disconnected), never a hang). The runtime needs
+//! IO and time enabled (`enable_all`). See `channel::poll` for how the other process
+//! signals the eventfd, and its limits.
+//!
+//! References: [tokio::io::unix::AsyncFd](https://docs.rs/tokio/latest/tokio/io/unix/struct.AsyncFd.html),
+//! [eventfd(2)](https://man7.org/linux/man-pages/man2/eventfd.2.html).
+
+use std::fmt;
+use std::os::fd::AsRawFd;
+
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
+use super::endpoint::{Receiver, Sender};
+use super::poll::{LIVENESS_PERIOD, PollReceiver, PollSender};
+use crate::error::{Error, ErrorKind, Object, Result};
+
+/// Registers a pollable end with the reactor of the current tokio runtime.
+#[allow(unsafe_code)]
+fn register<T: AsRawFd>(end: T, op: &'static str) -> Result<AsyncFd<T>> {
+    let raw = end.as_raw_fd();
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(Error::new(op, Object::Fd(raw), ErrorKind::InvalidInput)
+            .with_detail("an async channel end needs a tokio runtime: create it from inside one"));
+    }
+    // SAFETY: `end` (a PollReceiver or PollSender) owns its eventfd: the descriptor
+    // stays open, and `as_raw_fd` returns the same number, until the end is dropped,
+    // which the AsyncFd does only after deregistering it.
+    unsafe { AsyncFd::register_with_interest(end, Interest::READABLE) }
+        .map_err(|e| io_error(op, raw, e.into_parts().1))
+}
+
+fn io_error(op: &'static str, fd: i32, e: std::io::Error) -> Error {
+    let err = match e.raw_os_error() {
+        Some(n) => Error::sys(op, Object::Fd(fd), crate::sys::Errno(n)),
+        None => Error::new(op, Object::Fd(fd), ErrorKind::Other),
+    };
+    err.with_detail(format!("tokio's reactor refused the eventfd ({e}); is IO enabled in the runtime?"))
+}
+
+/// Awaits the eventfd of `fd` for at most the liveness period.
+async fn readable<T: AsRawFd>(fd: &mut AsyncFd<T>, op: &'static str) -> Result<()> {
+    let raw = fd.as_raw_fd();
+    match tokio::time::timeout(LIVENESS_PERIOD, fd.readable_mut()).await {
+        Ok(Ok(mut guard)) => {
+            // The next attempt drains the eventfd before it arms it again.
+            guard.clear_ready();
+            Ok(())
+        }
+        Ok(Err(e)) => Err(io_error(op, raw, e)),
+        // Time to look again: the attempt also checks that the peer lives.
+        Err(_) => Ok(()),
+    }
+}
+
+fn not_now(e: &Error) -> bool {
+    e.kind() == ErrorKind::WouldBlock
+}
+
+/// The receiving end of a channel, for tokio.
+pub struct AsyncReceiver {
+    inner: AsyncFd<PollReceiver>,
+}
+
+impl fmt::Debug for AsyncReceiver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncReceiver").field("inner", self.inner.get_ref()).finish()
+    }
+}
+
+impl AsyncReceiver {
+    /// Gives `rx` an eventfd and registers it with the current tokio runtime; fails
+    /// outside a runtime.
+    pub fn new(rx: Receiver) -> Result<AsyncReceiver> {
+        Ok(AsyncReceiver { inner: register(PollReceiver::new(rx)?, "AsyncReceiver::new")? })
+    }
+
+    /// Receives a message into `buf`, awaiting one; returns its length. Errors as
+    /// [`Receiver::recv_with`].
+    pub async fn recv(&mut self, buf: &mut [u8]) -> Result<usize> {
+        loop {
+            match self.inner.get_mut().try_recv(buf) {
+                Err(e) if not_now(&e) => readable(&mut self.inner, "recv").await?,
+                r => return r,
+            }
+        }
+    }
+
+    /// Receives a message into a new `Vec`, awaiting one.
+    pub async fn recv_vec(&mut self) -> Result<Vec<u8>> {
+        loop {
+            match self.inner.get_mut().try_recv_vec() {
+                Err(e) if not_now(&e) => readable(&mut self.inner, "recv").await?,
+                r => return r,
+            }
+        }
+    }
+
+    /// Receives a plain-old-data value, awaiting one.
+    pub async fn recv_pod<T: bytemuck::Pod>(&mut self) -> Result<T> {
+        loop {
+            match self.inner.get_mut().try_recv_pod() {
+                Err(e) if not_now(&e) => readable(&mut self.inner, "recv").await?,
+                r => return r,
+            }
+        }
+    }
+
+    /// The pollable receiver inside, for its non-blocking calls.
+    pub fn get_mut(&mut self) -> &mut PollReceiver {
+        self.inner.get_mut()
+    }
+}
+
+/// The sending end of a channel, for tokio.
+pub struct AsyncSender {
+    inner: AsyncFd<PollSender>,
+}
+
+impl fmt::Debug for AsyncSender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncSender").field("inner", self.inner.get_ref()).finish()
+    }
+}
+
+impl AsyncSender {
+    /// Gives `tx` an eventfd and registers it with the current tokio runtime; fails
+    /// outside a runtime.
+    pub fn new(tx: Sender) -> Result<AsyncSender> {
+        Ok(AsyncSender { inner: register(PollSender::new(tx)?, "AsyncSender::new")? })
+    }
+
+    /// Sends `data`, awaiting room in the ring (back-pressure: the task sleeps while
+    /// the receiver lags). Errors as [`Sender::send_with`].
+    pub async fn send(&mut self, data: &[u8]) -> Result<()> {
+        loop {
+            match self.inner.get_mut().try_send(data) {
+                Err(e) if not_now(&e) => readable(&mut self.inner, "send").await?,
+                r => return r,
+            }
+        }
+    }
+
+    /// Sends a plain-old-data value, awaiting room.
+    pub async fn send_pod<T: bytemuck::Pod>(&mut self, value: &T) -> Result<()> {
+        self.send(bytemuck::bytes_of(value)).await
+    }
+
+    /// The pollable sender inside, for its non-blocking calls.
+    pub fn get_mut(&mut self) -> &mut PollSender {
+        self.inner.get_mut()
+    }
+}
