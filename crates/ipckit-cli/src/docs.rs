@@ -70,6 +70,7 @@ fn ls() -> Command {
             flag("json", None, "One JSON document with every field of every object (with -l the limits, with -u the summary)"),
             flag("posix", None, "Also list POSIX shared memory, named semaphores and message queues"),
             flag("stale", None, "Only the objects no live process uses any more, with the reason"),
+            flag("sockets", None, "The Unix sockets instead (/proc/net/unix), with their owners"),
         ])
 }
 
@@ -95,11 +96,15 @@ fn rm() -> Command {
                 .value_name("shm|msg|sem")
                 .num_args(0..=1)
                 .require_equals(true)
-                .value_parser(["shm", "msg", "sem"])
+                .value_parser(["shm", "msg", "sem", "pshm", "pmsg", "psem"])
                 .help("Remove all (in the given category)"),
             flag("verbose", Some('v'), "Explain what is being done"),
             flag("stale", None, "Remove what `ipckit ls --stale` shows"),
             flag("dry-run", None, "With --stale: only say what would be removed"),
+            opt("posix-shmem", None, "NAME", "Remove the POSIX shared memory object NAME"),
+            opt("posix-mqueue", None, "NAME", "Remove the POSIX message queue NAME"),
+            opt("posix-semaphore", None, "NAME", "Remove the POSIX named semaphore NAME"),
+            flag("posix", None, "With --stale: also POSIX objects no live process maps or holds open"),
             Arg::new("old-form")
                 .value_name("shm|msg|sem ID")
                 .num_args(0..)
@@ -120,6 +125,10 @@ fn mk() -> Command {
             opt("shmem", Some('M'), "SIZE", "Create a shared memory segment of SIZE bytes"),
             opt("semaphore", Some('S'), "NUMBER", "Create a semaphore set of NUMBER elements"),
             flag("queue", Some('Q'), "Create a message queue"),
+            opt("posix-shmem", Some('m'), "SIZE", "Create a POSIX shared memory object of SIZE bytes (needs --name)"),
+            flag("posix-mqueue", Some('q'), "Create a POSIX message queue (needs --name)"),
+            flag("posix-semaphore", Some('s'), "Create a POSIX named semaphore (needs --name)"),
+            opt("name", Some('n'), "NAME", "The name of the POSIX object to create"),
             opt("mode", Some('p'), "MODE", "Permissions of the resource (default 0600)"),
             opt(
                 "key",
