@@ -88,3 +88,17 @@ pub use wait::WaitStrategy;
 
 #[cfg(not(ipckit_loom))]
 mod endpoint;
+
+#[cfg(not(ipckit_loom))]
+mod hub;
+#[cfg(not(ipckit_loom))]
+mod mem;
+#[cfg(not(ipckit_loom))]
+pub mod merge;
+#[cfg(not(ipckit_loom))]
+pub mod rpc;
+pub(crate) mod slot;
+#[cfg(not(ipckit_loom))]
+mod table;
+#[cfg(not(ipckit_loom))]
+pub use table::{Overflow, PatternConfig};

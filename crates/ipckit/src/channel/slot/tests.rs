@@ -1,0 +1,1 @@
+//! Models of the slot and subscriber-head protocols.
