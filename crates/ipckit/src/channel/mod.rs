@@ -96,6 +96,8 @@ mod mem;
 #[cfg(not(ipckit_loom))]
 pub mod merge;
 #[cfg(not(ipckit_loom))]
+pub mod pubsub;
+#[cfg(not(ipckit_loom))]
 pub mod rpc;
 pub(crate) mod slot;
 #[cfg(not(ipckit_loom))]

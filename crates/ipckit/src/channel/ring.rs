@@ -245,13 +245,13 @@ impl Consumer {
     /// A consumer that starts at `pos` (a record boundary the producer has reached or
     /// will reach): a reader that joins a ring already in use, or one whose position
     /// was moved for it (publish/subscribe).
-    #[allow(dead_code)]
+    #[cfg_attr(ipckit_loom, allow(dead_code))]
     pub(crate) fn at(pos: u64, capacity: u64, max_message: u64, align: u64) -> Consumer {
         Consumer { head: pos, capacity, max_message, align }
     }
 
     /// The consumer's position: the next record it reads.
-    #[allow(dead_code)]
+    #[cfg_attr(ipckit_loom, allow(dead_code))]
     pub(crate) fn position(&self) -> u64 {
         self.head
     }

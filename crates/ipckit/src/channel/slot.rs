@@ -34,8 +34,6 @@
 //!   message published after that, and the publisher never needs a head behind the
 //!   oldest one it keeps.
 
-#![allow(dead_code)] // publish/subscribe uses the head protocol
-
 use super::ring::RingData;
 use super::sync::{AtomicU32, AtomicU64, Ordering};
 

@@ -38,7 +38,6 @@ pub(crate) const PATTERN_VERSION: u32 = 1;
 /// a 64-bit mask.
 pub(crate) const MAX_SLOTS: usize = 64;
 /// Config flag: a publish/subscribe ring drops the oldest messages of slow subscribers.
-#[allow(dead_code)]
 pub(crate) const FLAG_DROP_OLDEST: u32 = 1;
 /// How often a long wait checks that the processes of the other ends live.
 pub(crate) const LIVENESS_PERIOD: Duration = Duration::from_millis(50);
