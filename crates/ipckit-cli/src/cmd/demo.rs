@@ -32,6 +32,7 @@ const PARTS: &[(&str, &str)] = &[
     ("msg", "a message queue found through an ftok key: msgsnd(), msgrcv() by type"),
     ("shm", "a shared-memory counter, protected by a semaphore, across several processes"),
     ("ls", "what the objects look like to `ipckit ls` (ipcs), then their removal"),
+    ("channel", "the shared-memory channel: publish/subscribe and request/response between processes"),
 ];
 
 // ----- the registry of what to remove on Ctrl-C -----------------------------------
@@ -92,7 +93,7 @@ fn clean_up_everything() -> usize {
 // ----- narration --------------------------------------------------------------------
 
 /// Prints one narrated line, flushed at once (helper processes share the output).
-fn say(who: &str, text: impl std::fmt::Display) -> Result<(), Fail> {
+pub(super) fn say(who: &str, text: impl std::fmt::Display) -> Result<(), Fail> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "  [{who} {}] {text}", process::current_pid())?;
     out.flush()?;
@@ -114,7 +115,7 @@ fn me() -> Result<PathBuf, Fail> {
 }
 
 /// A helper process, killed and reaped if the part ends before it does.
-struct Kid {
+pub(super) struct Kid {
     child: Child,
     _made: Made,
 }
@@ -127,7 +128,7 @@ impl Kid {
         Ok(cmd)
     }
 
-    fn start(role: &str, args: &[String], stdin: Stdio, stdout: Stdio) -> Result<Kid, Fail> {
+    pub(super) fn start(role: &str, args: &[String], stdin: Stdio, stdout: Stdio) -> Result<Kid, Fail> {
         let child = Kid::command(role, args)?
             .stdin(stdin)
             .stdout(stdout)
@@ -142,12 +143,12 @@ impl Kid {
         Kid { child, _made: made(Item::Pid(pid)) }
     }
 
-    fn pid(&self) -> u32 {
+    pub(super) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Waits for the helper and checks that it succeeded.
-    fn finish(mut self, what: &str) -> Result<(), Fail> {
+    pub(super) fn finish(mut self, what: &str) -> Result<(), Fail> {
         let status = self.child.wait().map_err(|e| Fail::Msg(format!("waiting for the {what}: {e}")))?;
         if !status.success() {
             return Err(Fail::Msg(format!("the {what} (pid {}) failed: {status}", self.child.id())));
@@ -480,6 +481,7 @@ pub fn run(a: DemoArgs) -> Res {
             "fifo" => part_fifo(),
             "msg" => part_msg(),
             "shm" => part_shm(a.workers),
+            "channel" => super::demo_channel::part(),
             _ => part_ls(a.hold),
         };
         if result.is_err() {
@@ -591,6 +593,7 @@ pub fn role(args: &[String]) -> Res {
                 format!("shmat({shm_id}), {rounds} x [semop(P); counter += 1; semop(V)], shmdt: done"),
             )?;
         }
+        r if r.starts_with("chan-") => return super::demo_channel::role(args),
         other => return Err(Fail::Msg(format!("unknown demo role '{other}'"))),
     }
     Ok(ExitCode::SUCCESS)

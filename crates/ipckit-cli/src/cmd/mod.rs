@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod demo;
+pub mod demo_channel;
 pub mod key;
 pub mod ls;
 pub mod mk;

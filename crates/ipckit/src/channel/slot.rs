@@ -34,6 +34,8 @@
 //!   message published after that, and the publisher never needs a head behind the
 //!   oldest one it keeps.
 
+#![cfg_attr(ipckit_loom, allow(dead_code))]
+
 use super::ring::RingData;
 use super::sync::{AtomicU32, AtomicU64, Ordering};
 
