@@ -61,6 +61,9 @@ use super::wait::{self, Outcome, WaitStrategy};
 use crate::error::{Error, ErrorKind, Result};
 use crate::wait::Wait;
 
+/// A busy hub looks for members that left every this many messages.
+const REAP_EVERY: u32 = 4096;
+
 const ROLE_OFF: u64 = 128;
 const ACTIVE_OFF: u64 = 256;
 const DATA_WAKE_OFF: u64 = 384;
@@ -196,6 +199,10 @@ pub(crate) struct Hub {
     epochs: Vec<u32>,
     broken: u64,
     cursor: u32,
+    /// Messages taken since the last look for members that left (a busy hub looks
+    /// every `REAP_EVERY` messages too, not only when it waits).
+    taken: u32,
+    reap_later: bool,
     every: Every,
     pub(crate) strategy: WaitStrategy,
     pid: u32,
@@ -216,6 +223,8 @@ impl Hub {
             epochs: vec![0; n],
             broken: 0,
             cursor: 0,
+            taken: 0,
+            reap_later: false,
             every: Every::new(),
             strategy: WaitStrategy::default(),
             pid,
@@ -242,6 +251,11 @@ impl Hub {
             match self.cons[i].peek(&self.up[i], base.at(i, UP_HEAD)) {
                 Ok(Some(rec)) => {
                     self.cursor = (i as u32 + 1) % 64;
+                    self.taken += 1;
+                    if self.taken >= REAP_EVERY {
+                        self.taken = 0;
+                        self.reap_later = true;
+                    }
                     return Ok(Some((Origin { slot: i as u32, epoch: self.epochs[i] }, rec)));
                 }
                 Ok(None) => {}
@@ -255,6 +269,15 @@ impl Hub {
             self.reap();
         }
         Ok(None)
+    }
+
+    /// Looks for members that left if a busy stretch asked for it.
+    #[inline]
+    fn maybe_reap(&mut self) {
+        if self.reap_later {
+            self.reap_later = false;
+            self.reap();
+        }
     }
 
     /// Frees the slots of members that left or died (many to one: once their messages
@@ -364,6 +387,7 @@ impl Hub {
         let w = self.base.at(i, UP_HEAD);
         self.cons[i].release(w, rec);
         wait::notify(self.base.wake(i, UP_SPACE));
+        self.maybe_reap();
     }
 
     /// Sends a reply (`id` then `data`) into the down ring of the member `o`, waiting

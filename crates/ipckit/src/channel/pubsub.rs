@@ -435,8 +435,10 @@ impl Publisher {
         }
         let strategy = self.strategy;
         let mut poll = |full: bool| -> Result<Option<Slot>> {
-            if full {
-                let check = self.every.due();
+            // Subscribers that died are looked for every 50 ms while the ring is full
+            // (with DropOldest too, where the publisher never waits for them).
+            let check = self.every.due();
+            if full || check {
                 self.rescan(check);
             }
             self.refresh_floor(op, rec)?;
