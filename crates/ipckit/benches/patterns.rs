@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use ipckit::channel::merge::Merge;
 use ipckit::channel::pubsub::PubSub;
-use ipckit::channel::{PatternConfig, WaitStrategy};
+use ipckit::channel::{Channel, ChannelConfig, PatternConfig, WaitStrategy};
 
 const ROUNDS: usize = 5;
 
@@ -36,6 +36,21 @@ fn pubsub_one_process(subs: usize, n: u64) -> f64 {
         for s in s.iter_mut() {
             black_box(s.try_recv(&mut buf).unwrap());
         }
+    }
+    start.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// The single-pair channel in the same setting, as a reference measured in the same run.
+fn pair_one_process(n: u64) -> f64 {
+    let chan = Channel::create_memfd(&ChannelConfig::new().with_capacity(1 << 16)).unwrap();
+    let mut tx = chan.sender().unwrap();
+    let mut rx = chan.receiver().unwrap();
+    let msg = [7u8; 64];
+    let mut buf = [0u8; 64];
+    let start = Instant::now();
+    for _ in 0..n {
+        tx.send(black_box(&msg)).unwrap();
+        black_box(rx.recv(&mut buf).unwrap());
     }
     start.elapsed().as_nanos() as f64 / n as f64
 }
@@ -119,6 +134,8 @@ fn main() {
     let n = if quick { 2_000 } else { 200_000 };
     let rounds = if quick { 1 } else { ROUNDS };
     println!("64-byte messages, {n} per round, median of {rounds} rounds (ns per message)");
+    let pair = median((0..rounds).map(|_| pair_one_process(n)).collect());
+    println!("single-pair channel (reference):       one process {pair:8.1}");
     for subs in [1, 3] {
         let one = median((0..rounds).map(|_| pubsub_one_process(subs, n)).collect());
         let procs = median((0..rounds).map(|_| pubsub_processes(subs, n)).collect());

@@ -104,6 +104,7 @@ pub(crate) struct Base {
 }
 
 impl Base {
+    #[inline]
     pub(crate) fn line<T>(&self, off: u64) -> &T
     where
         Line<T>: super::mem::AllAtomic,
@@ -116,30 +117,37 @@ impl Base {
         }
     }
 
+    #[inline]
     fn slot_off(&self, i: usize) -> u64 {
         self.plan.slot_offset + i as u64 * self.plan.slot_size
     }
 
+    #[inline]
     pub(crate) fn owner(&self, i: usize) -> &SlotOwner {
         self.line(self.slot_off(i))
     }
 
+    #[inline]
     pub(crate) fn hub_role(&self) -> &Role {
         self.line(ROLE_OFF)
     }
 
+    #[inline]
     fn active(&self) -> &AtomicU64 {
         self.line(ACTIVE_OFF)
     }
 
+    #[inline]
     fn data_wake(&self) -> &Wake {
         self.line(DATA_WAKE_OFF)
     }
 
+    #[inline]
     fn at(&self, i: usize, off: u64) -> &AtomicU64 {
         self.line(self.slot_off(i) + off)
     }
 
+    #[inline]
     fn wake(&self, i: usize, off: u64) -> &Wake {
         self.line(self.slot_off(i) + off)
     }

@@ -80,6 +80,7 @@ impl Segment {
     }
 
     /// The mapping's length.
+    #[inline]
     pub(crate) fn len(&self) -> u64 {
         self.map.len() as u64
     }
@@ -105,6 +106,7 @@ impl Segment {
     }
 
     /// The `T` at `off`: checked to lie inside the mapping and to be aligned.
+    #[inline]
     pub(crate) fn at<T: AllAtomic>(&self, op: &'static str, off: u64) -> Result<&T> {
         let size = std::mem::size_of::<T>() as u64;
         let base = self.map.as_ptr();

@@ -39,8 +39,8 @@
 //! # Ok::<(), ipckit::Error>(())
 //! ```
 //!
-//! "Nothing now" is an error: [`ErrorKind::WouldBlock`](crate::ErrorKind::WouldBlock)
-//! from `try_*`, [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut) from `*_timeout` and
+//! "Nothing now" is an error: [`ErrorKind::WouldBlock`]
+//! from `try_*`, [`ErrorKind::TimedOut`] from `*_timeout` and
 //! `*_deadline`. The receiver never reports `Disconnected` (senders may join at any
 //! time; [`Receiver::senders`] says how many are connected); a sender gets
 //! `Disconnected` once the receiver closed or died.

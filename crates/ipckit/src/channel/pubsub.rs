@@ -130,6 +130,7 @@ pub(crate) const PUBSUB: Shape = Shape {
 };
 
 impl Base {
+    #[inline]
     fn slot_line<T>(&self, i: usize, off: u64) -> &T
     where
         super::layout::Line<T>: super::mem::AllAtomic,
@@ -141,6 +142,7 @@ impl Base {
         self.slot_line(i, 0)
     }
 
+    #[inline]
     fn sub_head(&self, i: usize) -> &AtomicU64 {
         &self.slot_line::<SubHead>(i, HEAD).head
     }
@@ -149,18 +151,22 @@ impl Base {
         &self.slot_line::<SubHead>(i, HEAD).first_seq
     }
 
+    #[inline]
     fn sub_wake(&self, i: usize) -> &Wake {
         self.slot_line(i, WAKE)
     }
 
+    #[inline]
     fn publisher_role(&self) -> &Role {
         self.line(ROLE_OFF)
     }
 
+    #[inline]
     fn changes(&self) -> &AtomicU64 {
         self.line(CHANGES_OFF)
     }
 
+    #[inline]
     fn space_wake(&self) -> &Wake {
         self.line(SPACE_WAKE_OFF)
     }

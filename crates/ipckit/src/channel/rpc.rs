@@ -7,7 +7,7 @@
 //! instead of answering the next call. The server takes requests from the clients in
 //! turn. When a client closes or dies, the server frees its slot, dropping its pending
 //! requests, within 50 ms of its next wait: a dead client leaves nothing behind, and
-//! a reply to it fails with [`ErrorKind::Disconnected`](crate::ErrorKind::Disconnected).
+//! a reply to it fails with [`ErrorKind::Disconnected`].
 //!
 //! ```
 //! use ipckit::channel::{PatternConfig, rpc::Rpc};
