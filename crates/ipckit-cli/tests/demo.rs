@@ -13,7 +13,7 @@ fn read(d: &std::path::Path, n: &str) -> String {
 fn list_and_bad_part() {
     let out = String::from_utf8(ok(&["demo", "--list"])).unwrap();
     let names: Vec<&str> = out.lines().map(|l| l.split_whitespace().next().unwrap()).collect();
-    assert_eq!(names, ["pipe", "duplex", "fifo", "msg", "shm", "ls", "socket", "net"]);
+    assert_eq!(names, ["pipe", "duplex", "fifo", "msg", "shm", "ls", "channel", "socket", "net"]);
     let bad = run(&["demo", "nope"], b"");
     // clap refuses the name and lists the parts (a usage error: status 2).
     assert_eq!(bad.status.code(), Some(2));
@@ -43,7 +43,7 @@ fn the_whole_demo_leaves_nothing_behind() {
     assert!(run.status.success());
     let out = read(dir.path(), "out");
     assert_eq!(read(dir.path(), "rc").trim(), "0", "demo failed:\n{out}\n{}", read(dir.path(), "err"));
-    for part in ["1. pipe", "2. duplex", "3. fifo", "4. msg", "5. shm", "6. ls", "7. socket", "8. net"] {
+    for part in ["1. pipe", "2. duplex", "3. fifo", "4. msg", "5. shm", "6. ls", "7. channel", "8. socket", "9. net"] {
         assert!(out.contains(&format!("== {part}:")), "missing {part}:\n{out}");
     }
     // Each mechanism really crossed a process boundary.
@@ -55,6 +55,25 @@ fn the_whole_demo_leaves_nothing_behind() {
     assert!(out.contains("------ Message Queues --------"), "{out}");
     assert_eq!(read(dir.path(), "left"), "", "IPC objects left behind");
     assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "files left in TMPDIR");
+}
+
+#[test]
+fn channel_part_between_processes() {
+    let out = String::from_utf8(ok(&["demo", "channel"])).unwrap();
+    // Back-pressure: three subscribers in other processes get all 20000, none missed.
+    for s in ["a", "b", "c"] {
+        assert!(
+            out.contains(&format!("[sub {s} "))
+                && out.contains("received 20000, missed 0 (dropped for it), last seq 19999"),
+            "{out}"
+        );
+    }
+    // Drop-oldest: the slow one is told what it missed, and still ends at the last message.
+    assert!(out.contains("[sub slow ") && out.contains("last seq 19999; every one intact"), "{out}");
+    // Request/response: each call got its own answer; a killed client's slot is freed.
+    assert!(out.contains("call(\"alice add 45 4\") -> \"49\""), "{out}");
+    assert!(out.contains("call(\"bob add 43 4\") -> \"47\""), "{out}");
+    assert!(out.contains("clients connected: 0"), "{out}");
 }
 
 #[test]

@@ -40,6 +40,8 @@ pub enum Part {
     Shm,
     /// what the objects look like to `ipckit ls` (ipcs), then their removal
     Ls,
+    /// the shared-memory channel: publish/subscribe and request/response between processes
+    Channel,
     /// a Unix socket between unrelated processes: credentials, a pipe end and a memfd channel passed
     Socket,
     /// a sender and a receiver of C struct messages over TCP on the loopback; the same across hosts
@@ -148,7 +150,7 @@ fn clean_up(items: Vec<Item>) -> usize {
 // ----- narration --------------------------------------------------------------------
 
 /// Prints one narrated line, flushed at once (helper processes share the output).
-fn say(who: &str, text: impl std::fmt::Display) -> Result<(), Fail> {
+pub(super) fn say(who: &str, text: impl std::fmt::Display) -> Result<(), Fail> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "  [{who} {}] {text}", process::current_pid())?;
     out.flush()?;
@@ -170,7 +172,7 @@ fn me() -> Result<PathBuf, Fail> {
 }
 
 /// A helper process, killed and reaped if the part ends before it does.
-struct Kid {
+pub(super) struct Kid {
     child: Child,
     _made: Made,
 }
@@ -183,7 +185,7 @@ impl Kid {
         Ok(cmd)
     }
 
-    fn start(role: &str, args: &[String], stdin: Stdio, stdout: Stdio) -> Result<Kid, Fail> {
+    pub(super) fn start(role: &str, args: &[String], stdin: Stdio, stdout: Stdio) -> Result<Kid, Fail> {
         let child = Kid::command(role, args)?
             .stdin(stdin)
             .stdout(stdout)
@@ -198,12 +200,12 @@ impl Kid {
         Kid { child, _made: made(Item::Pid(pid)) }
     }
 
-    fn pid(&self) -> u32 {
+    pub(super) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Waits for the helper and checks that it succeeded.
-    fn finish(mut self, what: &str) -> Result<(), Fail> {
+    pub(super) fn finish(mut self, what: &str) -> Result<(), Fail> {
         let status = self.child.wait().map_err(|e| Fail::Msg(format!("waiting for the {what}: {e}")))?;
         if !status.success() {
             return Err(Fail::Msg(format!("the {what} (pid {}) failed: {status}", self.child.id())));
@@ -553,6 +555,7 @@ pub fn run(a: DemoArgs) -> Res {
             Part::Msg => part_msg(),
             Part::Shm => part_shm(a.workers),
             Part::Ls => part_ls(a.hold),
+            Part::Channel => super::demo_channel::part(),
             Part::Socket => socket::part_socket(),
             Part::Net => socket::part_net(),
         };
@@ -668,6 +671,7 @@ pub fn role(args: &[String]) -> Res {
                 format!("shmat({shm_id}), {rounds} x [semop(P); counter += 1; semop(V)], shmdt: done"),
             )?;
         }
+        r if r.starts_with("chan-") => return super::demo_channel::role(args),
         other => return Err(Fail::Msg(format!("unknown demo role '{other}'"))),
     }
     Ok(ExitCode::SUCCESS)

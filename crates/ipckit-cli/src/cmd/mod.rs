@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod completions;
 pub mod demo;
+pub mod demo_channel;
 pub mod key;
 pub mod ls;
 pub mod ls_sockets;

@@ -74,8 +74,17 @@
 //! The ring has one producer and one consumer. A multi-producer flavour would need a
 //! shared tail claimed by compare-and-swap, and a producer that dies between claiming
 //! room and publishing would block the consumer for good, indistinguishable from a
-//! slow one unless every record carried its owner; for now, give each producer a
-//! channel of its own.
+//! slow one unless every record carried its owner. The patterns beyond one pair are
+//! built from single-pair rings instead:
+//!
+//! - [`merge`]: many to one — a ring per sender in a slot table, taken in turn by one
+//!   receiver; a sender that dies mid-message wedges nobody.
+//! - [`pubsub`]: one to many — one ring read in place by every subscriber, with
+//!   back-pressure or [`Overflow::DropOldest`] and a count of what was missed.
+//! - [`rpc`]: request/response — a request ring and a reply ring per client.
+//!
+//! All three are configured by [`PatternConfig`] and live in a memfd or a named POSIX
+//! object.
 //!
 //! References: [futex(2)](https://man7.org/linux/man-pages/man2/futex.2.html),
 //! [shmget(2)](https://man7.org/linux/man-pages/man2/shmget.2.html),
@@ -122,3 +131,19 @@ pub use wait::WaitStrategy;
 
 #[cfg(not(ipckit_loom))]
 mod endpoint;
+
+#[cfg(not(ipckit_loom))]
+mod hub;
+#[cfg(not(ipckit_loom))]
+mod mem;
+#[cfg(not(ipckit_loom))]
+pub mod merge;
+#[cfg(not(ipckit_loom))]
+pub mod pubsub;
+#[cfg(not(ipckit_loom))]
+pub mod rpc;
+pub(crate) mod slot;
+#[cfg(not(ipckit_loom))]
+mod table;
+#[cfg(not(ipckit_loom))]
+pub use table::{Overflow, PatternConfig};

@@ -242,6 +242,20 @@ impl Consumer {
         Consumer { head: 0, capacity, max_message, align }
     }
 
+    /// A consumer that starts at `pos` (a record boundary the producer has reached or
+    /// will reach): a reader that joins a ring already in use, or one whose position
+    /// was moved for it (publish/subscribe).
+    #[cfg_attr(ipckit_loom, allow(dead_code))]
+    pub(crate) fn at(pos: u64, capacity: u64, max_message: u64, align: u64) -> Consumer {
+        Consumer { head: pos, capacity, max_message, align }
+    }
+
+    /// The consumer's position: the next record it reads.
+    #[cfg_attr(ipckit_loom, allow(dead_code))]
+    pub(crate) fn position(&self) -> u64 {
+        self.head
+    }
+
     /// The message at the consumer's position, if one is published. Skips padding.
     /// The message stays in the ring until [`release`](Self::release).
     #[inline(always)]
