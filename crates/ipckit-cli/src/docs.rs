@@ -125,7 +125,12 @@ fn mk() -> Command {
             opt("shmem", Some('M'), "SIZE", "Create a shared memory segment of SIZE bytes"),
             opt("semaphore", Some('S'), "NUMBER", "Create a semaphore set of NUMBER elements"),
             flag("queue", Some('Q'), "Create a message queue"),
-            opt("posix-shmem", Some('m'), "SIZE", "Create a POSIX shared memory object of SIZE bytes (needs --name)"),
+            opt(
+                "posix-shmem",
+                Some('m'),
+                "SIZE",
+                "Create a POSIX shared memory object of SIZE bytes (needs --name)",
+            ),
             flag("posix-mqueue", Some('q'), "Create a POSIX message queue (needs --name)"),
             flag("posix-semaphore", Some('s'), "Create a POSIX named semaphore (needs --name)"),
             opt("name", Some('n'), "NAME", "The name of the POSIX object to create"),

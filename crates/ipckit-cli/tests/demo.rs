@@ -43,7 +43,9 @@ fn the_whole_demo_leaves_nothing_behind() {
     assert!(run.status.success());
     let out = read(dir.path(), "out");
     assert_eq!(read(dir.path(), "rc").trim(), "0", "demo failed:\n{out}\n{}", read(dir.path(), "err"));
-    for part in ["1. pipe", "2. duplex", "3. fifo", "4. msg", "5. shm", "6. ls", "7. channel", "8. socket", "9. net"] {
+    for part in
+        ["1. pipe", "2. duplex", "3. fifo", "4. msg", "5. shm", "6. ls", "7. channel", "8. socket", "9. net"]
+    {
         assert!(out.contains(&format!("== {part}:")), "missing {part}:\n{out}");
     }
     // Each mechanism really crossed a process boundary.
