@@ -599,8 +599,9 @@ impl Sender {
 
     #[inline(always)]
     fn publish(&mut self, slot: Slot, len: u64) {
-        self.prod.commit(&self.ring, slot, len);
-        wait::notify(&self.shared.header().data_wake.0);
+        let h = self.shared.header();
+        self.prod.commit(&self.ring, &h.tx.0.count, slot, len);
+        wait::notify(&h.data_wake.0);
     }
 }
 
@@ -886,16 +887,23 @@ impl Receiver {
         let h = shared.header();
         let (ring, cons) = (&self.ring, &mut self.cons);
         let mut poll = |full: bool| -> Result<Option<Record>> {
-            if let Some(rec) = cons.peek(ring, &h.head.0).map_err(|f| corrupted(op, shared, f))? {
-                return Ok(Some(rec));
-            }
             if !full {
-                return Ok(None);
+                return cons.peek(ring, &h.head.0).map_err(|f| corrupted(op, shared, f));
+            }
+            // The full look also compares with the sender's count of published
+            // messages: a message counted but not found was lost to damage.
+            if let Some(rec) =
+                cons.peek_counted(ring, &h.head.0, &h.tx.0.count).map_err(|f| corrupted(op, shared, f))?
+            {
+                return Ok(Some(rec));
             }
             // Acquire pairs with the Release of the close: if we see it, we see every
             // message published before it, so one more look is final.
             if h.tx.0.state.load(Ordering::Acquire) == ROLE_CLOSED {
-                return match cons.peek(ring, &h.head.0).map_err(|f| corrupted(op, shared, f))? {
+                return match cons
+                    .peek_counted(ring, &h.head.0, &h.tx.0.count)
+                    .map_err(|f| corrupted(op, shared, f))?
+                {
                     Some(rec) => Ok(Some(rec)),
                     None => Err(disconnected(op, shared, "sender")),
                 };
