@@ -35,7 +35,7 @@ fn binary_round_trip_through_stdin_and_stdout() {
 fn arguments_are_joined_by_single_spaces() {
     let (q, id) = queue();
     ok(&["send", "--id", &id, "hello", "big", "world"]);
-    let m = q.recv_vec(Select::Any, ipckit::Wait::NoWait).unwrap().unwrap();
+    let m = q.recv_vec(Select::Any, ipckit::Wait::NoWait).unwrap();
     assert_eq!((m.mtype, m.data.as_slice()), (1, &b"hello big world"[..]), "type defaults to 1");
 }
 
@@ -54,7 +54,7 @@ fn every_selector() {
     // -t 0: the first message.
     assert_eq!(ok(&["recv", "--id", &id, "-t", "0"]), b"three");
     assert_eq!(ok(&["recv", "--id", &id]), b"two again");
-    assert!(q.try_recv(Select::Any, &mut [0u8; 16]).unwrap().is_none(), "all consumed");
+    assert!(q.try_recv(Select::Any, &mut [0u8; 16]).unwrap_err().is_not_now(), "all consumed");
 }
 
 #[test]
@@ -142,7 +142,7 @@ fn keys_create_and_bad_input() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no object has this key"));
     ok(&["send", "-k", &key, "--create", "-t", "4", "made"]);
     let mut q = MsgQueue::open(Key::ftok(&anchor, b'q').unwrap()).unwrap();
-    let got = q.recv_vec(Select::Type(4), ipckit::Wait::NoWait).unwrap().unwrap();
+    let got = q.recv_vec(Select::Type(4), ipckit::Wait::NoWait).unwrap();
     assert_eq!(got.data, b"made");
     assert_eq!(q.stat().unwrap().perm.mode & 0o777, 0o600);
     q.set_remove_on_drop(false).unwrap();

@@ -72,4 +72,5 @@ pub use error::{Error, ErrorKind, Object, Result};
 pub use key::{FtokParts, Key};
 pub use limits::Limit;
 pub use perm::Mode;
+pub use sys::Errno;
 pub use wait::Wait;

@@ -25,7 +25,12 @@ fn messages_cross_processes_by_priority() {
     util::wait_ok(child);
     let mut buf = [0u8; 64];
     let mut got = Vec::new();
-    while let Some((len, prio)) = q.try_recv(&mut buf).unwrap() {
+    loop {
+        let (len, prio) = match q.try_recv(&mut buf) {
+            Ok(r) => r,
+            Err(e) if e.is_not_now() => break,
+            Err(e) => panic!("{e}"),
+        };
         got.push((buf[..len].to_vec(), prio));
     }
     assert_eq!(got, vec![(b"high".to_vec(), 7), (b"mid".to_vec(), 3), (b"low".to_vec(), 1)]);
@@ -40,12 +45,12 @@ fn timeouts_and_sizes() {
     let mut buf = [0u8; 16];
     let t = Duration::from_millis(30);
     let start = Instant::now();
-    assert_eq!(q.recv_timeout(&mut buf, t).unwrap(), None);
+    assert!(q.recv_timeout(&mut buf, t).unwrap_err().is_not_now());
     assert!(start.elapsed() >= t);
-    assert!(q.try_send(b"one", 0).unwrap());
-    assert!(!q.try_send(b"two", 0).unwrap(), "full");
+    q.try_send(b"one", 0).unwrap();
+    assert!(q.try_send(b"two", 0).unwrap_err().is_not_now(), "full");
     let start = Instant::now();
-    assert!(!q.send_timeout(b"two", 0, t).unwrap());
+    assert!(q.send_timeout(b"two", 0, t).unwrap_err().is_not_now());
     assert!(start.elapsed() >= t);
     assert_eq!(q.send(&[0; 17], 0).unwrap_err().kind(), ErrorKind::MessageTooLarge);
     assert_eq!(q.recv(&mut [0u8; 8]).unwrap_err().kind(), ErrorKind::InvalidInput);

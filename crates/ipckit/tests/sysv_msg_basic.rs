@@ -18,7 +18,12 @@ fn queue() -> MsgQueue {
 fn types_in_order(q: &MsgQueue, select: Select) -> Vec<(i64, Vec<u8>)> {
     let mut out = Vec::new();
     let mut buf = [0u8; 64];
-    while let Some(r) = q.try_recv(select, &mut buf).unwrap() {
+    loop {
+        let r = match q.try_recv(select, &mut buf) {
+            Ok(r) => r,
+            Err(e) if e.is_not_now() => break,
+            Err(e) => panic!("{e}"),
+        };
         out.push((r.mtype, buf[..r.len].to_vec()));
     }
     out
@@ -112,15 +117,15 @@ fn truncation_with_msg_noerror() {
     q.send(1, b"abcd").unwrap();
     q.send(1, b"wxyz!").unwrap();
     let mut buf = [0u8; 4];
-    let r = q.recv_with(Select::Any, &mut buf, true, Wait::Block).unwrap().unwrap();
+    let r = q.recv_with(Select::Any, &mut buf, true, Wait::Block).unwrap();
     assert_eq!((r.len, r.truncated), (4, true));
     assert_eq!(&buf, b"0123");
     // A message of exactly the buffer's size is not truncated.
-    let r = q.recv_with(Select::Any, &mut buf, true, Wait::Block).unwrap().unwrap();
+    let r = q.recv_with(Select::Any, &mut buf, true, Wait::Block).unwrap();
     assert_eq!((r.len, r.truncated), (4, false));
     assert_eq!(&buf, b"abcd");
     // One byte too long is.
-    let r = q.recv_with(Select::Any, &mut buf, true, Wait::Block).unwrap().unwrap();
+    let r = q.recv_with(Select::Any, &mut buf, true, Wait::Block).unwrap();
     assert_eq!((r.len, r.truncated), (4, true));
     assert_eq!(&buf, b"wxyz");
     // The cut-off rest is gone: the queue is empty.
@@ -133,11 +138,11 @@ fn binary_bodies_and_empty_messages() {
     let all: Vec<u8> = (0..=255).collect();
     q.send(9, &all).unwrap();
     q.send(9, b"").unwrap();
-    let m = q.recv_vec(Select::Type(9), Wait::Block).unwrap().unwrap();
+    let m = q.recv_vec(Select::Type(9), Wait::Block).unwrap();
     assert_eq!(m, Message { mtype: 9, data: all });
-    let m = q.recv_vec(Select::Type(9), Wait::NoWait).unwrap().unwrap();
+    let m = q.recv_vec(Select::Type(9), Wait::NoWait).unwrap();
     assert_eq!(m, Message { mtype: 9, data: vec![] });
-    assert!(q.recv_vec(Select::Type(9), Wait::NoWait).unwrap().is_none());
+    assert!(q.recv_vec(Select::Type(9), Wait::NoWait).unwrap_err().is_not_now());
 }
 
 #[test]
@@ -146,14 +151,14 @@ fn msgbuf_round_trip_and_capacity() {
     let mut buf = MsgBuf::with_capacity(16);
     assert_eq!(buf.body_mut(17).unwrap_err().kind(), ErrorKind::OutOfBounds);
     buf.set(4, b"sixteen bytes!!!").unwrap();
-    assert!(q.send_buf(&buf, Wait::NoWait).unwrap());
+    q.send_buf(&buf, Wait::NoWait).unwrap();
     let mut rx = MsgBuf::with_capacity(8);
     // Too small without truncation: error, message kept.
     assert_eq!(
         q.recv_buf(&mut rx, Select::Any, false, Wait::NoWait).unwrap_err().kind(),
         ErrorKind::MessageTooLarge
     );
-    q.recv_buf(&mut rx, Select::Any, true, Wait::NoWait).unwrap().unwrap();
+    q.recv_buf(&mut rx, Select::Any, true, Wait::NoWait).unwrap();
     assert_eq!((rx.mtype(), rx.body()), (4, &b"sixteen "[..]));
     let mut bad = MsgBuf::with_capacity(1);
     bad.set(0, b"x").unwrap();
@@ -174,7 +179,7 @@ fn pod_messages_are_sent_byte_for_byte() {
     let mut name = [0u8; 32];
     name[..3].copy_from_slice(b"ada");
     let s = Score { name, math: 97, chinese: 88 };
-    assert!(q.send_pod(1, &s, Wait::Block).unwrap());
+    q.send_pod(1, &s, Wait::Block).unwrap();
     // On the wire it is exactly the struct's bytes, as C's msgsnd would send them.
     let mut raw = [0u8; 64];
     let r = q.recv(Select::Any, &mut raw).unwrap();
@@ -184,7 +189,7 @@ fn pod_messages_are_sent_byte_for_byte() {
     assert_eq!(i32::from_ne_bytes(raw[36..40].try_into().unwrap()), 88);
     // And it comes back as the same value.
     q.send_pod(2, &s, Wait::Block).unwrap();
-    assert_eq!(q.recv_pod::<Score>(Select::Type(2), Wait::NoWait).unwrap(), Some((2, s)));
+    assert_eq!(q.recv_pod::<Score>(Select::Type(2), Wait::NoWait).unwrap(), (2, s));
 }
 
 #[test]
@@ -218,10 +223,10 @@ fn serde_messages_round_trip() {
     let q = queue();
     let cmds = vec![Command::Move { x: -3, y: 7 }, Command::Say("héllo ✓".into()), Command::Stop];
     for c in &cmds {
-        assert!(q.send_value(3, c, Wait::Block).unwrap());
+        q.send_value(3, c, Wait::Block).unwrap();
     }
     for c in &cmds {
-        let (t, got): (i64, Command) = q.recv_value(Select::Type(3), Wait::NoWait).unwrap().unwrap();
+        let (t, got): (i64, Command) = q.recv_value(Select::Type(3), Wait::NoWait).unwrap();
         assert_eq!((t, &got), (3, c));
     }
     // Garbage is a codec error, not a panic.
@@ -234,11 +239,13 @@ fn serde_messages_round_trip() {
 fn full_queue_is_a_distinct_outcome() {
     let q = queue();
     q.update(&QueueUpdate { qbytes: Some(100), ..Default::default() }).unwrap();
-    assert!(q.try_send(1, &[1u8; 60]).unwrap());
+    q.try_send(1, &[1u8; 60]).unwrap();
     // 60 + 60 > 100: no room now.
-    assert!(!q.try_send(1, &[2u8; 60]).unwrap());
-    assert!(!q.send_timeout(1, &[2u8; 60], Duration::from_millis(30)).unwrap());
-    assert!(!q.send_deadline(1, &[2u8; 60], Instant::now() + Duration::from_millis(10)).unwrap());
+    assert!(q.try_send(1, &[2u8; 60]).unwrap_err().is_not_now());
+    assert!(q.send_timeout(1, &[2u8; 60], Duration::from_millis(30)).unwrap_err().is_not_now());
+    assert!(
+        q.send_deadline(1, &[2u8; 60], Instant::now() + Duration::from_millis(10)).unwrap_err().is_not_now()
+    );
     // Only the first message is there.
     let st = q.stat().unwrap();
     assert_eq!((st.qnum, st.cbytes), (1, 60));
@@ -269,7 +276,7 @@ fn over_msgmax_names_the_limit() {
     let st = q.stat().unwrap();
     if st.qbytes >= msgmax as u64 {
         q.send(1, &vec![7u8; msgmax]).unwrap();
-        assert_eq!(q.recv_vec(Select::Any, Wait::NoWait).unwrap().unwrap().data.len(), msgmax);
+        assert_eq!(q.recv_vec(Select::Any, Wait::NoWait).unwrap().data.len(), msgmax);
     }
 }
 
@@ -278,15 +285,15 @@ fn timeouts_return_none_after_waiting() {
     let q = queue();
     let mut buf = [0u8; 8];
     let t0 = Instant::now();
-    assert!(q.recv_timeout(Select::Any, &mut buf, Duration::from_millis(50)).unwrap().is_none());
+    assert!(q.recv_timeout(Select::Any, &mut buf, Duration::from_millis(50)).unwrap_err().is_not_now());
     assert!(t0.elapsed() >= Duration::from_millis(50), "returned before the timeout");
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_millis(30);
-    assert!(q.recv_deadline(Select::Any, &mut buf, deadline).unwrap().is_none());
+    assert!(q.recv_deadline(Select::Any, &mut buf, deadline).unwrap_err().is_not_now());
     assert!(Instant::now() >= deadline);
     // A deadline in the past is a single non-blocking attempt.
     q.send(2, b"hi").unwrap();
-    let r = q.recv_deadline(Select::Any, &mut buf, t0).unwrap().unwrap();
+    let r = q.recv_deadline(Select::Any, &mut buf, t0).unwrap();
     assert_eq!(&buf[..r.len], b"hi");
 }
 

@@ -60,10 +60,9 @@ pub fn run(a: RecvArgs) -> Res {
     let mut buf = vec![0u8; limit.unwrap_or(0)];
     while a.all || got < a.count {
         let next = match limit {
-            Some(_) => q
-                .recv_with(select, &mut buf, a.truncate, wait)?
+            Some(_) => util::not_now(q.recv_with(select, &mut buf, a.truncate, wait))?
                 .map(|r| (Message { mtype: r.mtype, data: buf[..r.len].to_vec() }, r.truncated)),
-            None => q.recv_vec(select, wait)?.map(|m| (m, false)),
+            None => util::not_now(q.recv_vec(select, wait))?.map(|m| (m, false)),
         };
         let Some((msg, truncated)) = next else {
             if a.all {

@@ -18,8 +18,8 @@
 //! let mut buf = [0u8; 128];
 //! let (len, prio) = q.recv(&mut buf)?;
 //! assert_eq!((&buf[..len], prio), (&b"high"[..], 9));
-//! assert!(q.try_recv(&mut buf)?.is_some());
-//! assert!(q.try_recv(&mut buf)?.is_none());   // empty: "nothing now", not an error
+//! assert!(q.try_recv(&mut buf).is_ok());
+//! assert!(q.try_recv(&mut buf).unwrap_err().is_not_now()); // empty: "not now"
 //! # Ok::<(), ipckit::Error>(())
 //! ```
 //!
@@ -178,22 +178,29 @@ impl MessageQueue {
     /// `mq_send(fd, data, prio)`—Sends, waiting while the queue is full.
     #[doc(alias = "mq_send")]
     pub fn send(&self, data: &[u8], prio: u32) -> Result<()> {
-        self.send_with(data, prio, Wait::Block).map(|_| ())
+        self.send_with(data, prio, Wait::Block)
     }
 
-    /// Sends if there is room now; `Ok(false)` if the queue is full.
-    pub fn try_send(&self, data: &[u8], prio: u32) -> Result<bool> {
+    /// Sends if there is room now; [`ErrorKind::WouldBlock`] (nothing sent) if the
+    /// queue is full.
+    pub fn try_send(&self, data: &[u8], prio: u32) -> Result<()> {
         self.send_with(data, prio, Wait::NoWait)
     }
 
-    /// Sends, waiting at most `timeout` for room; `Ok(false)` on timeout.
-    pub fn send_timeout(&self, data: &[u8], prio: u32, timeout: Duration) -> Result<bool> {
+    /// Sends, waiting at most `timeout` for room; [`ErrorKind::TimedOut`] on timeout.
+    pub fn send_timeout(&self, data: &[u8], prio: u32, timeout: Duration) -> Result<()> {
         self.send_with(data, prio, Wait::Timeout(timeout))
     }
 
-    /// `mq_timedsend`—Sends, waiting as `wait` says; `Ok(false)` if it ran out of time.
+    /// Sends, waiting until `deadline` for room; [`ErrorKind::TimedOut`] if it passed.
+    pub fn send_deadline(&self, data: &[u8], prio: u32, deadline: Instant) -> Result<()> {
+        self.send_with(data, prio, Wait::Deadline(deadline))
+    }
+
+    /// `mq_timedsend`—Sends, waiting as `wait` says; "not now"
+    /// ([`Error::is_not_now`]) if it ran out of time.
     #[doc(alias = "mq_timedsend")]
-    pub fn send_with(&self, data: &[u8], prio: u32, wait: Wait) -> Result<bool> {
+    pub fn send_with(&self, data: &[u8], prio: u32, wait: Wait) -> Result<()> {
         if data.len() > self.msgsize {
             return Err(Error::new("mq_send", self.obj(), ErrorKind::MessageTooLarge).with_detail(format!(
                 "a message of {} bytes exceeds the queue's msgsize of {}",
@@ -203,8 +210,8 @@ impl MessageQueue {
         }
         loop {
             match sys::posix_mq::mq_send(self.fd.as_fd(), data, prio, abs_deadline(wait)) {
-                Ok(()) => return Ok(true),
-                Err(Errno::ETIMEDOUT) => return Ok(false),
+                Ok(()) => return Ok(()),
+                Err(Errno::ETIMEDOUT) => return Err(wait.not_now("mq_send")),
                 Err(Errno::EINTR) if wait == Wait::Block => continue,
                 Err(e) => return Err(Error::sys("mq_send", self.obj(), e)),
             }
@@ -216,22 +223,29 @@ impl MessageQueue {
     /// [`msgsize`](Self::msgsize) bytes.
     #[doc(alias = "mq_receive")]
     pub fn recv(&self, buf: &mut [u8]) -> Result<(usize, u32)> {
-        self.recv_with(buf, Wait::Block).map(|r| r.expect("a blocking receive returns a message"))
+        self.recv_with(buf, Wait::Block)
     }
 
-    /// Receives if a message is there now; `Ok(None)` if the queue is empty.
-    pub fn try_recv(&self, buf: &mut [u8]) -> Result<Option<(usize, u32)>> {
+    /// Receives if a message is there now; [`ErrorKind::WouldBlock`] if the queue is
+    /// empty.
+    pub fn try_recv(&self, buf: &mut [u8]) -> Result<(usize, u32)> {
         self.recv_with(buf, Wait::NoWait)
     }
 
-    /// Receives, waiting at most `timeout`; `Ok(None)` on timeout.
-    pub fn recv_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<Option<(usize, u32)>> {
+    /// Receives, waiting at most `timeout`; [`ErrorKind::TimedOut`] on timeout.
+    pub fn recv_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<(usize, u32)> {
         self.recv_with(buf, Wait::Timeout(timeout))
     }
 
-    /// `mq_timedreceive`—Receives, waiting as `wait` says.
+    /// Receives, waiting until `deadline`; [`ErrorKind::TimedOut`] if it passed.
+    pub fn recv_deadline(&self, buf: &mut [u8], deadline: Instant) -> Result<(usize, u32)> {
+        self.recv_with(buf, Wait::Deadline(deadline))
+    }
+
+    /// `mq_timedreceive`—Receives, waiting as `wait` says; "not now"
+    /// ([`Error::is_not_now`]) if it ran out of time.
     #[doc(alias = "mq_timedreceive")]
-    pub fn recv_with(&self, buf: &mut [u8], wait: Wait) -> Result<Option<(usize, u32)>> {
+    pub fn recv_with(&self, buf: &mut [u8], wait: Wait) -> Result<(usize, u32)> {
         if buf.len() < self.msgsize {
             return Err(Error::new("mq_receive", self.obj(), ErrorKind::InvalidInput).with_detail(format!(
                 "the buffer of {} bytes is smaller than the queue's msgsize of {} (EMSGSIZE)",
@@ -241,8 +255,8 @@ impl MessageQueue {
         }
         loop {
             match sys::posix_mq::mq_receive(self.fd.as_fd(), buf, abs_deadline(wait)) {
-                Ok(r) => return Ok(Some(r)),
-                Err(Errno::ETIMEDOUT) => return Ok(None),
+                Ok(r) => return Ok(r),
+                Err(Errno::ETIMEDOUT) => return Err(wait.not_now("mq_receive")),
                 Err(Errno::EINTR) if wait == Wait::Block => continue,
                 Err(e) => return Err(Error::sys("mq_receive", self.obj(), e)),
             }

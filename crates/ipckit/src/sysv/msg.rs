@@ -21,8 +21,8 @@
 //! let got = q.recv(Select::UpTo(2), &mut buf)?;
 //! assert_eq!((got.mtype, &buf[..got.len]), (1, &b"first"[..]));
 //!
-//! // "No message" is a normal outcome for a non-blocking receive.
-//! assert!(q.try_recv(Select::Type(7), &mut buf)?.is_none());
+//! // "No message now" is the "not now" error: `?` passes it on, never ignores it.
+//! assert!(q.try_recv(Select::Type(7), &mut buf).unwrap_err().is_not_now());
 //!
 //! // Plain-old-data structs travel byte for byte, as a C program would send them.
 //! #[derive(Copy, Clone, bytemuck::Pod, bytemuck::Zeroable)]
@@ -31,7 +31,7 @@
 //! let mut name = [0u8; 32];
 //! name[..4].copy_from_slice(b"alan");
 //! q.send_pod(3, &Score { name, math: 90, chinese: 80 }, Wait::Block)?;
-//! let (_, s): (i64, Score) = q.recv_pod(Select::Type(3), Wait::Block)?.unwrap();
+//! let (_, s): (i64, Score) = q.recv_pod(Select::Type(3), Wait::Block)?;
 //! assert_eq!((s.math, s.chinese), (90, 80));
 //! # Ok::<(), ipckit::Error>(())
 //! ```
@@ -461,29 +461,27 @@ impl MsgQueue {
     /// `msgsnd`—Sends a message of type `mtype` (> 0), waiting while the queue is full.
     #[doc(alias = "msgsnd")]
     pub fn send(&self, mtype: i64, data: &[u8]) -> Result<()> {
-        self.send_with(mtype, data, Wait::Block).map(|_| ())
+        self.send_with(mtype, data, Wait::Block)
     }
 
-    /// Sends without waiting (`IPC_NOWAIT`). Returns `false` if the queue is full.
-    #[must_use = "false means the message was not sent"]
-    pub fn try_send(&self, mtype: i64, data: &[u8]) -> Result<bool> {
+    /// Sends without waiting (`IPC_NOWAIT`); fails with [`ErrorKind::WouldBlock`] (and
+    /// sends nothing) if the queue is full.
+    pub fn try_send(&self, mtype: i64, data: &[u8]) -> Result<()> {
         self.send_with(mtype, data, Wait::NoWait)
     }
 
-    /// Sends, waiting at most `timeout` for room. Returns `false` if time ran out.
-    #[must_use = "false means the message was not sent"]
-    pub fn send_timeout(&self, mtype: i64, data: &[u8], timeout: Duration) -> Result<bool> {
+    /// Sends, waiting at most `timeout` for room; [`ErrorKind::TimedOut`] if time ran out.
+    pub fn send_timeout(&self, mtype: i64, data: &[u8], timeout: Duration) -> Result<()> {
         self.send_with(mtype, data, Wait::Timeout(timeout))
     }
 
-    /// Sends, waiting until `deadline` at the latest. Returns `false` if time ran out.
-    #[must_use = "false means the message was not sent"]
-    pub fn send_deadline(&self, mtype: i64, data: &[u8], deadline: Instant) -> Result<bool> {
+    /// Sends, waiting until `deadline` at the latest; [`ErrorKind::TimedOut`] if it passed.
+    pub fn send_deadline(&self, mtype: i64, data: &[u8], deadline: Instant) -> Result<()> {
         self.send_with(mtype, data, Wait::Deadline(deadline))
     }
 
-    /// Sends as `wait` says. Returns `false` if the queue stayed full.
-    pub fn send_with(&self, mtype: i64, data: &[u8], wait: Wait) -> Result<bool> {
+    /// Sends as `wait` says; "not now" ([`Error::is_not_now`]) if the queue stayed full.
+    pub fn send_with(&self, mtype: i64, data: &[u8], wait: Wait) -> Result<()> {
         let t = check_mtype("msgsnd", self.obj(), mtype)?;
         with_scratch(MTYPE_SIZE + data.len(), |buf| {
             buf[..MTYPE_SIZE].copy_from_slice(&t.to_ne_bytes());
@@ -492,36 +490,30 @@ impl MsgQueue {
         })
     }
 
-    /// Sends the message in `buf` as `wait` says. Returns `false` if the queue stayed
-    /// full.
-    pub fn send_buf(&self, buf: &MsgBuf, wait: Wait) -> Result<bool> {
+    /// Sends the message in `buf` as `wait` says; "not now" if the queue stayed full.
+    pub fn send_buf(&self, buf: &MsgBuf, wait: Wait) -> Result<()> {
         check_mtype("msgsnd", self.obj(), buf.mtype())?;
         self.send_raw(&buf.bytes[..MTYPE_SIZE + buf.len], wait)
     }
 
     /// Sends a plain-old-data value byte for byte, as C's `msgsnd(id, &msg,
-    /// sizeof msg - sizeof(long), flags)` sends the body of a struct. Returns `false`
-    /// if the queue stayed full.
-    pub fn send_pod<T: bytemuck::Pod>(&self, mtype: i64, value: &T, wait: Wait) -> Result<bool> {
+    /// sizeof msg - sizeof(long), flags)` sends the body of a struct; "not now" if the
+    /// queue stayed full.
+    pub fn send_pod<T: bytemuck::Pod>(&self, mtype: i64, value: &T, wait: Wait) -> Result<()> {
         self.send_with(mtype, bytemuck::bytes_of(value), wait)
     }
 
-    /// Sends any `serde` value, serialized with postcard. Returns `false` if the queue
+    /// Sends any `serde` value, serialized with postcard; "not now" if the queue
     /// stayed full.
     #[cfg(feature = "serde")]
-    pub fn send_value<T: serde::Serialize + ?Sized>(
-        &self,
-        mtype: i64,
-        value: &T,
-        wait: Wait,
-    ) -> Result<bool> {
+    pub fn send_value<T: serde::Serialize + ?Sized>(&self, mtype: i64, value: &T, wait: Wait) -> Result<()> {
         let bytes = postcard::to_stdvec(value)
             .map_err(|e| Error::new("serialize", self.obj(), ErrorKind::Codec).with_detail(e.to_string()))?;
         self.send_with(mtype, &bytes, wait)
     }
 
     /// `buf` is the type then the body.
-    fn send_raw(&self, buf: &[u8], wait: Wait) -> Result<bool> {
+    fn send_raw(&self, buf: &[u8], wait: Wait) -> Result<()> {
         let body = buf.len() - MTYPE_SIZE;
         let attempt = || match sys::msg::msgsnd(self.id, buf, sys::ipc::IPC_NOWAIT) {
             Ok(()) => Ok(Some(())),
@@ -530,29 +522,28 @@ impl MsgQueue {
         };
         match wait {
             Wait::NoWait => {
-                let sent = attempt()?.is_some();
-                if !sent {
+                if attempt()?.is_none() {
                     self.check_fits(body)?;
+                    return Err(wait.not_now("msgsnd"));
                 }
-                Ok(sent)
+                Ok(())
             }
             Wait::Block => {
                 // Try without waiting first: if the queue is full, make sure the
                 // message can ever fit before going to sleep.
                 if attempt()?.is_some() {
-                    return Ok(true);
+                    return Ok(());
                 }
                 self.check_fits(body)?;
-                sys::msg::msgsnd(self.id, buf, 0).map_err(|e| self.send_error(e, body))?;
-                Ok(true)
+                sys::msg::msgsnd(self.id, buf, 0).map_err(|e| self.send_error(e, body))
             }
             Wait::Timeout(_) | Wait::Deadline(_) => {
                 let deadline = wait.deadline().expect("timed wait has a deadline");
                 if attempt()?.is_some() {
-                    return Ok(true);
+                    return Ok(());
                 }
                 self.check_fits(body)?;
-                Ok(poll_until(deadline, attempt)?.is_some())
+                poll_until(deadline, attempt)?.ok_or_else(|| wait.not_now("msgsnd"))
             }
         }
     }
@@ -594,74 +585,59 @@ impl MsgQueue {
     /// ([`ErrorKind::MessageTooLarge`]) and stays in the queue.
     #[doc(alias = "msgrcv")]
     pub fn recv(&self, select: Select, buf: &mut [u8]) -> Result<Received> {
-        Ok(self.recv_with(select, buf, false, Wait::Block)?.expect("a blocking receive returns a message"))
+        self.recv_with(select, buf, false, Wait::Block)
     }
 
-    /// Receives without waiting (`IPC_NOWAIT`); `None` when no message matches.
-    pub fn try_recv(&self, select: Select, buf: &mut [u8]) -> Result<Option<Received>> {
+    /// Receives without waiting (`IPC_NOWAIT`); [`ErrorKind::WouldBlock`] when no
+    /// message matches.
+    pub fn try_recv(&self, select: Select, buf: &mut [u8]) -> Result<Received> {
         self.recv_with(select, buf, false, Wait::NoWait)
     }
 
-    /// Receives, waiting at most `timeout`; `None` if no message arrived in time.
-    pub fn recv_timeout(
-        &self,
-        select: Select,
-        buf: &mut [u8],
-        timeout: Duration,
-    ) -> Result<Option<Received>> {
+    /// Receives, waiting at most `timeout`; [`ErrorKind::TimedOut`] if no message
+    /// arrived in time.
+    pub fn recv_timeout(&self, select: Select, buf: &mut [u8], timeout: Duration) -> Result<Received> {
         self.recv_with(select, buf, false, Wait::Timeout(timeout))
     }
 
-    /// Receives, waiting until `deadline` at the latest; `None` if no message arrived.
-    pub fn recv_deadline(
-        &self,
-        select: Select,
-        buf: &mut [u8],
-        deadline: Instant,
-    ) -> Result<Option<Received>> {
+    /// Receives, waiting until `deadline` at the latest; [`ErrorKind::TimedOut`] if no
+    /// message arrived.
+    pub fn recv_deadline(&self, select: Select, buf: &mut [u8], deadline: Instant) -> Result<Received> {
         self.recv_with(select, buf, false, Wait::Deadline(deadline))
     }
 
     /// Receives as `wait` says. With `truncate` (`MSG_NOERROR`), a message longer than
     /// `buf` is cut to fit (and [`Received::truncated`] says so); without it, such a
-    /// message is an error and stays in the queue. `None` when nothing matched in time.
-    pub fn recv_with(
-        &self,
-        select: Select,
-        buf: &mut [u8],
-        truncate: bool,
-        wait: Wait,
-    ) -> Result<Option<Received>> {
+    /// message is an error and stays in the queue. "Not now" ([`Error::is_not_now`])
+    /// when nothing matched in time.
+    pub fn recv_with(&self, select: Select, buf: &mut [u8], truncate: bool, wait: Wait) -> Result<Received> {
         let (msgtyp, flags) = self.select_raw(select)?;
         // With truncation, receive one byte more than asked, to learn whether the
         // message was longer than the caller's buffer.
         let extra = usize::from(truncate);
         let flags = flags | if truncate { sys::msg::MSG_NOERROR } else { 0 };
         with_scratch(MTYPE_SIZE + buf.len() + extra, |scratch| {
-            let got = self.recv_raw(scratch, msgtyp, flags, wait, select)?;
-            Ok(got.map(|n| {
-                let len = n.min(buf.len());
-                buf[..len].copy_from_slice(&scratch[MTYPE_SIZE..MTYPE_SIZE + len]);
-                Received { mtype: mtype_of(scratch), len, truncated: n > buf.len() }
-            }))
+            let n = self.recv_raw(scratch, msgtyp, flags, wait, select)?;
+            let len = n.min(buf.len());
+            buf[..len].copy_from_slice(&scratch[MTYPE_SIZE..MTYPE_SIZE + len]);
+            Ok(Received { mtype: mtype_of(scratch), len, truncated: n > buf.len() })
         })
     }
 
-    /// Receives into a new `Vec` sized for the largest possible message; `None` when
-    /// nothing matched in time.
-    pub fn recv_vec(&self, select: Select, wait: Wait) -> Result<Option<Message>> {
+    /// Receives into a new `Vec` sized for the largest possible message; "not now"
+    /// when nothing matched in time.
+    pub fn recv_vec(&self, select: Select, wait: Wait) -> Result<Message> {
         let (msgtyp, flags) = self.select_raw(select)?;
         let mut size = msgmax_hint(false);
         for _ in 0..32 {
             let mut bytes = vec![0u8; MTYPE_SIZE + size];
             match self.recv_raw(&mut bytes, msgtyp, flags, wait, select) {
-                Ok(Some(n)) => {
+                Ok(n) => {
                     let mtype = mtype_of(&bytes);
                     bytes.truncate(MTYPE_SIZE + n);
                     bytes.drain(..MTYPE_SIZE);
-                    return Ok(Some(Message { mtype, data: bytes }));
+                    return Ok(Message { mtype, data: bytes });
                 }
-                Ok(None) => return Ok(None),
                 // msgmax may have been raised since we read it: look again and retry.
                 Err(e) if e.kind() == ErrorKind::MessageTooLarge => {
                     size = msgmax_hint(true).max(size.saturating_mul(2));
@@ -674,33 +650,23 @@ impl MsgQueue {
     }
 
     /// Receives into `buf`, growing nothing: with `truncate` a longer message is cut
-    /// to the buffer's capacity. Returns `None` when nothing matched in time.
-    pub fn recv_buf(
-        &self,
-        buf: &mut MsgBuf,
-        select: Select,
-        truncate: bool,
-        wait: Wait,
-    ) -> Result<Option<()>> {
+    /// to the buffer's capacity. The type and body are in `buf` afterwards; "not now"
+    /// when nothing matched in time.
+    pub fn recv_buf(&self, buf: &mut MsgBuf, select: Select, truncate: bool, wait: Wait) -> Result<()> {
         let (msgtyp, flags) = self.select_raw(select)?;
         let flags = flags | if truncate { sys::msg::MSG_NOERROR } else { 0 };
-        match self.recv_raw(&mut buf.bytes, msgtyp, flags, wait, select)? {
-            Some(n) => {
-                buf.len = n;
-                Ok(Some(()))
-            }
-            None => Ok(None),
-        }
+        buf.len = self.recv_raw(&mut buf.bytes, msgtyp, flags, wait, select)?;
+        Ok(())
     }
 
     /// Receives a plain-old-data value sent byte for byte (by [`send_pod`](Self::send_pod)
     /// or by C). A message whose size differs from `T`'s is an error: a longer one
     /// stays in the queue; a shorter one has been consumed.
-    pub fn recv_pod<T: bytemuck::Pod>(&self, select: Select, wait: Wait) -> Result<Option<(i64, T)>> {
+    pub fn recv_pod<T: bytemuck::Pod>(&self, select: Select, wait: Wait) -> Result<(i64, T)> {
         let size = std::mem::size_of::<T>();
         let (msgtyp, flags) = self.select_raw(select)?;
         with_scratch(MTYPE_SIZE + size, |scratch| {
-            let got = self.recv_raw(scratch, msgtyp, flags, wait, select).map_err(|e| {
+            let n = self.recv_raw(scratch, msgtyp, flags, wait, select).map_err(|e| {
                 if e.kind() == ErrorKind::MessageTooLarge {
                     e.with_detail(format!(
                         "the message is longer than the {size}-byte type {}; it stays in the queue",
@@ -710,39 +676,27 @@ impl MsgQueue {
                     e
                 }
             })?;
-            match got {
-                None => Ok(None),
-                Some(n) if n != size => {
-                    Err(Error::new("msgrcv", self.obj(), ErrorKind::Codec).with_detail(format!(
-                        "a {n}-byte message does not match the {size}-byte type {}",
-                        std::any::type_name::<T>()
-                    )))
-                }
-                Some(_) => Ok(Some((
-                    mtype_of(scratch),
-                    bytemuck::pod_read_unaligned(&scratch[MTYPE_SIZE..MTYPE_SIZE + size]),
-                ))),
+            if n != size {
+                return Err(Error::new("msgrcv", self.obj(), ErrorKind::Codec).with_detail(format!(
+                    "a {n}-byte message does not match the {size}-byte type {}",
+                    std::any::type_name::<T>()
+                )));
             }
+            Ok((mtype_of(scratch), bytemuck::pod_read_unaligned(&scratch[MTYPE_SIZE..MTYPE_SIZE + size])))
         })
     }
 
     /// Receives a `serde` value sent by [`send_value`](Self::send_value).
     #[cfg(feature = "serde")]
-    pub fn recv_value<T: serde::de::DeserializeOwned>(
-        &self,
-        select: Select,
-        wait: Wait,
-    ) -> Result<Option<(i64, T)>> {
-        match self.recv_vec(select, wait)? {
-            None => Ok(None),
-            Some(m) => postcard::from_bytes(&m.data).map(|v| Some((m.mtype, v))).map_err(|e| {
-                Error::new("deserialize", self.obj(), ErrorKind::Codec).with_detail(format!(
-                    "message of type {} ({} bytes): {e}",
-                    m.mtype,
-                    m.data.len()
-                ))
-            }),
-        }
+    pub fn recv_value<T: serde::de::DeserializeOwned>(&self, select: Select, wait: Wait) -> Result<(i64, T)> {
+        let m = self.recv_vec(select, wait)?;
+        postcard::from_bytes(&m.data).map(|v| (m.mtype, v)).map_err(|e| {
+            Error::new("deserialize", self.obj(), ErrorKind::Codec).with_detail(format!(
+                "message of type {} ({} bytes): {e}",
+                m.mtype,
+                m.data.len()
+            ))
+        })
     }
 
     /// `msgrcv(id, buf, len, index, MSG_COPY | IPC_NOWAIT)`—Copies the message at
@@ -774,7 +728,7 @@ impl MsgQueue {
         select.raw().map_err(|why| Error::new("msgrcv", self.obj(), ErrorKind::InvalidInput).with_detail(why))
     }
 
-    /// Receives into `buf` (type + body). Returns the body length, or `None` when
+    /// Receives into `buf` (type + body). Returns the body length; "not now" when
     /// nothing matched in time.
     fn recv_raw(
         &self,
@@ -783,21 +737,22 @@ impl MsgQueue {
         flags: i32,
         wait: Wait,
         select: Select,
-    ) -> Result<Option<usize>> {
+    ) -> Result<usize> {
         let cap = buf.len() - MTYPE_SIZE;
         let mut attempt = |extra: i32| match sys::msg::msgrcv(self.id, buf, msgtyp, flags | extra) {
             Ok(n) => Ok(Some(n)),
             Err(Errno::ENOMSG) if extra != 0 => Ok(None),
             Err(e) => Err(self.recv_error(e, cap, select)),
         };
-        match wait {
+        let got = match wait {
             Wait::Block => attempt(0),
             Wait::NoWait => attempt(sys::ipc::IPC_NOWAIT),
             Wait::Timeout(_) | Wait::Deadline(_) => {
                 let deadline = wait.deadline().expect("timed wait has a deadline");
                 poll_until(deadline, || attempt(sys::ipc::IPC_NOWAIT))
             }
-        }
+        }?;
+        got.ok_or_else(|| wait.not_now("msgrcv"))
     }
 
     fn recv_error(&self, e: Errno, cap: usize, select: Select) -> Error {
