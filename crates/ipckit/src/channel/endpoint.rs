@@ -345,6 +345,7 @@ impl Channel {
             ring: self.shared.ring(),
             shared: Arc::clone(&self.shared),
             prod: Producer::new(g.capacity, g.align),
+            watch: peer::Watch::new(),
             strategy: WaitStrategy::default(),
             pid: me,
             #[cfg(feature = "serde")]
@@ -361,6 +362,7 @@ impl Channel {
             ring: self.shared.ring(),
             shared: Arc::clone(&self.shared),
             cons: Consumer::new(g.capacity, g.max_message, g.align),
+            watch: peer::Watch::new(),
             strategy: WaitStrategy::default(),
             pid: me,
         })
@@ -419,6 +421,7 @@ pub struct Sender {
     shared: Arc<Shared>,
     ring: RawRing,
     prod: Producer,
+    watch: peer::Watch,
     strategy: WaitStrategy,
     pid: u32,
     #[cfg(feature = "serde")]
@@ -586,12 +589,13 @@ impl Sender {
             Wait::NoWait => return Err(wait.not_now(op)),
             w => w.deadline(),
         };
-        let outcome = wait::block(self.strategy, deadline, &h.space_wake.0, &h.rx.0, |full| {
-            if full && h.rx.0.state.load(Ordering::Acquire) == ROLE_CLOSED {
-                return Err(disconnected(op, shared, "receiver"));
-            }
-            prod.reserve(ring, &h.head.0, len as u64).map_err(|f| corrupted(op, shared, f))
-        })?;
+        let outcome =
+            wait::block(self.strategy, deadline, &h.space_wake.0, &h.rx.0, &mut self.watch, |full| {
+                if full && h.rx.0.state.load(Ordering::Acquire) == ROLE_CLOSED {
+                    return Err(disconnected(op, shared, "receiver"));
+                }
+                prod.reserve(ring, &h.head.0, len as u64).map_err(|f| corrupted(op, shared, f))
+            })?;
         match outcome {
             Outcome::Ready(slot) => Ok(slot),
             Outcome::TimedOut => Err(wait.not_now(op)),
@@ -705,6 +709,7 @@ pub struct Receiver {
     shared: Arc<Shared>,
     ring: RawRing,
     cons: Consumer,
+    watch: peer::Watch,
     strategy: WaitStrategy,
     pid: u32,
 }
@@ -926,7 +931,7 @@ impl Receiver {
             Wait::NoWait => return Err(wait.not_now(op)),
             w => w.deadline(),
         };
-        match wait::block(self.strategy, deadline, &h.data_wake.0, &h.tx.0, &mut poll)? {
+        match wait::block(self.strategy, deadline, &h.data_wake.0, &h.tx.0, &mut self.watch, &mut poll)? {
             Outcome::Ready(rec) => Ok(rec),
             Outcome::TimedOut => Err(wait.not_now(op)),
             // A dead process publishes nothing more: one last look, then report.

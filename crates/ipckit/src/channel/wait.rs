@@ -82,6 +82,7 @@ pub(crate) fn block<T>(
     deadline: Option<Instant>,
     wake: &Wake,
     peer: &Role,
+    watch: &mut peer::Watch,
     mut poll: impl FnMut(bool) -> Result<Option<T>>,
 ) -> Result<Outcome<T>> {
     let (spin, sleep_after) = match strategy {
@@ -106,7 +107,7 @@ pub(crate) fn block<T>(
                 return Ok(Outcome::TimedOut);
             }
             if now >= next_check {
-                if peer::is_gone(peer) {
+                if watch.is_gone(peer) {
                     return Ok(Outcome::PeerGone);
                 }
                 next_check = now + LIVENESS_PERIOD;
@@ -138,7 +139,7 @@ pub(crate) fn block<T>(
             break Ok(Outcome::TimedOut);
         }
         if now >= next_check {
-            if peer::is_gone(peer) {
+            if watch.is_gone(peer) {
                 break Ok(Outcome::PeerGone);
             }
             next_check = now + LIVENESS_PERIOD;
