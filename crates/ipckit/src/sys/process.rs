@@ -99,3 +99,12 @@ pub(crate) fn pidfd_exited(fd: std::os::fd::BorrowedFd<'_>) -> SysResult<bool> {
     cvt(unsafe { libc::poll(&mut p, 1, 0) })?;
     Ok(p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
 }
+
+/// `getrlimit(RLIMIT_AS)`: the soft limit on the process's address space in bytes,
+/// `None` when unlimited.
+pub(crate) fn address_space_limit() -> SysResult<Option<u64>> {
+    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `r` is a valid out-pointer for the duration of the call.
+    cvt(unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut r) })?;
+    Ok(if r.rlim_cur == libc::RLIM_INFINITY { None } else { Some(r.rlim_cur) })
+}

@@ -328,6 +328,8 @@ impl ShmSegment {
                 } else {
                     "the segment's permissions refuse read-write access (try read-only)"
                 })
+            } else if e == Errno::ENOMEM {
+                err.with_detail(crate::region::explain_enomem(size))
             } else {
                 err
             }
