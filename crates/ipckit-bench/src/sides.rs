@@ -36,10 +36,10 @@ struct MsgSide {
 
 impl Side for MsgSide {
     fn send(&mut self, data: &[u8]) -> Result<(), BenchError> {
-        self.q.send(self.send_type, data).map_err(e)
+        self.q.send(data, self.send_type).map_err(e)
     }
     fn recv(&mut self, data: &mut [u8]) -> Result<(), BenchError> {
-        self.q.recv(Select::Type(self.recv_type), data).map(|_| ()).map_err(e)
+        self.q.recv(data, Select::Type(self.recv_type)).map(|_| ()).map_err(e)
     }
 }
 

@@ -65,11 +65,11 @@ fn every_not_now_is_an_error_with_the_right_kind() {
     // System V message queue: empty and full.
     let mut q = MsgQueue::create(Key::PRIVATE, Mode::OWNER_RW).unwrap();
     q.set_remove_on_drop(true).unwrap();
-    assert_eq!(q.try_recv(Select::Any, &mut [0u8; 8]).unwrap_err().kind(), ErrorKind::WouldBlock);
-    assert_eq!(q.recv_timeout(Select::Any, &mut [0u8; 8], short).unwrap_err().kind(), ErrorKind::TimedOut);
+    assert_eq!(q.try_recv(&mut [0u8; 8], Select::Any).unwrap_err().kind(), ErrorKind::WouldBlock);
+    assert_eq!(q.recv_timeout(&mut [0u8; 8], Select::Any, short).unwrap_err().kind(), ErrorKind::TimedOut);
     q.update(&ipckit::sysv::msg::QueueUpdate { qbytes: Some(64), ..Default::default() }).unwrap();
-    q.try_send(1, &[1; 60]).unwrap();
-    assert_eq!(q.try_send(1, &[2; 60]).unwrap_err().kind(), ErrorKind::WouldBlock);
+    q.try_send(&[1; 60], 1).unwrap();
+    assert_eq!(q.try_send(&[2; 60], 1).unwrap_err().kind(), ErrorKind::WouldBlock);
     assert_eq!(q.stat().unwrap().qnum, 1, "the refused message was not queued");
 
     // System V semaphores: nothing to take.

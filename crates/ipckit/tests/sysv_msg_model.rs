@@ -49,11 +49,11 @@ proptest! {
         for s in steps {
             match s {
                 Step::Send(t, body) => {
-                    q.try_send(t, &body).unwrap();
+                    q.try_send(&body, t).unwrap();
                     model.push((t, body));
                 }
                 Step::Recv(sel) => {
-                    let got = match q.try_recv(sel, &mut buf) {
+                    let got = match q.try_recv(&mut buf, sel) {
                         Ok(r) => Some(r),
                         Err(e) if e.is_not_now() => None,
                         Err(e) => panic!("{e}"),

@@ -387,7 +387,7 @@ fn part_ls(hold: bool) -> Result<(), Fail> {
     let mut q = MsgQueue::create(Key::ftok(&anchor, b'm')?, Mode::OWNER_RW)?;
     let _m1 = made(Item::Msg(q.id()));
     q.set_remove_on_drop(true)?;
-    q.send(1, b"one message of 25 bytes..")?;
+    q.send(b"one message of 25 bytes..", 1)?;
     let mut seg = ShmSegment::create(Key::ftok(&anchor, b's')?, 8192, Mode::new(0o640))?;
     let _m2 = made(Item::Shm(seg.id()));
     seg.set_remove_on_drop(true)?;
@@ -557,11 +557,11 @@ pub fn role(args: &[String]) -> Res {
                 "sender",
                 format!("msgget({key}, 0) = {}  (found by key: no fork, no shared parent needed)", q.id()),
             )?;
-            q.send(3, b"a type-3 note")?;
+            q.send(b"a type-3 note", 3)?;
             say("sender", "msgsnd(id, {mtype 3, \"a type-3 note\"}, 13, 0)")?;
             let mut name = [0u8; 32];
             name[..4].copy_from_slice(b"alan");
-            q.send_pod(2, &Score { name, math: 90, chinese: 80 }, Wait::Block)?;
+            q.send_pod(&Score { name, math: 90, chinese: 80 }, 2, Wait::Block)?;
             say(
                 "sender",
                 format!(
@@ -569,7 +569,7 @@ pub fn role(args: &[String]) -> Res {
                     std::mem::size_of::<Score>()
                 ),
             )?;
-            q.send(1, b"hello from the sender")?;
+            q.send(b"hello from the sender", 1)?;
             say("sender", "msgsnd(id, {mtype 1, \"hello from the sender\"}, 21, 0); exit")?;
         }
         "shm-worker" => {

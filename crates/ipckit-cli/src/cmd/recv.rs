@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use base64::Engine;
 use ipckit::Wait;
 use ipckit::limits::Limit;
-use ipckit::sysv::msg::{Message, Select};
+use ipckit::sysv::msg::{Message, Oversize, Select};
 use serde::Serialize;
 
 use super::Which;
@@ -60,8 +60,13 @@ pub fn run(a: RecvArgs) -> Res {
     let mut buf = vec![0u8; limit.unwrap_or(0)];
     while a.all || got < a.count {
         let next = match limit {
-            Some(_) => util::not_now(q.recv_with(select, &mut buf, a.truncate, wait))?
-                .map(|r| (Message { mtype: r.mtype, data: buf[..r.len].to_vec() }, r.truncated)),
+            Some(_) => util::not_now(q.recv_with(
+                &mut buf,
+                select,
+                if a.truncate { Oversize::Truncate } else { Oversize::Refuse },
+                wait,
+            ))?
+            .map(|r| (Message { mtype: r.mtype, data: buf[..r.len].to_vec() }, r.truncated)),
             None => util::not_now(q.recv_vec(select, wait))?.map(|m| (m, false)),
         };
         let Some((msg, truncated)) = next else {

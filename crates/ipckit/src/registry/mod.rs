@@ -18,7 +18,7 @@
 //!
 //! let mut q = MsgQueue::create(Key::PRIVATE, Mode::OWNER_RW)?;
 //! q.set_remove_on_drop(true)?;
-//! q.send(1, b"hello")?;
+//! q.send(b"hello", 1)?;
 //!
 //! let queues = registry::messages(Source::Auto)?;
 //! let mine = queues.iter().find(|e| e.id == q.id()).expect("listed");

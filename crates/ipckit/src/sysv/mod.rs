@@ -22,9 +22,9 @@
 //!
 //! let mut q = MsgQueue::create(Key::PRIVATE, Mode::OWNER_RW)?;
 //! q.set_remove_on_drop(true)?;
-//! q.send(1, b"hello")?;
+//! q.send(b"hello", 1)?;
 //! let mut buf = [0u8; 64];
-//! let got = q.recv(Select::Any, &mut buf)?;
+//! let got = q.recv(&mut buf, Select::Any)?;
 //! assert_eq!(&buf[..got.len], b"hello");
 //! # Ok::<(), ipckit::Error>(())
 //! ```

@@ -13,16 +13,16 @@
 //! let mut q = MsgQueue::create(Key::PRIVATE, Mode::OWNER_RW)?;
 //! q.set_remove_on_drop(true)?;
 //!
-//! q.send(2, b"second")?;
-//! q.send(1, b"first")?;
+//! q.send(b"second", 2)?;
+//! q.send(b"first", 1)?;
 //!
 //! // The lowest type up to 2 comes out first, whatever the order of sending.
 //! let mut buf = [0u8; 64];
-//! let got = q.recv(Select::UpTo(2), &mut buf)?;
+//! let got = q.recv(&mut buf, Select::UpTo(2))?;
 //! assert_eq!((got.mtype, &buf[..got.len]), (1, &b"first"[..]));
 //!
 //! // "No message now" is the "not now" error: `?` passes it on, never ignores it.
-//! assert!(q.try_recv(Select::Type(7), &mut buf).unwrap_err().is_not_now());
+//! assert!(q.try_recv(&mut buf, Select::Type(7)).unwrap_err().is_not_now());
 //!
 //! // Plain-old-data structs travel byte for byte, as a C program would send them.
 //! #[derive(Copy, Clone, bytemuck::Pod, bytemuck::Zeroable)]
@@ -30,7 +30,7 @@
 //! struct Score { name: [u8; 32], math: i32, chinese: i32 }
 //! let mut name = [0u8; 32];
 //! name[..4].copy_from_slice(b"alan");
-//! q.send_pod(3, &Score { name, math: 90, chinese: 80 }, Wait::Block)?;
+//! q.send_pod(&Score { name, math: 90, chinese: 80 }, 3, Wait::Block)?;
 //! let (_, s): (i64, Score) = q.recv_pod(Select::Type(3), Wait::Block)?;
 //! assert_eq!((s.math, s.chinese), (90, 80));
 //! # Ok::<(), ipckit::Error>(())
@@ -113,6 +113,17 @@ impl fmt::Display for Select {
             Select::Except(t) => write!(f, "any type but {t}"),
         }
     }
+}
+
+/// What a receive does with a message longer than the buffer.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Oversize {
+    /// Fail with [`ErrorKind::MessageTooLarge`] (`E2BIG`); the message stays in the
+    /// queue.
+    Refuse,
+    /// Cut the message to fit (`MSG_NOERROR`); the rest of its body is lost, and
+    /// [`Received::truncated`] says so.
+    Truncate,
 }
 
 /// What a receive into a caller's buffer got.
@@ -209,7 +220,7 @@ pub fn stat_index(index: i32, any: bool) -> Result<(i32, MsgStat)> {
 ///
 /// ```
 /// use ipckit::{Key, Mode, Wait};
-/// use ipckit::sysv::msg::{MsgBuf, MsgQueue, Select};
+/// use ipckit::sysv::msg::{MsgBuf, MsgQueue, Oversize, Select};
 ///
 /// let mut q = MsgQueue::create(Key::PRIVATE, Mode::OWNER_RW)?;
 /// q.set_remove_on_drop(true)?;
@@ -217,7 +228,7 @@ pub fn stat_index(index: i32, any: bool) -> Result<(i32, MsgStat)> {
 /// buf.set(5, b"payload")?;
 /// q.send_buf(&buf, Wait::Block)?;
 /// buf.clear();
-/// q.recv_buf(&mut buf, Select::Type(5), false, Wait::Block)?;
+/// q.recv_buf(&mut buf, Select::Type(5), Oversize::Refuse, Wait::Block)?;
 /// assert_eq!((buf.mtype(), buf.body()), (5, &b"payload"[..]));
 /// # Ok::<(), ipckit::Error>(())
 /// ```
@@ -460,28 +471,28 @@ impl MsgQueue {
 
     /// `msgsnd`—Sends a message of type `mtype` (> 0), waiting while the queue is full.
     #[doc(alias = "msgsnd")]
-    pub fn send(&self, mtype: i64, data: &[u8]) -> Result<()> {
-        self.send_with(mtype, data, Wait::Block)
+    pub fn send(&self, data: &[u8], mtype: i64) -> Result<()> {
+        self.send_with(data, mtype, Wait::Block)
     }
 
     /// Sends without waiting (`IPC_NOWAIT`); fails with [`ErrorKind::WouldBlock`] (and
     /// sends nothing) if the queue is full.
-    pub fn try_send(&self, mtype: i64, data: &[u8]) -> Result<()> {
-        self.send_with(mtype, data, Wait::NoWait)
+    pub fn try_send(&self, data: &[u8], mtype: i64) -> Result<()> {
+        self.send_with(data, mtype, Wait::NoWait)
     }
 
     /// Sends, waiting at most `timeout` for room; [`ErrorKind::TimedOut`] if time ran out.
-    pub fn send_timeout(&self, mtype: i64, data: &[u8], timeout: Duration) -> Result<()> {
-        self.send_with(mtype, data, Wait::Timeout(timeout))
+    pub fn send_timeout(&self, data: &[u8], mtype: i64, timeout: Duration) -> Result<()> {
+        self.send_with(data, mtype, Wait::Timeout(timeout))
     }
 
     /// Sends, waiting until `deadline` at the latest; [`ErrorKind::TimedOut`] if it passed.
-    pub fn send_deadline(&self, mtype: i64, data: &[u8], deadline: Instant) -> Result<()> {
-        self.send_with(mtype, data, Wait::Deadline(deadline))
+    pub fn send_deadline(&self, data: &[u8], mtype: i64, deadline: Instant) -> Result<()> {
+        self.send_with(data, mtype, Wait::Deadline(deadline))
     }
 
     /// Sends as `wait` says; "not now" ([`Error::is_not_now`]) if the queue stayed full.
-    pub fn send_with(&self, mtype: i64, data: &[u8], wait: Wait) -> Result<()> {
+    pub fn send_with(&self, data: &[u8], mtype: i64, wait: Wait) -> Result<()> {
         let t = check_mtype("msgsnd", self.obj(), mtype)?;
         with_scratch(MTYPE_SIZE + data.len(), |buf| {
             buf[..MTYPE_SIZE].copy_from_slice(&t.to_ne_bytes());
@@ -499,17 +510,17 @@ impl MsgQueue {
     /// Sends a plain-old-data value byte for byte, as C's `msgsnd(id, &msg,
     /// sizeof msg - sizeof(long), flags)` sends the body of a struct; "not now" if the
     /// queue stayed full.
-    pub fn send_pod<T: bytemuck::Pod>(&self, mtype: i64, value: &T, wait: Wait) -> Result<()> {
-        self.send_with(mtype, bytemuck::bytes_of(value), wait)
+    pub fn send_pod<T: bytemuck::Pod>(&self, value: &T, mtype: i64, wait: Wait) -> Result<()> {
+        self.send_with(bytemuck::bytes_of(value), mtype, wait)
     }
 
     /// Sends any `serde` value, serialized with postcard; "not now" if the queue
     /// stayed full.
     #[cfg(feature = "serde")]
-    pub fn send_value<T: serde::Serialize + ?Sized>(&self, mtype: i64, value: &T, wait: Wait) -> Result<()> {
+    pub fn send_value<T: serde::Serialize + ?Sized>(&self, value: &T, mtype: i64, wait: Wait) -> Result<()> {
         let bytes = postcard::to_stdvec(value)
             .map_err(|e| Error::new("serialize", self.obj(), ErrorKind::Codec).with_detail(e.to_string()))?;
-        self.send_with(mtype, &bytes, wait)
+        self.send_with(&bytes, mtype, wait)
     }
 
     /// `buf` is the type then the body.
@@ -584,33 +595,40 @@ impl MsgQueue {
     /// until there is one. A message larger than `buf` is an error
     /// ([`ErrorKind::MessageTooLarge`]) and stays in the queue.
     #[doc(alias = "msgrcv")]
-    pub fn recv(&self, select: Select, buf: &mut [u8]) -> Result<Received> {
-        self.recv_with(select, buf, false, Wait::Block)
+    pub fn recv(&self, buf: &mut [u8], select: Select) -> Result<Received> {
+        self.recv_with(buf, select, Oversize::Refuse, Wait::Block)
     }
 
     /// Receives without waiting (`IPC_NOWAIT`); [`ErrorKind::WouldBlock`] when no
     /// message matches.
-    pub fn try_recv(&self, select: Select, buf: &mut [u8]) -> Result<Received> {
-        self.recv_with(select, buf, false, Wait::NoWait)
+    pub fn try_recv(&self, buf: &mut [u8], select: Select) -> Result<Received> {
+        self.recv_with(buf, select, Oversize::Refuse, Wait::NoWait)
     }
 
     /// Receives, waiting at most `timeout`; [`ErrorKind::TimedOut`] if no message
     /// arrived in time.
-    pub fn recv_timeout(&self, select: Select, buf: &mut [u8], timeout: Duration) -> Result<Received> {
-        self.recv_with(select, buf, false, Wait::Timeout(timeout))
+    pub fn recv_timeout(&self, buf: &mut [u8], select: Select, timeout: Duration) -> Result<Received> {
+        self.recv_with(buf, select, Oversize::Refuse, Wait::Timeout(timeout))
     }
 
     /// Receives, waiting until `deadline` at the latest; [`ErrorKind::TimedOut`] if no
     /// message arrived.
-    pub fn recv_deadline(&self, select: Select, buf: &mut [u8], deadline: Instant) -> Result<Received> {
-        self.recv_with(select, buf, false, Wait::Deadline(deadline))
+    pub fn recv_deadline(&self, buf: &mut [u8], select: Select, deadline: Instant) -> Result<Received> {
+        self.recv_with(buf, select, Oversize::Refuse, Wait::Deadline(deadline))
     }
 
-    /// Receives as `wait` says. With `truncate` (`MSG_NOERROR`), a message longer than
-    /// `buf` is cut to fit (and [`Received::truncated`] says so); without it, such a
-    /// message is an error and stays in the queue. "Not now" ([`Error::is_not_now`])
+    /// Receives as `wait` says. With [`Oversize::Truncate`] (`MSG_NOERROR`), a message
+    /// longer than `buf` is cut to fit (and [`Received::truncated`] says so); with
+    /// [`Oversize::Refuse`], such a message is an error and stays in the queue. "Not now" ([`Error::is_not_now`])
     /// when nothing matched in time.
-    pub fn recv_with(&self, select: Select, buf: &mut [u8], truncate: bool, wait: Wait) -> Result<Received> {
+    pub fn recv_with(
+        &self,
+        buf: &mut [u8],
+        select: Select,
+        oversize: Oversize,
+        wait: Wait,
+    ) -> Result<Received> {
+        let truncate = oversize == Oversize::Truncate;
         let (msgtyp, flags) = self.select_raw(select)?;
         // With truncation, receive one byte more than asked, to learn whether the
         // message was longer than the caller's buffer.
@@ -649,12 +667,12 @@ impl MsgQueue {
             .with_detail("the message is larger than any buffer tried"))
     }
 
-    /// Receives into `buf`, growing nothing: with `truncate` a longer message is cut
-    /// to the buffer's capacity. The type and body are in `buf` afterwards; "not now"
+    /// Receives into `buf`, growing nothing: with [`Oversize::Truncate`] a longer
+    /// message is cut to the buffer's capacity. The type and body are in `buf` afterwards; "not now"
     /// when nothing matched in time.
-    pub fn recv_buf(&self, buf: &mut MsgBuf, select: Select, truncate: bool, wait: Wait) -> Result<()> {
+    pub fn recv_buf(&self, buf: &mut MsgBuf, select: Select, oversize: Oversize, wait: Wait) -> Result<()> {
         let (msgtyp, flags) = self.select_raw(select)?;
-        let flags = flags | if truncate { sys::msg::MSG_NOERROR } else { 0 };
+        let flags = flags | if oversize == Oversize::Truncate { sys::msg::MSG_NOERROR } else { 0 };
         buf.len = self.recv_raw(&mut buf.bytes, msgtyp, flags, wait, select)?;
         Ok(())
     }
