@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ipckit::channel::{Channel, ChannelConfig, Sender};
 use ipckit::fifo::Fifo;
-use ipckit::posix::mq::{MessageQueue, QueueAttr};
+use ipckit::posix::mq::{self, QueueAttr};
 use ipckit::sysv::msg::{MsgQueue, Select};
 use ipckit::sysv::sem::{SemOp, SemSet};
 use ipckit::{ErrorKind, Key, Mode, Result};
@@ -82,7 +82,7 @@ fn every_not_now_is_an_error_with_the_right_kind() {
 
     // POSIX message queue: empty.
     let name = format!("/ipckit-test-notnow-{}", std::process::id());
-    let mut mq = MessageQueue::create(&name, QueueAttr { maxmsg: 1, msgsize: 16 }, Mode::OWNER_RW).unwrap();
+    let mut mq = mq::MsgQueue::create(&name, QueueAttr { maxmsg: 1, msgsize: 16 }, Mode::OWNER_RW).unwrap();
     mq.set_remove_on_drop(true).unwrap();
     assert_eq!(mq.try_recv(&mut [0u8; 16]).unwrap_err().kind(), ErrorKind::WouldBlock);
     mq.try_send(b"x", 0).unwrap();

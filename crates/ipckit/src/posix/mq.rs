@@ -8,16 +8,16 @@
 //!
 //! ```
 //! use ipckit::Mode;
-//! use ipckit::posix::mq::{MessageQueue, QueueAttr};
+//! use ipckit::posix::mq::{MsgQueue, QueueAttr};
 //!
 //! let name = format!("/ipckit-doc-mq-{}", std::process::id());
-//! let mut q = MessageQueue::create(&name, QueueAttr { maxmsg: 4, msgsize: 128 }, Mode::OWNER_RW)?;
+//! let mut q = MsgQueue::create(&name, QueueAttr { maxmsg: 4, msgsize: 128 }, Mode::OWNER_RW)?;
 //! q.set_remove_on_drop(true)?;
 //! q.send(b"low", 1)?;
 //! q.send(b"high", 9)?;
 //! let mut buf = [0u8; 128];
-//! let (len, prio) = q.recv(&mut buf)?;
-//! assert_eq!((&buf[..len], prio), (&b"high"[..], 9));
+//! let got = q.recv(&mut buf)?;
+//! assert_eq!((&buf[..got.len], got.priority), (&b"high"[..], 9));
 //! assert!(q.try_recv(&mut buf).is_ok());
 //! assert!(q.try_recv(&mut buf).unwrap_err().is_not_now()); // empty: "not now"
 //! # Ok::<(), ipckit::Error>(())
@@ -54,8 +54,19 @@ pub struct QueueAttr {
     pub msgsize: usize,
 }
 
+/// What a receive got: the message's length in the caller's buffer and its priority.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Received {
+    /// How many bytes were written to the buffer.
+    pub len: usize,
+    /// The message's priority.
+    pub priority: u32,
+}
+
 /// A queue's current attributes (`mq_getattr`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct QueueStatus {
     /// Most messages the queue holds.
     pub maxmsg: usize,
@@ -68,7 +79,7 @@ pub struct QueueStatus {
 }
 
 /// A handle on a POSIX message queue (an open queue descriptor).
-pub struct MessageQueue {
+pub struct MsgQueue {
     fd: OwnedFd,
     name: String,
     c_name: CString,
@@ -76,9 +87,9 @@ pub struct MessageQueue {
     msgsize: usize,
 }
 
-impl fmt::Debug for MessageQueue {
+impl fmt::Debug for MsgQueue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MessageQueue")
+        f.debug_struct("MsgQueue")
             .field("name", &self.name)
             .field("fd", &self.fd)
             .field("msgsize", &self.msgsize)
@@ -87,11 +98,11 @@ impl fmt::Debug for MessageQueue {
     }
 }
 
-impl MessageQueue {
+impl MsgQueue {
     /// `mq_open(name, O_CREAT | O_EXCL | O_RDWR, mode, attr)`—Creates a new queue;
     /// fails if the name is taken.
     #[doc(alias = "mq_open")]
-    pub fn create(name: &str, attr: QueueAttr, mode: Mode) -> Result<MessageQueue> {
+    pub fn create(name: &str, attr: QueueAttr, mode: Mode) -> Result<MsgQueue> {
         let (full, c) = super::c_name("mq_open", name)?;
         let raw = RawAttr { flags: 0, maxmsg: attr.maxmsg as i64, msgsize: attr.msgsize as i64, curmsgs: 0 };
         let fd =
@@ -114,17 +125,17 @@ impl MessageQueue {
                 }
                 err
             })?;
-        let mut q = MessageQueue { fd, name: full, c_name: c, own: Ownership::new(true), msgsize: 0 };
+        let mut q = MsgQueue { fd, name: full, c_name: c, own: Ownership::new(true), msgsize: 0 };
         q.msgsize = q.status()?.msgsize;
         Ok(q)
     }
 
     /// `mq_open(name, O_RDWR)`—Opens an existing queue.
-    pub fn open(name: &str) -> Result<MessageQueue> {
+    pub fn open(name: &str) -> Result<MsgQueue> {
         let (full, c) = super::c_name("mq_open", name)?;
         let fd = sys::posix_mq::mq_open(&c, false, true, true, false, 0, None)
             .map_err(|e| open_error(&full, e))?;
-        let mut q = MessageQueue { fd, name: full, c_name: c, own: Ownership::new(false), msgsize: 0 };
+        let mut q = MsgQueue { fd, name: full, c_name: c, own: Ownership::new(false), msgsize: 0 };
         q.msgsize = q.status()?.msgsize;
         Ok(q)
     }
@@ -219,33 +230,33 @@ impl MessageQueue {
     }
 
     /// `mq_receive(fd, buf)`—Receives the oldest message of the highest priority,
-    /// waiting for one; returns its length and priority. `buf` must hold at least
+    /// waiting for one; returns its length and priority ([`Received`]). `buf` must hold at least
     /// [`msgsize`](Self::msgsize) bytes.
     #[doc(alias = "mq_receive")]
-    pub fn recv(&self, buf: &mut [u8]) -> Result<(usize, u32)> {
+    pub fn recv(&self, buf: &mut [u8]) -> Result<Received> {
         self.recv_with(buf, Wait::Block)
     }
 
     /// Receives if a message is there now; [`ErrorKind::WouldBlock`] if the queue is
     /// empty.
-    pub fn try_recv(&self, buf: &mut [u8]) -> Result<(usize, u32)> {
+    pub fn try_recv(&self, buf: &mut [u8]) -> Result<Received> {
         self.recv_with(buf, Wait::NoWait)
     }
 
     /// Receives, waiting at most `timeout`; [`ErrorKind::TimedOut`] on timeout.
-    pub fn recv_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<(usize, u32)> {
+    pub fn recv_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<Received> {
         self.recv_with(buf, Wait::Timeout(timeout))
     }
 
     /// Receives, waiting until `deadline`; [`ErrorKind::TimedOut`] if it passed.
-    pub fn recv_deadline(&self, buf: &mut [u8], deadline: Instant) -> Result<(usize, u32)> {
+    pub fn recv_deadline(&self, buf: &mut [u8], deadline: Instant) -> Result<Received> {
         self.recv_with(buf, Wait::Deadline(deadline))
     }
 
     /// `mq_timedreceive`—Receives, waiting as `wait` says; "not now"
     /// ([`Error::is_not_now`]) if it ran out of time.
     #[doc(alias = "mq_timedreceive")]
-    pub fn recv_with(&self, buf: &mut [u8], wait: Wait) -> Result<(usize, u32)> {
+    pub fn recv_with(&self, buf: &mut [u8], wait: Wait) -> Result<Received> {
         if buf.len() < self.msgsize {
             return Err(Error::new("mq_receive", self.obj(), ErrorKind::InvalidInput).with_detail(format!(
                 "the buffer of {} bytes is smaller than the queue's msgsize of {} (EMSGSIZE)",
@@ -255,7 +266,7 @@ impl MessageQueue {
         }
         loop {
             match sys::posix_mq::mq_receive(self.fd.as_fd(), buf, abs_deadline(wait)) {
-                Ok(r) => return Ok(r),
+                Ok((len, priority)) => return Ok(Received { len, priority }),
                 Err(Errno::ETIMEDOUT) => return Err(wait.not_now("mq_receive")),
                 Err(Errno::EINTR) if wait == Wait::Block => continue,
                 Err(e) => return Err(Error::sys("mq_receive", self.obj(), e)),
@@ -281,13 +292,13 @@ fn abs_deadline(wait: Wait) -> Option<SystemTime> {
     )
 }
 
-impl AsFd for MessageQueue {
+impl AsFd for MsgQueue {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
 }
 
-impl Drop for MessageQueue {
+impl Drop for MsgQueue {
     /// Unlinks the name if asked for; errors are ignored (use [`remove`](Self::remove)).
     fn drop(&mut self) {
         if self.own.should_remove() {
