@@ -174,7 +174,12 @@ fn a_set_nobody_initialised_is_reported_after_the_timeout() {
     raw.set_remove_on_drop(true).unwrap();
     let e = SemSet::open_initialized(key, Duration::from_millis(30)).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotInitialized);
-    assert!(e.to_string().contains(&format!("-s {}", raw.id())), "says how to remove it: {e}");
+    assert!(
+        e.to_string().contains(&format!("set id {} with IPC_RMID", raw.id())),
+        "says how to remove it: {e}"
+    );
+    assert!(!e.to_string().contains("ipckit rm"), "a library error names no CLI command: {e}");
+    assert!(e.to_string().contains("within 30 ms"), "no Debug formatting: {e}");
     // A plain open does not wait.
     assert_eq!(SemSet::open(key).unwrap().id(), raw.id());
 }

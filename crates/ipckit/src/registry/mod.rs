@@ -213,10 +213,10 @@ pub fn messages(src: Source) -> Result<Vec<MsgEntry>> {
     let mut list = match read_proc(PROC_MSG, src)? {
         Some(text) => parse_msg(&text),
         None => {
-            let (max, _) = msg::info(true)?;
+            let (max, _) = msg::info(msg::InfoKind::Usage)?;
             let mut v = Vec::new();
             for index in 0..=max.max(-1) {
-                let Some((id, st)) = slot(msg::stat_index(index, true))? else { continue };
+                let Some((id, st)) = slot(msg::stat_index(index, msg::StatAccess::Any))? else { continue };
                 v.push(MsgEntry {
                     key: st.perm.key,
                     id,
@@ -251,10 +251,10 @@ pub fn semaphores(src: Source) -> Result<Vec<SemEntry>> {
     if let Some(text) = read_proc(PROC_SEM, src)? {
         return Ok(parse_sem(&text));
     }
-    let (max, _) = sem::info(true)?;
+    let (max, _) = sem::info(sem::InfoKind::Usage)?;
     let mut v = Vec::new();
     for index in 0..=max.max(-1) {
-        let Some((id, st)) = slot(sem::stat_index(index, true))? else { continue };
+        let Some((id, st)) = slot(sem::stat_index(index, sem::StatAccess::Any))? else { continue };
         v.push(SemEntry {
             key: st.perm.key,
             id,
@@ -279,7 +279,7 @@ pub fn shared_memory(src: Source) -> Result<Vec<ShmEntry>> {
     let (max, _) = shm::info()?;
     let mut v = Vec::new();
     for index in 0..=max.max(-1) {
-        let Some((id, st)) = slot(shm::stat_index(index, true))? else { continue };
+        let Some((id, st)) = slot(shm::stat_index(index, shm::StatAccess::Any))? else { continue };
         v.push(ShmEntry {
             key: st.perm.key,
             id,

@@ -98,6 +98,25 @@ pub struct Update {
     pub mode: Option<Mode>,
 }
 
+/// Which figures an `IPC_INFO`-style query returns.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum InfoKind {
+    /// The system's limits (`IPC_INFO`).
+    Limits,
+    /// What is in use now (`MSG_INFO`, `SEM_INFO`).
+    Usage,
+}
+
+/// Whether a stat of a table slot checks read permission.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum StatAccess {
+    /// `MSG_STAT`/`SEM_STAT`/`SHM_STAT`: refused for an object the caller cannot read.
+    CheckRead,
+    /// `MSG_STAT_ANY`/`SEM_STAT_ANY`/`SHM_STAT_ANY` (Linux 4.17): no permission check,
+    /// as `/proc/sysvipc` shows every object.
+    Any,
+}
+
 /// What a handle owns: whether it created its object, and whether (and by which
 /// process) the object is to be removed when the handle is dropped.
 #[derive(Debug)]

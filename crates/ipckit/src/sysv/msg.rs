@@ -65,6 +65,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{Create, IpcPerm, Ownership, Update, get_id, id_error};
+pub use super::{InfoKind, StatAccess};
 use crate::error::{Error, ErrorKind, Object, Result};
 use crate::key::Key;
 use crate::limits::Limit;
@@ -196,20 +197,20 @@ pub struct MsgInfo {
     pub msgseg: u16,
 }
 
-/// `msgctl(0, IPC_INFO)` (`usage == false`: the limits) or `MSG_INFO` (`usage ==
-/// true`: what is in use). Also returns the highest index in use in the kernel's
-/// table of queues.
-pub fn info(usage: bool) -> Result<(i32, MsgInfo)> {
-    sys::msg::info(usage)
+/// `msgctl(0, IPC_INFO)` ([`InfoKind::Limits`]) or `MSG_INFO` ([`InfoKind::Usage`]:
+/// what is in use). Also returns the highest index in use in the kernel's table of
+/// queues.
+pub fn info(kind: InfoKind) -> Result<(i32, MsgInfo)> {
+    sys::msg::info(kind == InfoKind::Usage)
         .map_err(|e| Error::sys("msgctl", Object::None, e).with_detail("IPC_INFO/MSG_INFO failed"))
 }
 
 /// `msgctl(index, MSG_STAT_ANY)`: the id and status of the queue at a slot of the
-/// kernel's table (0 to the highest index from [`info`]). `MSG_STAT_ANY` (Linux 4.17)
-/// does not check read permission; `MSG_STAT` does. Empty slots give
-/// [`ErrorKind::NotFound`].
-pub fn stat_index(index: i32, any: bool) -> Result<(i32, MsgStat)> {
-    sys::msg::stat_index(index, any).map_err(|e| {
+/// kernel's table (0 to the highest index from [`info`]). `MSG_STAT_ANY`
+/// ([`StatAccess::Any`], Linux 4.17) does not check read permission; `MSG_STAT`
+/// ([`StatAccess::CheckRead`]) does. Empty slots give [`ErrorKind::NotFound`].
+pub fn stat_index(index: i32, access: StatAccess) -> Result<(i32, MsgStat)> {
+    sys::msg::stat_index(index, access == StatAccess::Any).map_err(|e| {
         let err = Error::sys("msgctl", Object::Name(format!("index {index}")), e);
         if e == Errno::EINVAL { err.with_kind(ErrorKind::NotFound) } else { err }
     })

@@ -51,6 +51,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{Create, IpcPerm, Ownership, Update, get_id, id_error, remaining};
+pub use super::{InfoKind, StatAccess};
 use crate::error::{Error, ErrorKind, Object, Result};
 use crate::key::Key;
 use crate::limits::Limit;
@@ -222,17 +223,17 @@ pub struct SemInfo {
     pub semaem: i32,
 }
 
-/// `semctl(0, 0, IPC_INFO)` (`usage == false`) or `SEM_INFO` (`usage == true`), and
-/// the highest index in use in the kernel's table of sets.
-pub fn info(usage: bool) -> Result<(i32, SemInfo)> {
-    sys::sem::info(usage)
+/// `semctl(0, 0, IPC_INFO)` ([`InfoKind::Limits`]) or `SEM_INFO`
+/// ([`InfoKind::Usage`]), and the highest index in use in the kernel's table of sets.
+pub fn info(kind: InfoKind) -> Result<(i32, SemInfo)> {
+    sys::sem::info(kind == InfoKind::Usage)
         .map_err(|e| Error::sys("semctl", Object::None, e).with_detail("IPC_INFO/SEM_INFO failed"))
 }
 
 /// `semctl(index, 0, SEM_STAT_ANY)` (or `SEM_STAT`): the id and status of the set at a
 /// slot of the kernel's table. Empty slots give [`ErrorKind::NotFound`].
-pub fn stat_index(index: i32, any: bool) -> Result<(i32, SemStat)> {
-    sys::sem::stat_index(index, any).map_err(|e| {
+pub fn stat_index(index: i32, access: StatAccess) -> Result<(i32, SemStat)> {
+    sys::sem::stat_index(index, access == StatAccess::Any).map_err(|e| {
         let err = Error::sys("semctl", Object::Name(format!("index {index}")), e);
         if e == Errno::EINVAL { err.with_kind(ErrorKind::NotFound) } else { err }
     })
@@ -383,8 +384,9 @@ impl SemSet {
         match ready {
             Some(()) => Ok(set),
             None => Err(Error::new("semget", set.obj(), ErrorKind::NotInitialized).with_detail(format!(
-                "the set was not initialised within {timeout:?}: its creator may have died before \
-                 setting the values (remove it with `ipckit rm -s {}`)",
+                "the set was not initialised within {} ms: its creator may have died before \
+                 setting the values (remove set id {} with IPC_RMID, then create it again)",
+                timeout.as_millis(),
                 set.id
             ))),
         }
