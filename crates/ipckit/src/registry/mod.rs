@@ -68,6 +68,7 @@ pub enum Source {
 
 /// One message queue, as `/proc/sysvipc/msg` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MsgEntry {
     /// The key (`0x00000000` for a private queue).
     pub key: Key,
@@ -103,6 +104,7 @@ pub struct MsgEntry {
 
 /// One semaphore set, as `/proc/sysvipc/sem` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SemEntry {
     /// The key.
     pub key: Key,
@@ -128,6 +130,7 @@ pub struct SemEntry {
 
 /// One shared-memory segment, as `/proc/sysvipc/shm` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ShmEntry {
     /// The key (`0x00000000` for private segments and for segments removed while
     /// attached).
@@ -180,6 +183,7 @@ impl ShmEntry {
 /// The state of one semaphore of a set (`semctl` `GETVAL`, `GETNCNT`, `GETZCNT`,
 /// `GETPID`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SemValue {
     /// The value.
     pub value: u16,

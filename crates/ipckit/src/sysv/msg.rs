@@ -129,6 +129,7 @@ pub enum Oversize {
 
 /// What a receive into a caller's buffer got.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Received {
     /// The message's type.
     pub mtype: i64,
@@ -150,6 +151,7 @@ pub struct Message {
 
 /// The status of a queue (`struct msqid_ds`, from `IPC_STAT`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MsgStat {
     /// Ownership and permissions.
     pub perm: IpcPerm,
@@ -186,6 +188,7 @@ pub struct QueueUpdate {
 /// the number of messages and `msgtql` the bytes queued in the system.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub struct MsgInfo {
     pub msgpool: i32,
     pub msgmap: i32,

@@ -193,6 +193,7 @@ pub fn parse_ops(text: &str) -> Result<Vec<SemOp>> {
 
 /// The status of a set (`struct semid_ds`, from `IPC_STAT`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SemStat {
     /// Ownership and permissions.
     pub perm: IpcPerm,
@@ -210,6 +211,7 @@ pub struct SemStat {
 /// semaphores.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub struct SemInfo {
     pub semmap: i32,
     pub semmni: i32,
