@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use ipckit::channel::{Channel, ChannelConfig, Receiver, Sender, WaitStrategy};
-use ipckit::posix::mq::{MessageQueue, QueueAttr};
+use ipckit::posix::mq::{self, QueueAttr};
 use ipckit::sysv::msg::{MsgQueue, Select};
 use ipckit::sysv::sem::SemSet;
 use ipckit::sysv::shm::{Attachment, ShmSegment};
@@ -36,10 +36,10 @@ struct MsgSide {
 
 impl Side for MsgSide {
     fn send(&mut self, data: &[u8]) -> Result<(), BenchError> {
-        self.q.send(self.send_type, data).map_err(e)
+        self.q.send(data, self.send_type).map_err(e)
     }
     fn recv(&mut self, data: &mut [u8]) -> Result<(), BenchError> {
-        self.q.recv(Select::Type(self.recv_type), data).map(|_| ()).map_err(e)
+        self.q.recv(data, Select::Type(self.recv_type)).map(|_| ()).map_err(e)
     }
 }
 
@@ -111,9 +111,9 @@ impl Setup for SysvSem {
     }
 }
 
-/// `posix-mq` through [`MessageQueue`].
+/// `posix-mq` through [`mq::MsgQueue`].
 pub(crate) struct PosixMq {
-    queues: [MessageQueue; 2],
+    queues: [mq::MsgQueue; 2],
 }
 
 impl PosixMq {
@@ -121,18 +121,18 @@ impl PosixMq {
         let pid = std::process::id();
         let attr = QueueAttr { maxmsg, msgsize: size };
         let mut a =
-            MessageQueue::create(&format!("/ipckit-bench-q-{pid}-a"), attr, Mode::OWNER_RW).map_err(e)?;
+            mq::MsgQueue::create(&format!("/ipckit-bench-q-{pid}-a"), attr, Mode::OWNER_RW).map_err(e)?;
         a.set_remove_on_drop(true).map_err(e)?;
         let mut b =
-            MessageQueue::create(&format!("/ipckit-bench-q-{pid}-b"), attr, Mode::OWNER_RW).map_err(e)?;
+            mq::MsgQueue::create(&format!("/ipckit-bench-q-{pid}-b"), attr, Mode::OWNER_RW).map_err(e)?;
         b.set_remove_on_drop(true).map_err(e)?;
         Ok(PosixMq { queues: [a, b] })
     }
 }
 
 struct MqSide {
-    w: MessageQueue,
-    r: MessageQueue,
+    w: mq::MsgQueue,
+    r: mq::MsgQueue,
 }
 
 impl Side for MqSide {
@@ -147,8 +147,8 @@ impl Side for MqSide {
 impl Setup for PosixMq {
     fn side(&mut self, parent: bool) -> Result<Box<dyn Side>, BenchError> {
         let [a, b] = &self.queues;
-        let a = MessageQueue::open(a.name()).map_err(e)?;
-        let b = MessageQueue::open(b.name()).map_err(e)?;
+        let a = mq::MsgQueue::open(a.name()).map_err(e)?;
+        let b = mq::MsgQueue::open(b.name()).map_err(e)?;
         Ok(Box::new(if parent { MqSide { w: a, r: b } } else { MqSide { w: b, r: a } }))
     }
 }

@@ -297,6 +297,16 @@ pub fn parse_secs(text: &str) -> Result<std::time::Duration, String> {
     std::time::Duration::try_from_secs_f64(v).map_err(|e| format!("'{text}': {e}"))
 }
 
+/// The library's "not now" error (a `try_`/timed call that did nothing) as `None`,
+/// for commands that report it in their own words.
+pub fn not_now<T>(r: ipckit::Result<T>) -> ipckit::Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_not_now() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,7 @@ fn find<'a>(doc: &'a Value, kind: &str, id: i32) -> &'a Value {
 fn json_has_every_field() {
     let mut q = MsgQueue::create(Key::PRIVATE, Mode::new(0o640)).unwrap();
     q.set_remove_on_drop(true).unwrap();
-    q.send(2, b"abc").unwrap();
+    q.send(b"abc", 2).unwrap();
     let mut set = SemSet::create(Key::PRIVATE, &[4, 5], Mode::OWNER_RW).unwrap();
     set.set_remove_on_drop(true).unwrap();
     let mut seg = ShmSegment::create(Key::PRIVATE, 3000, Mode::OWNER_RW).unwrap();

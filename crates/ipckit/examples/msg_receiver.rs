@@ -32,10 +32,7 @@ fn run(path: &str, proj: &str) -> Result<(), String> {
         queue.set_remove_on_drop(true).map_err(|e| e.to_string())?;
     }
     // msgrcv(id, &buf, sizeof(buf) - sizeof(long), 0, 0): any type, waiting.
-    let (_mtype, msg): (i64, MsgSt) = queue
-        .recv_pod(Select::Any, Wait::Block)
-        .map_err(|e| e.to_string())?
-        .expect("a blocking receive returns a message");
+    let (_mtype, msg): (i64, MsgSt) = queue.recv_pod(Select::Any, Wait::Block).map_err(|e| e.to_string())?;
     let mut out = std::io::stdout().lock();
     out.write_all(b"name=").and_then(|_| out.write_all(msg.name_bytes())).map_err(|e| e.to_string())?;
     writeln!(out, " math={} chinese={}", msg.math, msg.chinese).map_err(|e| e.to_string())?;

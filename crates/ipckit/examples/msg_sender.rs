@@ -36,7 +36,7 @@ fn run(path: &str, proj: &str, name: &str, math: &str, chinese: &str) -> Result<
     // msgget(key, 0): the receiver created it.
     let queue = MsgQueue::open(key).map_err(|e| e.to_string())?;
     // msgsnd(id, &msg, sizeof(msg) - sizeof(long), 0) with mtype 1.
-    queue.send_pod(1, &msg, Wait::Block).map_err(|e| e.to_string())?;
+    queue.send_pod(&msg, 1, Wait::Block).map_err(|e| e.to_string())?;
     Ok(())
 }
 

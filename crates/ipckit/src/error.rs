@@ -58,7 +58,8 @@ pub enum ErrorKind {
     Removed,
     /// A signal interrupted a blocking call (`EINTR`). Retrying is usually right.
     Interrupted,
-    /// A blocking call with a timeout or deadline ran out of time.
+    /// "Not now": a call with a timeout or deadline ran out of time and did nothing.
+    /// See [`Error::is_not_now`].
     TimedOut,
     /// A kernel limit refused the request; [`Error::limit`] says which.
     LimitExceeded,
@@ -83,8 +84,8 @@ pub enum ErrorKind {
     Corrupted,
     /// An object exists but its creator has not finished initialising it.
     NotInitialized,
-    /// The operation would block and the caller asked not to (`EAGAIN`), where that is
-    /// an error rather than a normal outcome.
+    /// "Not now": a `try_` call found the object not ready (full, empty, locked, no
+    /// peer yet) and did nothing (`EAGAIN`). See [`Error::is_not_now`].
     WouldBlock,
     /// The kernel does not support this call or flag (`ENOSYS`, `EOPNOTSUPP`).
     Unsupported,
@@ -182,37 +183,63 @@ impl fmt::Display for Object {
 }
 
 /// An ipckit error: the failed operation, its object, a kind, and details.
+///
+/// It is small (32 bytes; the object, the limit and the explanation live in one box,
+/// allocated only when there is one), so that `Result`s stay cheap on hot paths, and
+/// an error without an object (the "not now" of a `try_` call) allocates nothing.
 #[derive(Clone)]
 pub struct Error {
     op: &'static str,
-    object: Object,
     kind: ErrorKind,
-    errno: Option<i32>,
+    /// The `errno`, 0 when the failure did not come from a system call.
+    errno: i32,
+    rare: Option<Box<Rare>>,
+}
+
+/// The parts of an error that are often absent or large.
+#[derive(Clone)]
+struct Rare {
+    object: Object,
     limit: Option<Limit>,
     detail: Option<Box<str>>,
 }
 
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Error>() <= 32);
+
 impl Error {
     /// An error of `kind` from `op` on `object`, with no `errno`.
     pub fn new(op: &'static str, object: Object, kind: ErrorKind) -> Error {
-        Error { op, object, kind, errno: None, limit: None, detail: None }
+        let rare = match object {
+            Object::None => None,
+            object => Some(Box::new(Rare { object, limit: None, detail: None })),
+        };
+        Error { op, kind, errno: 0, rare }
+    }
+
+    /// The "not now" of a call that did nothing (see [`is_not_now`](Self::is_not_now)):
+    /// [`ErrorKind::WouldBlock`] for a `try_` call, [`ErrorKind::TimedOut`] for one
+    /// with a timeout or deadline. Allocates nothing.
+    #[inline]
+    pub(crate) const fn not_now(op: &'static str, timed: bool) -> Error {
+        let kind = if timed { ErrorKind::TimedOut } else { ErrorKind::WouldBlock };
+        Error { op, kind, errno: 0, rare: None }
     }
 
     /// An error from a failed system call, classified by its `errno`.
     pub(crate) fn sys(op: &'static str, object: Object, errno: Errno) -> Error {
-        Error {
-            op,
-            object,
-            kind: ErrorKind::from_errno(errno),
-            errno: Some(errno.0),
-            limit: None,
-            detail: None,
-        }
+        let mut e = Error::new(op, object, ErrorKind::from_errno(errno));
+        e.errno = errno.0;
+        e
+    }
+
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(|| Box::new(Rare { object: Object::None, limit: None, detail: None }))
     }
 
     /// Adds a human explanation that replaces the generic description.
     pub fn with_detail(mut self, detail: impl Into<String>) -> Error {
-        self.detail = Some(detail.into().into_boxed_str());
+        self.rare_mut().detail = Some(detail.into().into_boxed_str());
         self
     }
 
@@ -227,7 +254,6 @@ impl Error {
     /// and its `/proc/sys` file.
     pub(crate) fn with_limit(mut self, limit: Limit, what: impl fmt::Display) -> Error {
         self.kind = ErrorKind::LimitExceeded;
-        self.limit = Some(limit);
         let current = match limit.current() {
             Some(v) => format!("{v}"),
             None => "unknown".to_string(),
@@ -236,13 +262,35 @@ impl Error {
             Some(p) => format!(" ({p})"),
             None => String::new(),
         };
-        self.detail = Some(format!("{what} exceeds {} = {current}{file}", limit.name()).into_boxed_str());
+        let rare = self.rare_mut();
+        rare.limit = Some(limit);
+        rare.detail = Some(format!("{what} exceeds {} = {current}{file}", limit.name()).into_boxed_str());
         self
     }
 
     /// What went wrong.
     pub fn kind(&self) -> ErrorKind {
         self.kind
+    }
+
+    /// Whether this is the "not now" of a call that did nothing and may succeed
+    /// later: [`ErrorKind::WouldBlock`] (a `try_` call found the object not ready) or
+    /// [`ErrorKind::TimedOut`] (a call with a timeout or deadline ran out of time).
+    ///
+    /// ```
+    /// use ipckit::channel::{Channel, ChannelConfig};
+    /// let chan = Channel::create_memfd(&ChannelConfig::new())?;
+    /// let (_tx, mut rx) = (chan.sender()?, chan.receiver()?);
+    /// match rx.try_recv(&mut [0u8; 64]) {
+    ///     Ok(n) => println!("{n} bytes"),
+    ///     Err(e) if e.is_not_now() => println!("nothing yet"),
+    ///     Err(e) => return Err(e.into()),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn is_not_now(&self) -> bool {
+        matches!(self.kind, ErrorKind::WouldBlock | ErrorKind::TimedOut)
     }
 
     /// The failed operation: the C call (`"msgsnd"`) or an ipckit step.
@@ -252,34 +300,43 @@ impl Error {
 
     /// The object the operation was applied to.
     pub fn object(&self) -> &Object {
-        &self.object
+        match &self.rare {
+            Some(r) => &r.object,
+            None => &Object::None,
+        }
     }
 
     /// The `errno` the kernel reported, if the failure came from a system call.
+    pub fn errno(&self) -> Option<Errno> {
+        (self.errno != 0).then_some(Errno(self.errno))
+    }
+
+    /// The `errno` the kernel reported, as a number.
     pub fn raw_os_error(&self) -> Option<i32> {
-        self.errno
+        (self.errno != 0).then_some(self.errno)
     }
 
     /// The kernel limit behind a [`ErrorKind::LimitExceeded`] error, when known.
     pub fn limit(&self) -> Option<Limit> {
-        self.limit
+        self.rare.as_ref().and_then(|r| r.limit)
+    }
+
+    fn detail(&self) -> Option<&str> {
+        self.rare.as_ref().and_then(|r| r.detail.as_deref())
     }
 
     /// The explanation in the message: the detail if one was given, else the kind's
     /// description.
     pub(crate) fn explanation(&self) -> &str {
-        self.detail.as_deref().unwrap_or(self.kind.describe())
+        self.detail().unwrap_or(self.kind.describe())
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}({}): ", self.op, self.object)?;
-        match &self.detail {
-            Some(d) => f.write_str(d)?,
-            None => f.write_str(self.kind.describe())?,
-        }
-        if let Some(e) = self.errno {
+        write!(f, "{}({}): ", self.op, self.object())?;
+        f.write_str(self.explanation())?;
+        if let Some(Errno(e)) = self.errno() {
             match Errno(e).name() {
                 Some(name) => write!(f, " ({name})")?,
                 None => write!(f, " (errno {e})")?,
@@ -293,10 +350,10 @@ impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Error")
             .field("op", &self.op)
-            .field("object", &self.object)
+            .field("object", self.object())
             .field("kind", &self.kind)
-            .field("errno", &self.errno.map(Errno))
-            .field("limit", &self.limit)
+            .field("errno", &self.errno())
+            .field("limit", &self.limit())
             .field("message", &self.to_string())
             .finish()
     }

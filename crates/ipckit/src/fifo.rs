@@ -59,8 +59,8 @@
 //! | both ([`open_read_write`](Fifo::open_read_write)) | never (Linux) | — |
 //!
 //! Each side has the family `open_x` (wait as long as it takes), `try_open_x` (do
-//! not wait: `Ok(None)` when the peer is missing), `open_x_timeout` and
-//! `open_x_deadline` (`Ok(None)` when time runs out), and `open_x_with` taking a
+//! not wait: [`ErrorKind::WouldBlock`] when the peer is missing), `open_x_timeout` and
+//! `open_x_deadline` ([`ErrorKind::TimedOut`] when time runs out), and `open_x_with` taking a
 //! [`Wait`]. The timed forms use no thread and leave nothing behind when they give
 //! up: for writing, they retry a non-blocking open until a reader appears (every 20 µs
 //! at first, backing off to 1 ms); for reading, they open at once without blocking and
@@ -334,28 +334,30 @@ impl Fifo {
         Ok(PipeReader::from_fd_unchecked(self.open_fd(Access::Read, false)?))
     }
 
-    /// Opens the FIFO for reading if a writer has it open now; `Ok(None)` if not.
-    pub fn try_open_read(&self) -> Result<Option<PipeReader>> {
+    /// Opens the FIFO for reading if a writer has it open now; [`ErrorKind::WouldBlock`]
+    /// if not.
+    pub fn try_open_read(&self) -> Result<PipeReader> {
         self.open_read_with(Wait::NoWait)
     }
 
-    /// Opens the FIFO for reading, waiting at most `timeout` for a writer; `Ok(None)`
-    /// when the time runs out (and nothing is left open).
-    pub fn open_read_timeout(&self, timeout: Duration) -> Result<Option<PipeReader>> {
+    /// Opens the FIFO for reading, waiting at most `timeout` for a writer;
+    /// [`ErrorKind::TimedOut`] when the time runs out (and nothing is left open).
+    pub fn open_read_timeout(&self, timeout: Duration) -> Result<PipeReader> {
         self.open_read_with(Wait::Timeout(timeout))
     }
 
     /// Opens the FIFO for reading, waiting until `deadline` at the latest for a
-    /// writer; `Ok(None)` when it passes.
-    pub fn open_read_deadline(&self, deadline: Instant) -> Result<Option<PipeReader>> {
+    /// writer; [`ErrorKind::TimedOut`] when it passes.
+    pub fn open_read_deadline(&self, deadline: Instant) -> Result<PipeReader> {
         self.open_read_with(Wait::Deadline(deadline))
     }
 
     /// Opens the FIFO for reading, waiting for a writer as `wait` says. The end is
     /// blocking. See the [module docs](self#waiting-to-open) for how the wait works.
-    pub fn open_read_with(&self, wait: Wait) -> Result<Option<PipeReader>> {
+    /// "Not now" ([`Error::is_not_now`]) when no writer came in time.
+    pub fn open_read_with(&self, wait: Wait) -> Result<PipeReader> {
         let Some(deadline) = wait.deadline() else {
-            return self.open_read().map(Some);
+            return self.open_read();
         };
         // A non-blocking open for reading never waits, and makes us a reader.
         let fd = self.open_fd(Access::Read, true)?;
@@ -370,7 +372,7 @@ impl Fifo {
             }
             let now = Instant::now();
             if now >= deadline {
-                return Ok(None); // `fd` and the scratch pipe close here
+                return Err(wait.not_now("open")); // `fd` and the scratch pipe close here
             }
             match sys::pipe::poll(fd.as_fd(), false, Some(pause.min(deadline - now))) {
                 // Data arrived, or a writer came and went: a blocking open would have
@@ -382,7 +384,7 @@ impl Fifo {
             pause = (pause * 2).min(MAX_PAUSE);
         }
         sys::pipe::set_nonblocking(fd.as_fd(), false).map_err(|e| op_err("fcntl(F_SETFL)", e))?;
-        Ok(Some(PipeReader::from_fd_unchecked(fd)))
+        Ok(PipeReader::from_fd_unchecked(fd))
     }
 
     /// `open(path, O_RDONLY | O_NONBLOCK)`—Opens the FIFO for reading without waiting
@@ -402,28 +404,30 @@ impl Fifo {
         Ok(PipeWriter::from_fd_unchecked(self.open_fd(Access::Write, false)?))
     }
 
-    /// Opens the FIFO for writing if a reader has it open now; `Ok(None)` if not.
-    pub fn try_open_write(&self) -> Result<Option<PipeWriter>> {
+    /// Opens the FIFO for writing if a reader has it open now; [`ErrorKind::WouldBlock`]
+    /// if not.
+    pub fn try_open_write(&self) -> Result<PipeWriter> {
         self.open_write_with(Wait::NoWait)
     }
 
-    /// Opens the FIFO for writing, waiting at most `timeout` for a reader; `Ok(None)`
-    /// when the time runs out.
-    pub fn open_write_timeout(&self, timeout: Duration) -> Result<Option<PipeWriter>> {
+    /// Opens the FIFO for writing, waiting at most `timeout` for a reader;
+    /// [`ErrorKind::TimedOut`] when the time runs out.
+    pub fn open_write_timeout(&self, timeout: Duration) -> Result<PipeWriter> {
         self.open_write_with(Wait::Timeout(timeout))
     }
 
     /// Opens the FIFO for writing, waiting until `deadline` at the latest for a
-    /// reader; `Ok(None)` when it passes.
-    pub fn open_write_deadline(&self, deadline: Instant) -> Result<Option<PipeWriter>> {
+    /// reader; [`ErrorKind::TimedOut`] when it passes.
+    pub fn open_write_deadline(&self, deadline: Instant) -> Result<PipeWriter> {
         self.open_write_with(Wait::Deadline(deadline))
     }
 
     /// Opens the FIFO for writing, waiting for a reader as `wait` says. The end is
     /// blocking. See the [module docs](self#waiting-to-open) for how the wait works.
-    pub fn open_write_with(&self, wait: Wait) -> Result<Option<PipeWriter>> {
+    /// "Not now" ([`Error::is_not_now`]) when no reader came in time.
+    pub fn open_write_with(&self, wait: Wait) -> Result<PipeWriter> {
         let Some(deadline) = wait.deadline() else {
-            return self.open_write().map(Some);
+            return self.open_write();
         };
         let mut pause = FIRST_PAUSE;
         loop {
@@ -431,7 +435,7 @@ impl Fifo {
                 Ok(fd) => {
                     sys::pipe::set_nonblocking(fd.as_fd(), false)
                         .map_err(|e| Error::sys("fcntl(F_SETFL)", Object::Path(self.path.clone()), e))?;
-                    return Ok(Some(PipeWriter::from_fd_unchecked(fd)));
+                    return Ok(PipeWriter::from_fd_unchecked(fd));
                 }
                 Err(e) if e.kind() == ErrorKind::NoReader => {}
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -439,7 +443,7 @@ impl Fifo {
             }
             let now = Instant::now();
             if now >= deadline {
-                return Ok(None);
+                return Err(wait.not_now("open"));
             }
             std::thread::sleep(pause.min(deadline - now));
             pause = (pause * 2).min(MAX_PAUSE);

@@ -57,6 +57,7 @@ pub struct Key(i32);
 
 /// How an `ftok` key was formed; see [`Key::ftok_parts`].
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FtokParts {
     /// The key itself.
     pub key: Key,

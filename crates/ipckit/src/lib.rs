@@ -34,10 +34,10 @@
 //! let mut receiver = MsgQueue::open_or_create(key, Mode::OWNER_RW)?;
 //! receiver.set_remove_on_drop(true)?;
 //! let sender = MsgQueue::open(key)?;          // in the other process
-//! sender.send(1, b"hello")?;
+//! sender.send(b"hello", 1)?;
 //!
 //! let mut buf = [0u8; 16];
-//! let got = receiver.recv(Select::Any, &mut buf)?;
+//! let got = receiver.recv(&mut buf, Select::Any)?;
 //! assert_eq!(&buf[..got.len], b"hello");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -93,4 +93,5 @@ pub use error::{Error, ErrorKind, Object, Result};
 pub use key::{FtokParts, Key, KeySpec};
 pub use limits::Limit;
 pub use perm::Mode;
+pub use sys::Errno;
 pub use wait::Wait;

@@ -12,6 +12,33 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::error::{Error, ErrorKind, Object, Result};
 
+/// Explains an `ENOMEM` from `shmat` or `mmap` of `len` bytes: the address-space
+/// limit of the process (`RLIMIT_AS`) when that is what refused it, else the kernel's
+/// other reasons. Used as the error's detail (the kind stays
+/// [`ErrorKind::LimitExceeded`]).
+pub(crate) fn explain_enomem(len: u64) -> String {
+    let used = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
+        let line = s.lines().find(|l| l.starts_with("VmSize:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    });
+    match (crate::sys::process::address_space_limit(), used) {
+        (Ok(Some(limit)), Some(used)) if used.saturating_add(len) > limit => format!(
+            "mapping {len} bytes would grow the process's address space from {used} to {} bytes, \
+             beyond its limit RLIMIT_AS = {limit} (setrlimit(2), `ulimit -v`)",
+            used.saturating_add(len)
+        ),
+        (Ok(Some(limit)), None) => format!(
+            "no room for {len} bytes: the process's address space is limited (RLIMIT_AS = {limit}, \
+             setrlimit(2), `ulimit -v`), or the kernel has no free range or memory for page tables"
+        ),
+        _ => format!(
+            "no free range of {len} bytes in the process's address space, or no memory for the \
+             kernel's page tables (the process's RLIMIT_AS is not the cause)"
+        ),
+    }
+}
+
 /// A mapped range of shared memory: where it is, how long, whether writable, and the
 /// words errors use for it.
 #[derive(Debug)]

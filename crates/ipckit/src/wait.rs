@@ -5,11 +5,15 @@ use std::time::{Duration, Instant};
 /// How long a send or receive may wait for room or for a message.
 ///
 /// The methods named `try_*`, `*_timeout` and `*_deadline` are shorthands for these.
+/// A call that did nothing in the time allowed fails with the "not now" error
+/// ([`Error::is_not_now`](crate::Error::is_not_now)): [`ErrorKind::WouldBlock`](crate::ErrorKind::WouldBlock)
+/// for `NoWait`, [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut) for a timeout
+/// or deadline. `Block` never fails that way.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Wait {
     /// Wait as long as it takes.
     Block,
-    /// Do not wait: report "nothing now" at once.
+    /// Do not wait: report "not now" at once.
     NoWait,
     /// Wait at most this long.
     Timeout(Duration),
@@ -26,6 +30,14 @@ impl Wait {
             Wait::Timeout(d) => Some(Instant::now().checked_add(d).unwrap_or_else(far_future)),
             Wait::Deadline(t) => Some(t),
         }
+    }
+}
+
+impl Wait {
+    /// The "not now" error of a call with this wait that did nothing.
+    #[inline]
+    pub(crate) fn not_now(self, op: &'static str) -> crate::Error {
+        crate::Error::not_now(op, self != Wait::NoWait)
     }
 }
 

@@ -1,5 +1,11 @@
 //! A peer that scribbles over the shared header, the index or the records gets the
-//! other side an error — never a panic, an access out of bounds, or a hang.
+//! other side an error — never a panic or an access out of bounds. Messages lost to
+//! damage are reported as `Corrupted`, never as a clean `Disconnected`, and a receiver
+//! does not wait for a message the sender counted as published.
+//!
+//! What the channel cannot detect (and so where a receiver may still wait while its
+//! sender lives): a scribbler that also rewrites the sender's published count, or
+//! that forges a valid stamp and record header (the forged record is then delivered).
 mod util;
 
 use std::sync::atomic::Ordering;
@@ -51,8 +57,8 @@ fn an_impossible_index_is_reported_to_the_sender() {
     raw.atomic_u64(384).unwrap().store(u64::MAX - 15, Ordering::SeqCst); // head
     let err = loop {
         match tx.send_timeout(&[1; 100], Duration::from_millis(10)) {
-            Ok(true) => continue,
-            Ok(false) => panic!("a full ring was not checked against the index"),
+            Ok(()) => continue,
+            Err(e) if e.is_not_now() => panic!("a full ring was not checked against the index"),
             Err(e) => break e,
         }
     };
@@ -118,7 +124,7 @@ fn random_scribbles_give_errors_never_panics() {
             let len = (rng.next() % 300) as usize;
             ok &= tx.try_send(&vec![round as u8; len]).is_ok();
             ok &= rx.try_recv(&mut [0u8; 1024]).is_ok();
-            if let Ok(Some(g)) = rx.try_recv_in_place() {
+            if let Ok(g) = rx.try_recv_in_place() {
                 let mut buf = vec![0u8; g.len()];
                 g.read_at(0, &mut buf).unwrap();
             }
@@ -131,4 +137,90 @@ fn random_scribbles_give_errors_never_panics() {
     }
     // Both outcomes happen: the scribbles do hit what matters.
     assert!(outcomes[0] > 0 && outcomes[1] > 0, "{outcomes:?}");
+}
+
+/// Segment offsets of the layout (see `channel/layout.rs`): the sender's published
+/// count, the shared head index, and where the ring starts.
+const TX_COUNT: usize = 128 + 24;
+const HEAD: usize = 384;
+const RING: usize = 4096;
+/// Records are 128 bytes apart for messages of up to 112 bytes (the default alignment).
+const RECORD: usize = 128;
+
+#[test]
+fn a_wiped_record_is_corrupted_while_the_sender_lives() {
+    let (chan, raw) = channel(4096);
+    let mut tx = chan.sender().unwrap();
+    let mut rx = chan.receiver().unwrap();
+    for i in 0..3u8 {
+        tx.send(&[i; 10]).unwrap();
+    }
+    assert_eq!(raw.atomic_u64(TX_COUNT).unwrap().load(Ordering::SeqCst), 3, "the count is published");
+    assert_eq!(rx.recv_vec().unwrap(), [0; 10]);
+    // Wipe the stamp of the second message: it (and the third) can no longer be found.
+    raw.atomic_u64(RING + RECORD).unwrap().store(0, Ordering::SeqCst);
+    let err = rx.recv_timeout(&mut [0u8; 64], Duration::from_secs(30)).expect_err("not a silent wait");
+    assert_eq!(err.kind(), ErrorKind::Corrupted, "{err}");
+    assert!(err.to_string().contains("2 messages were lost"), "{err}");
+    let err = rx.try_recv(&mut [0u8; 64]).expect_err("not an empty channel");
+    assert_eq!(err.kind(), ErrorKind::Corrupted, "{err}");
+}
+
+#[test]
+fn messages_lost_before_a_close_are_corrupted_not_disconnected() {
+    let (chan, raw) = channel(4096);
+    let mut tx = chan.sender().unwrap();
+    let mut rx = chan.receiver().unwrap();
+    for i in 0..3u8 {
+        tx.send(&[i; 10]).unwrap();
+    }
+    tx.close();
+    raw.atomic_u64(RING + 2 * RECORD).unwrap().store(0, Ordering::SeqCst);
+    assert_eq!(rx.recv_vec().unwrap(), [0; 10]);
+    assert_eq!(rx.recv_vec().unwrap(), [1; 10]);
+    let err = rx.recv_vec().expect_err("the third message is gone");
+    assert_eq!(err.kind(), ErrorKind::Corrupted, "{err}");
+}
+
+#[test]
+fn messages_lost_before_the_sender_died_are_corrupted_not_disconnected() {
+    let (chan, raw) = channel(4096);
+    let mut rx = chan.receiver().unwrap();
+    let (ready_r, ready_w) = ipckit::pipe::pipe().unwrap();
+    let child = util::fork(|| {
+        let mut tx = chan.sender().unwrap();
+        for i in 0..3u8 {
+            tx.send(&[i; 10]).unwrap();
+        }
+        std::io::Write::write_all(&mut &ready_w, b"x").unwrap();
+        std::thread::sleep(Duration::from_secs(3600));
+        0
+    });
+    drop(ready_w);
+    std::io::Read::read_exact(&mut &ready_r, &mut [0u8; 1]).unwrap();
+    child.kill(ipckit::process::Signal::Kill).unwrap();
+    child.wait().unwrap();
+    raw.atomic_u64(RING + RECORD).unwrap().store(0, Ordering::SeqCst);
+    assert_eq!(rx.recv_vec().unwrap(), [0; 10]);
+    let err = rx.recv_vec().expect_err("the sender died after publishing 3 messages");
+    assert_eq!(err.kind(), ErrorKind::Corrupted, "{err}");
+}
+
+#[test]
+fn an_index_moved_forward_is_corrupted_when_unread_records_are_overwritten() {
+    let (chan, raw) = channel(4096);
+    let mut tx = chan.sender().unwrap();
+    let mut rx = chan.receiver().unwrap();
+    for i in 0..10u8 {
+        tx.send(&[i; 10]).unwrap();
+    }
+    // A valid-looking head: past ten unread messages, inside what the sender wrote.
+    raw.atomic_u64(HEAD).unwrap().store(10 * RECORD as u64, Ordering::SeqCst);
+    let mut sent = 10;
+    while tx.try_send(&[0xEE; 10]).is_ok() {
+        sent += 1;
+    }
+    assert!(sent > 4096 / RECORD, "the sender overwrote unread records ({sent} sent)");
+    let err = rx.try_recv(&mut [0u8; 64]).expect_err("the receiver's records were overwritten");
+    assert_eq!(err.kind(), ErrorKind::Corrupted, "{err}");
 }

@@ -58,7 +58,7 @@ fn opening_for_reading_waits_for_a_writer() {
     }
     let _g = serial();
     let (_dir, fifo) = new_fifo();
-    assert!(fifo.try_open_read().unwrap().is_none(), "no writer yet");
+    assert!(fifo.try_open_read().unwrap_err().is_not_now(), "no writer yet");
     let mut writer = spawn_role(
         "opening_for_reading_waits_for_a_writer",
         &["write", path_arg(&fifo), "hello reader", "50"],
@@ -82,7 +82,7 @@ fn opening_for_writing_waits_for_a_reader() {
     }
     let _g = serial();
     let (_dir, fifo) = new_fifo();
-    assert!(fifo.try_open_write().unwrap().is_none(), "no reader yet");
+    assert!(fifo.try_open_write().unwrap_err().is_not_now(), "no reader yet");
     let reader = spawn_role("opening_for_writing_waits_for_a_reader", &["read", path_arg(&fifo), "50"])
         .stdout(Stdio::piped())
         .spawn()
@@ -188,13 +188,13 @@ fn timed_opens_give_up_cleanly_without_a_peer() {
     let _g = serial();
     let (_dir, fifo) = new_fifo();
     let fds = open_fds();
-    assert!(fifo.open_read_timeout(Duration::from_millis(30)).unwrap().is_none());
-    assert!(fifo.open_write_timeout(Duration::from_millis(30)).unwrap().is_none());
-    assert!(fifo.try_open_read().unwrap().is_none());
-    assert!(fifo.try_open_write().unwrap().is_none());
+    assert!(fifo.open_read_timeout(Duration::from_millis(30)).unwrap_err().is_not_now());
+    assert!(fifo.open_write_timeout(Duration::from_millis(30)).unwrap_err().is_not_now());
+    assert!(fifo.try_open_read().unwrap_err().is_not_now());
+    assert!(fifo.try_open_write().unwrap_err().is_not_now());
     let soon = std::time::Instant::now() + Duration::from_millis(20);
-    assert!(fifo.open_read_deadline(soon).unwrap().is_none());
-    assert!(fifo.open_write_deadline(soon).unwrap().is_none());
+    assert!(fifo.open_read_deadline(soon).unwrap_err().is_not_now());
+    assert!(fifo.open_write_deadline(soon).unwrap_err().is_not_now());
     assert_eq!(open_fds(), fds, "a timed open left a descriptor open");
     // (That no thread is left behind is checked in pipe_fd_leaks, a binary with a
     // single test, where the test harness starts no other thread meanwhile.)
@@ -216,7 +216,7 @@ fn timed_opens_succeed_when_the_peer_arrives() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let mut r = fifo.open_read_timeout(Duration::from_secs(60)).unwrap().expect("the writer came");
+    let mut r = fifo.open_read_timeout(Duration::from_secs(60)).expect("the writer came");
     assert!(!r.is_nonblocking().unwrap(), "the end is blocking after a timed open");
     let mut text = String::new();
     r.read_to_string(&mut text).unwrap();
@@ -225,7 +225,7 @@ fn timed_opens_succeed_when_the_peer_arrives() {
     drop(r); // or the next writer would find us as its reader
 
     let reader = spawn_role(test, &["read", path_arg(&fifo), "100"]).stdout(Stdio::piped()).spawn().unwrap();
-    let mut w = fifo.open_write_timeout(Duration::from_secs(60)).unwrap().expect("the reader came");
+    let mut w = fifo.open_write_timeout(Duration::from_secs(60)).expect("the reader came");
     assert!(!w.is_nonblocking().unwrap());
     w.write_all(b"late reader").unwrap();
     drop(w);
@@ -238,7 +238,7 @@ fn timed_opens_succeed_when_the_peer_arrives() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let mut r = fifo.open_read_timeout(Duration::from_secs(60)).unwrap().expect("the silent writer came");
+    let mut r = fifo.open_read_timeout(Duration::from_secs(60)).expect("the silent writer came");
     drop(silent.stdin.take()); // let it go
     let mut text = String::new();
     r.read_to_string(&mut text).unwrap();
@@ -260,8 +260,9 @@ fn try_opens_see_a_peer_waiting_in_open() {
         .spawn()
         .unwrap();
     let mut r = loop {
-        if let Some(r) = fifo.try_open_read().unwrap() {
-            break r;
+        match fifo.try_open_read() {
+            Ok(r) => break r,
+            Err(e) => assert!(e.is_not_now(), "{e}"),
         }
         std::thread::sleep(Duration::from_millis(1));
     };
@@ -273,8 +274,9 @@ fn try_opens_see_a_peer_waiting_in_open() {
 
     let reader = spawn_role(test, &["read", path_arg(&fifo), "0"]).stdout(Stdio::piped()).spawn().unwrap();
     let mut w = loop {
-        if let Some(w) = fifo.try_open_write().unwrap() {
-            break w;
+        match fifo.try_open_write() {
+            Ok(w) => break w,
+            Err(e) => assert!(e.is_not_now(), "{e}"),
         }
         std::thread::sleep(Duration::from_millis(1));
     };

@@ -62,18 +62,18 @@ fn no_operation_leaks_a_descriptor() {
     let fifo = Fifo::create(&path, Mode::OWNER_RW).unwrap();
     assert_no_fd_leak("refused creation", || assert!(Fifo::create(&path, Mode::OWNER_RW).is_err()));
     assert_no_fd_leak("timed opens that give up", || {
-        assert!(fifo.open_read_timeout(Duration::from_millis(20)).unwrap().is_none());
-        assert!(fifo.open_write_timeout(Duration::from_millis(20)).unwrap().is_none());
-        assert!(fifo.try_open_read().unwrap().is_none());
-        assert!(fifo.try_open_write().unwrap().is_none());
+        assert!(fifo.open_read_timeout(Duration::from_millis(20)).unwrap_err().is_not_now());
+        assert!(fifo.open_write_timeout(Duration::from_millis(20)).unwrap_err().is_not_now());
+        assert!(fifo.try_open_read().unwrap_err().is_not_now());
+        assert!(fifo.try_open_write().unwrap_err().is_not_now());
     });
     assert_no_fd_leak("no reader", || {
         assert_eq!(fifo.open_write_nonblocking().unwrap_err().kind(), ErrorKind::NoReader)
     });
     assert_no_fd_leak("ends that meet", || {
         let r = fifo.open_read_nonblocking().unwrap();
-        let w = fifo.try_open_write().unwrap().unwrap();
-        let r2 = fifo.try_open_read().unwrap().unwrap();
+        let w = fifo.try_open_write().unwrap();
+        let r2 = fifo.try_open_read().unwrap();
         drop((r, w, r2));
         drop(fifo.open_read_write().unwrap());
     });

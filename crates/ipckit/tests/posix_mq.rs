@@ -3,7 +3,7 @@ mod util;
 
 use std::time::{Duration, Instant};
 
-use ipckit::posix::mq::{MessageQueue, QueueAttr};
+use ipckit::posix::mq::{MsgQueue, QueueAttr};
 use ipckit::{ErrorKind, Mode};
 
 fn name(tag: &str) -> String {
@@ -13,10 +13,10 @@ fn name(tag: &str) -> String {
 #[test]
 fn messages_cross_processes_by_priority() {
     let n = name("prio");
-    let mut q = MessageQueue::create(&n, QueueAttr { maxmsg: 8, msgsize: 64 }, Mode::OWNER_RW).unwrap();
+    let mut q = MsgQueue::create(&n, QueueAttr { maxmsg: 8, msgsize: 64 }, Mode::OWNER_RW).unwrap();
     q.set_remove_on_drop(true).unwrap();
     let child = util::fork(|| {
-        let q = MessageQueue::open(&n).unwrap();
+        let q = MsgQueue::open(&n).unwrap();
         for (m, p) in [(&b"low"[..], 1), (b"high", 7), (b"mid", 3)] {
             q.send(m, p).unwrap();
         }
@@ -25,7 +25,12 @@ fn messages_cross_processes_by_priority() {
     util::wait_ok(child);
     let mut buf = [0u8; 64];
     let mut got = Vec::new();
-    while let Some((len, prio)) = q.try_recv(&mut buf).unwrap() {
+    loop {
+        let (len, prio) = match q.try_recv(&mut buf) {
+            Ok(r) => (r.len, r.priority),
+            Err(e) if e.is_not_now() => break,
+            Err(e) => panic!("{e}"),
+        };
         got.push((buf[..len].to_vec(), prio));
     }
     assert_eq!(got, vec![(b"high".to_vec(), 7), (b"mid".to_vec(), 3), (b"low".to_vec(), 1)]);
@@ -35,38 +40,38 @@ fn messages_cross_processes_by_priority() {
 #[test]
 fn timeouts_and_sizes() {
     let n = name("time");
-    let mut q = MessageQueue::create(&n, QueueAttr { maxmsg: 1, msgsize: 16 }, Mode::OWNER_RW).unwrap();
+    let mut q = MsgQueue::create(&n, QueueAttr { maxmsg: 1, msgsize: 16 }, Mode::OWNER_RW).unwrap();
     q.set_remove_on_drop(true).unwrap();
     let mut buf = [0u8; 16];
     let t = Duration::from_millis(30);
     let start = Instant::now();
-    assert_eq!(q.recv_timeout(&mut buf, t).unwrap(), None);
+    assert!(q.recv_timeout(&mut buf, t).unwrap_err().is_not_now());
     assert!(start.elapsed() >= t);
-    assert!(q.try_send(b"one", 0).unwrap());
-    assert!(!q.try_send(b"two", 0).unwrap(), "full");
+    q.try_send(b"one", 0).unwrap();
+    assert!(q.try_send(b"two", 0).unwrap_err().is_not_now(), "full");
     let start = Instant::now();
-    assert!(!q.send_timeout(b"two", 0, t).unwrap());
+    assert!(q.send_timeout(b"two", 0, t).unwrap_err().is_not_now());
     assert!(start.elapsed() >= t);
     assert_eq!(q.send(&[0; 17], 0).unwrap_err().kind(), ErrorKind::MessageTooLarge);
     assert_eq!(q.recv(&mut [0u8; 8]).unwrap_err().kind(), ErrorKind::InvalidInput);
-    assert_eq!(q.recv(&mut buf).unwrap(), (3, 0));
+    let got = q.recv(&mut buf).unwrap();
+    assert_eq!((got.len, got.priority), (3, 0));
 }
 
 #[test]
 fn names_limits_and_removal() {
-    assert_eq!(MessageQueue::open("/a/b").unwrap_err().kind(), ErrorKind::InvalidInput);
+    assert_eq!(MsgQueue::open("/a/b").unwrap_err().kind(), ErrorKind::InvalidInput);
     let n = name("gone");
-    assert_eq!(MessageQueue::open(&n).unwrap_err().kind(), ErrorKind::NotFound);
-    let q = MessageQueue::create(&n, QueueAttr { maxmsg: 2, msgsize: 8 }, Mode::OWNER_RW).unwrap();
+    assert_eq!(MsgQueue::open(&n).unwrap_err().kind(), ErrorKind::NotFound);
+    let q = MsgQueue::create(&n, QueueAttr { maxmsg: 2, msgsize: 8 }, Mode::OWNER_RW).unwrap();
     assert_eq!(
-        MessageQueue::create(&n, QueueAttr { maxmsg: 2, msgsize: 8 }, Mode::OWNER_RW).unwrap_err().kind(),
+        MsgQueue::create(&n, QueueAttr { maxmsg: 2, msgsize: 8 }, Mode::OWNER_RW).unwrap_err().kind(),
         ErrorKind::AlreadyExists
     );
     q.remove().unwrap();
-    assert_eq!(MessageQueue::open(&n).unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(MsgQueue::open(&n).unwrap_err().kind(), ErrorKind::NotFound);
     if ipckit::process::effective_uid() != 0 {
-        let huge =
-            MessageQueue::create(&name("huge"), QueueAttr { maxmsg: 100_000, msgsize: 8 }, Mode::OWNER_RW);
+        let huge = MsgQueue::create(&name("huge"), QueueAttr { maxmsg: 100_000, msgsize: 8 }, Mode::OWNER_RW);
         let err = huge.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{err}");
         assert!(err.to_string().contains("msg_max"), "{err}");

@@ -14,7 +14,7 @@ use ipckit::{Key, Mode};
 fn proc_and_syscalls_agree_on_a_queue() {
     let mut q = MsgQueue::create(Key::PRIVATE, Mode::new(0o640)).unwrap();
     q.set_remove_on_drop(true).unwrap();
-    q.send(3, b"twelve bytes").unwrap();
+    q.send(b"twelve bytes", 3).unwrap();
     let from_proc = registry::messages(Source::Proc).unwrap();
     let from_calls = registry::messages(Source::Syscalls).unwrap();
     let a = from_proc.iter().find(|e| e.id == q.id()).expect("in /proc");

@@ -23,7 +23,7 @@ fn child_sends_parent_receives_in_order() {
     let child = fork(|| {
         for i in 0u32..2000 {
             // The queue holds 16 KiB by default: the child waits while it is full.
-            if q.send(1 + i64::from(i % 3), &body(i)).is_err() {
+            if q.send(&body(i), 1 + i64::from(i % 3)).is_err() {
                 return 1;
             }
         }
@@ -31,7 +31,7 @@ fn child_sends_parent_receives_in_order() {
     });
     // Everything arrives once, intact, in the order it was sent.
     for i in 0u32..2000 {
-        let m = q.recv_vec(Select::Any, Wait::Block).unwrap().unwrap();
+        let m = q.recv_vec(Select::Any, Wait::Block).unwrap();
         assert_eq!((m.mtype, m.data), (1 + i64::from(i % 3), body(i)), "message {i}");
     }
     wait_ok(child);
@@ -43,7 +43,7 @@ fn receiving_by_type_leaves_the_others_in_order() {
     let q = queue();
     let child = fork(|| {
         for i in 0u32..300 {
-            if q.send(1 + i64::from(i % 3), &i.to_le_bytes()).is_err() {
+            if q.send(&i.to_le_bytes(), 1 + i64::from(i % 3)).is_err() {
                 return 1;
             }
         }
@@ -52,7 +52,7 @@ fn receiving_by_type_leaves_the_others_in_order() {
     wait_ok(child);
     for t in [3i64, 1, 2] {
         for i in (0u32..300).filter(|i| 1 + i64::from(i % 3) == t) {
-            let m = q.recv_vec(Select::Type(t), Wait::NoWait).unwrap().unwrap();
+            let m = q.recv_vec(Select::Type(t), Wait::NoWait).unwrap();
             assert_eq!(m.data, i.to_le_bytes());
         }
     }
@@ -63,7 +63,7 @@ fn blocked_receiver_learns_the_queue_was_removed() {
     let q = MsgQueue::create(Key::PRIVATE, Mode::OWNER_RW).unwrap();
     let child = fork(|| {
         let mut buf = [0u8; 8];
-        match q.recv(Select::Any, &mut buf) {
+        match q.recv(&mut buf, Select::Any) {
             Err(e) if e.kind() == ErrorKind::Removed => 0,
             Err(_) => 2,
             Ok(_) => 3,
@@ -78,8 +78,8 @@ fn blocked_receiver_learns_the_queue_was_removed() {
 fn blocked_sender_learns_the_queue_was_removed() {
     let q = MsgQueue::create(Key::PRIVATE, Mode::OWNER_RW).unwrap();
     q.update(&ipckit::sysv::msg::QueueUpdate { qbytes: Some(16), ..Default::default() }).unwrap();
-    q.send(1, &[0u8; 16]).unwrap();
-    let child = fork(|| match q.send(1, &[0u8; 8]) {
+    q.send(&[0u8; 16], 1).unwrap();
+    let child = fork(|| match q.send(&[0u8; 8], 1) {
         Err(e) if e.kind() == ErrorKind::Removed => 0,
         _ => 2,
     });
@@ -98,7 +98,7 @@ fn a_signal_interrupts_a_blocked_receive() {
     let q = queue();
     let child = fork(|| {
         let mut buf = [0u8; 8];
-        match q.recv(Select::Any, &mut buf) {
+        match q.recv(&mut buf, Select::Any) {
             Err(e) if e.kind() == ErrorKind::Interrupted => 0,
             _ => 2,
         }
@@ -113,13 +113,13 @@ fn timed_receive_gets_a_message_sent_while_waiting() {
     let q = queue();
     let child = fork(|| {
         let mut buf = [0u8; 8];
-        match q.recv_timeout(Select::Type(5), &mut buf, Duration::from_secs(600)) {
-            Ok(Some(r)) if &buf[..r.len] == b"late" && r.mtype == 5 => 0,
+        match q.recv_timeout(&mut buf, Select::Type(5), Duration::from_secs(600)) {
+            Ok(r) if &buf[..r.len] == b"late" && r.mtype == 5 => 0,
             _ => 2,
         }
     });
     std::thread::sleep(Duration::from_millis(20));
-    q.send(5, b"late").unwrap();
+    q.send(b"late", 5).unwrap();
     wait_ok(child);
 }
 
@@ -173,7 +173,7 @@ fn mode_0600_refuses_another_user() {
     let key = kd.key(b'p');
     let mut q = MsgQueue::create(key, Mode::OWNER_RW).unwrap();
     q.set_remove_on_drop(true).unwrap();
-    q.send(1, b"secret").unwrap();
+    q.send(b"secret", 1).unwrap();
     let child = fork(move || {
         if process::set_ids(65534, 65534).is_err() {
             return 10;
@@ -185,11 +185,11 @@ fn mode_0600_refuses_another_user() {
             Ok(q) => q,
             Err(_) => return 11,
         };
-        match q.try_recv(Select::Any, &mut buf) {
+        match q.try_recv(&mut buf, Select::Any) {
             Err(e) if e.kind() == ErrorKind::PermissionDenied => {}
             _ => code |= 1,
         }
-        match q.try_send(1, b"x") {
+        match q.try_send(b"x", 1) {
             Err(e) if e.kind() == ErrorKind::PermissionDenied => {}
             _ => code |= 2,
         }
@@ -212,7 +212,7 @@ fn mode_0644_lets_another_user_read_but_not_write() {
     require_root!();
     let mut q = MsgQueue::create(Key::PRIVATE, Mode::new(0o644)).unwrap();
     q.set_remove_on_drop(true).unwrap();
-    q.send(1, b"public").unwrap();
+    q.send(b"public", 1).unwrap();
     let id = q.id();
     let child = fork(move || {
         if process::set_ids(65534, 65534).is_err() {
@@ -225,7 +225,7 @@ fn mode_0644_lets_another_user_read_but_not_write() {
         if !matches!(q.stat().map(|s| s.qnum), Ok(1)) {
             return 1;
         }
-        match q.try_send(1, b"x") {
+        match q.try_send(b"x", 1) {
             Err(e) if e.kind() == ErrorKind::PermissionDenied => 0,
             _ => 2,
         }

@@ -191,7 +191,7 @@ fn stop_and_continue_interrupts_a_blocked_operation() {
 fn a_timed_operation_succeeds_when_another_process_posts() {
     let s = set(&[0]);
     let child = fork(|| match s.op_timeout(&[SemOp::p(0)], Duration::from_secs(600)) {
-        Ok(true) => 0,
+        Ok(()) => 0,
         _ => 2,
     });
     wait_for("the child waits", || s.waiting_to_take(0).unwrap() == 1);

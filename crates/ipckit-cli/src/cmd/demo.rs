@@ -345,8 +345,7 @@ fn part_msg() -> Result<(), Fail> {
         format!("the sender has exited; its {} messages ({} bytes) wait in the kernel", st.qnum, st.cbytes),
     )?;
 
-    let (t, s): (i64, Score) = q
-        .recv_pod(Select::Type(2), Wait::NoWait)?
+    let (t, s): (i64, Score) = crate::util::not_now(q.recv_pod(Select::Type(2), Wait::NoWait))?
         .ok_or_else(|| Fail::Msg("the score record is missing".into()))?;
     let name = String::from_utf8_lossy(&s.name).trim_end_matches('\0').to_string();
     say(
@@ -358,11 +357,13 @@ fn part_msg() -> Result<(), Fail> {
     )?;
     let show =
         |m: ipckit::sysv::msg::Message| format!("type {} \"{}\"", m.mtype, String::from_utf8_lossy(&m.data));
-    let m = q.recv_vec(Select::UpTo(3), Wait::NoWait)?.ok_or_else(|| Fail::Msg("message missing".into()))?;
+    let m = crate::util::not_now(q.recv_vec(Select::UpTo(3), Wait::NoWait))?
+        .ok_or_else(|| Fail::Msg("message missing".into()))?;
     say("receiver", format!("msgrcv(..., -3, 0): the lowest type <= 3 -> {}", show(m)))?;
-    let m = q.recv_vec(Select::Any, Wait::NoWait)?.ok_or_else(|| Fail::Msg("message missing".into()))?;
+    let m = crate::util::not_now(q.recv_vec(Select::Any, Wait::NoWait))?
+        .ok_or_else(|| Fail::Msg("message missing".into()))?;
     say("receiver", format!("msgrcv(..., 0, 0): the first message left -> {}", show(m)))?;
-    let none = q.recv_vec(Select::Any, Wait::NoWait)?;
+    let none = crate::util::not_now(q.recv_vec(Select::Any, Wait::NoWait))?;
     say(
         "receiver",
         format!(
@@ -459,7 +460,7 @@ fn part_ls(hold: bool) -> Result<(), Fail> {
     let mut q = MsgQueue::create(Key::ftok(&anchor, b'm')?, Mode::OWNER_RW)?;
     let _m1 = made(Item::Msg(q.id()));
     q.set_remove_on_drop(true)?;
-    q.send(1, b"one message of 25 bytes..")?;
+    q.send(b"one message of 25 bytes..", 1)?;
     let mut seg = ShmSegment::create(Key::ftok(&anchor, b's')?, 8192, Mode::new(0o640))?;
     let _m2 = made(Item::Shm(seg.id()));
     seg.set_remove_on_drop(true)?;
@@ -636,11 +637,11 @@ pub fn role(args: &[String]) -> Res {
                 "sender",
                 format!("msgget({key}, 0) = {}  (found by key: no fork, no shared parent needed)", q.id()),
             )?;
-            q.send(3, b"a type-3 note")?;
+            q.send(b"a type-3 note", 3)?;
             say("sender", "msgsnd(id, {mtype 3, \"a type-3 note\"}, 13, 0)")?;
             let mut name = [0u8; 32];
             name[..4].copy_from_slice(b"alan");
-            q.send_pod(2, &Score { name, math: 90, chinese: 80 }, Wait::Block)?;
+            q.send_pod(&Score { name, math: 90, chinese: 80 }, 2, Wait::Block)?;
             say(
                 "sender",
                 format!(
@@ -648,7 +649,7 @@ pub fn role(args: &[String]) -> Res {
                     std::mem::size_of::<Score>()
                 ),
             )?;
-            q.send(1, b"hello from the sender")?;
+            q.send(b"hello from the sender", 1)?;
             say("sender", "msgsnd(id, {mtype 1, \"hello from the sender\"}, 21, 0); exit")?;
         }
         "shm-worker" => {

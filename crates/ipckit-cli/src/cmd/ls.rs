@@ -333,7 +333,7 @@ fn do_msg(out: &mut dyn Write, format: Format, unit: Unit, names: &mut Names) ->
             return Ok(());
         }
         Format::Status => {
-            let Ok((_, info)) = msg::info(true) else {
+            let Ok((_, info)) = msg::info(msg::InfoKind::Usage) else {
                 writeln!(out, "kernel not configured for message queues")?;
                 return Ok(());
             };
@@ -528,7 +528,7 @@ fn do_sem(out: &mut dyn Write, format: Format, names: &mut Names) -> Res0 {
             return Ok(());
         }
         Format::Status => {
-            let Ok((_, i)) = sem::info(true) else {
+            let Ok((_, i)) = sem::info(sem::InfoKind::Usage) else {
                 writeln!(out, "kernel not configured for semaphores")?;
                 return Ok(());
             };
@@ -1062,7 +1062,7 @@ fn json(out: &mut dyn Write, o: &Opts, names: &mut Names) -> Res0 {
     if o.format == Format::Status {
         let mut s = SummaryJson::default();
         if o.msg {
-            let (_, i) = msg::info(true)?;
+            let (_, i) = msg::info(msg::InfoKind::Usage)?;
             s.message_queues = Some(serde_json::json!({
                 "queues": i.msgpool, "headers": i.msgmap, "used_bytes": i.msgtql as u32,
             }));
@@ -1075,7 +1075,7 @@ fn json(out: &mut dyn Write, o: &Opts, names: &mut Names) -> Res0 {
             }));
         }
         if o.sem {
-            let (_, i) = sem::info(true)?;
+            let (_, i) = sem::info(sem::InfoKind::Usage)?;
             s.semaphore_sets = Some(serde_json::json!({ "sets": i.semusz, "semaphores": i.semaem }));
         }
         doc.summary = Some(s);

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use base64::Engine;
 use ipckit::Wait;
 use ipckit::limits::Limit;
-use ipckit::sysv::msg::{Message, Select};
+use ipckit::sysv::msg::{Message, Oversize, Select};
 use serde::Serialize;
 
 use super::Which;
@@ -127,10 +127,14 @@ pub fn run(a: RecvArgs) -> Res {
             )));
         }
         let next = match limit {
-            Some(_) => q
-                .recv_with(select, &mut buf, a.truncate, wait)?
-                .map(|r| (Message { mtype: r.mtype, data: buf[..r.len].to_vec() }, r.truncated)),
-            None => q.recv_vec(select, wait)?.map(|m| (m, false)),
+            Some(_) => util::not_now(q.recv_with(
+                &mut buf,
+                select,
+                if a.truncate { Oversize::Truncate } else { Oversize::Refuse },
+                wait,
+            ))?
+            .map(|r| (Message { mtype: r.mtype, data: buf[..r.len].to_vec() }, r.truncated)),
+            None => util::not_now(q.recv_vec(select, wait))?.map(|m| (m, false)),
         };
         let Some((msg, truncated)) = next else {
             if a.all {

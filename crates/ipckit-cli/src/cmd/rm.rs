@@ -219,25 +219,25 @@ impl Remover<'_> {
             let (max, _) =
                 shm::info().map_err(|_| Fail::Msg("kernel not configured for shared memory".into()))?;
             for i in 0..=max {
-                if let Ok((id, _)) = shm::stat_index(i, false) {
+                if let Ok((id, _)) = shm::stat_index(i, shm::StatAccess::CheckRead) {
                     failed |= matches!(self.remove_id(Kind::Shm, false, id)?, Outcome::Warned);
                 }
             }
         }
         if all || which == Some(Kind::Sem) {
-            let (max, _) =
-                sem::info(true).map_err(|_| Fail::Msg("kernel not configured for semaphores".into()))?;
+            let (max, _) = sem::info(sem::InfoKind::Usage)
+                .map_err(|_| Fail::Msg("kernel not configured for semaphores".into()))?;
             for i in 0..=max {
-                if let Ok((id, _)) = sem::stat_index(i, false) {
+                if let Ok((id, _)) = sem::stat_index(i, sem::StatAccess::CheckRead) {
                     failed |= matches!(self.remove_id(Kind::Sem, false, id)?, Outcome::Warned);
                 }
             }
         }
         if all || which == Some(Kind::Msg) {
-            let (max, _) =
-                msg::info(true).map_err(|_| Fail::Msg("kernel not configured for message queues".into()))?;
+            let (max, _) = msg::info(msg::InfoKind::Usage)
+                .map_err(|_| Fail::Msg("kernel not configured for message queues".into()))?;
             for i in 0..=max {
-                if let Ok((id, _)) = msg::stat_index(i, false) {
+                if let Ok((id, _)) = msg::stat_index(i, msg::StatAccess::CheckRead) {
                     failed |= matches!(self.remove_id(Kind::Msg, false, id)?, Outcome::Warned);
                 }
             }

@@ -30,14 +30,14 @@ fn apply(
     what: &str,
 ) -> Result<(), Fail> {
     let done = if nowait {
-        set.try_op(ops)?
+        crate::util::not_now(set.try_op(ops))?
     } else if let Some(d) = t {
-        set.op_timeout(ops, d)?
+        crate::util::not_now(set.op_timeout(ops, d))?
     } else {
         set.op(ops)?;
-        true
+        Some(())
     };
-    if done {
+    if done.is_some() {
         return Ok(());
     }
     let why = if nowait {

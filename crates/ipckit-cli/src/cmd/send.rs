@@ -48,7 +48,7 @@ pub fn run(a: SendArgs) -> Res {
         a.data.join(" ").into_bytes()
     };
     let wait = if a.nowait { Wait::NoWait } else { Wait::Block };
-    if !q.send_with(a.mtype, &data, wait)? {
+    if crate::util::not_now(q.send_with(&data, a.mtype, wait))?.is_none() {
         return Err(Fail::Msg(format!(
             "msgsnd(id {}): the queue is full; nothing was sent (--nowait)",
             q.id()

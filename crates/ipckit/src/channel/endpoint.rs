@@ -345,6 +345,7 @@ impl Channel {
             ring: self.shared.ring(),
             shared: Arc::clone(&self.shared),
             prod: Producer::new(g.capacity, g.align),
+            watch: peer::Watch::new(),
             strategy: WaitStrategy::default(),
             pid: me,
             #[cfg(feature = "serde")]
@@ -361,6 +362,7 @@ impl Channel {
             ring: self.shared.ring(),
             shared: Arc::clone(&self.shared),
             cons: Consumer::new(g.capacity, g.max_message, g.align),
+            watch: peer::Watch::new(),
             strategy: WaitStrategy::default(),
             pid: me,
         })
@@ -419,6 +421,7 @@ pub struct Sender {
     shared: Arc<Shared>,
     ring: RawRing,
     prod: Producer,
+    watch: peer::Watch,
     strategy: WaitStrategy,
     pid: u32,
     #[cfg(feature = "serde")]
@@ -464,58 +467,60 @@ impl Sender {
     /// Sends `data`, waiting for room.
     #[inline]
     pub fn send(&mut self, data: &[u8]) -> Result<()> {
-        self.send_with(data, Wait::Block).map(|_| ())
+        self.send_with(data, Wait::Block)
     }
 
-    /// Sends if there is room now; `Ok(false)` if the ring is full.
-    pub fn try_send(&mut self, data: &[u8]) -> Result<bool> {
+    /// Sends if there is room now; fails with [`ErrorKind::WouldBlock`] (and sends
+    /// nothing) if the ring is full, so `tx.try_send(b)?` never drops a message silently.
+    pub fn try_send(&mut self, data: &[u8]) -> Result<()> {
         self.send_with(data, Wait::NoWait)
     }
 
-    /// Sends, waiting at most `timeout` for room; `Ok(false)` on timeout.
-    pub fn send_timeout(&mut self, data: &[u8], timeout: Duration) -> Result<bool> {
+    /// Sends, waiting at most `timeout` for room; fails with [`ErrorKind::TimedOut`]
+    /// (and sends nothing) if there was none.
+    pub fn send_timeout(&mut self, data: &[u8], timeout: Duration) -> Result<()> {
         self.send_with(data, Wait::Timeout(timeout))
     }
 
-    /// Sends, waiting until `deadline` for room; `Ok(false)` if it passed.
-    pub fn send_deadline(&mut self, data: &[u8], deadline: Instant) -> Result<bool> {
+    /// Sends, waiting until `deadline` for room; fails with [`ErrorKind::TimedOut`]
+    /// if it passed.
+    pub fn send_deadline(&mut self, data: &[u8], deadline: Instant) -> Result<()> {
         self.send_with(data, Wait::Deadline(deadline))
     }
 
-    /// Sends, waiting for room as `wait` says; `Ok(false)` if there was none in time.
+    /// Sends, waiting for room as `wait` says.
     ///
-    /// Errors: [`ErrorKind::MessageTooLarge`] beyond [`max_message`](Self::max_message),
+    /// # Errors
+    /// "Not now" ([`Error::is_not_now`]) if there was no room in time,
+    /// [`ErrorKind::MessageTooLarge`] beyond [`max_message`](Self::max_message),
     /// [`ErrorKind::Disconnected`] once the receiver is gone (a receiver that died is
     /// noticed when the ring is full), [`ErrorKind::Corrupted`] if the shared index is
     /// impossible.
     #[inline]
-    pub fn send_with(&mut self, data: &[u8], wait: Wait) -> Result<bool> {
-        match self.reserve("send", data.len(), wait)? {
-            Some(slot) => {
-                self.ring.write(slot.off, data);
-                self.publish(slot, slot.len);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+    pub fn send_with(&mut self, data: &[u8], wait: Wait) -> Result<()> {
+        let slot = self.reserve("send", data.len(), wait)?;
+        self.ring.write(slot.off, data);
+        self.publish(slot, slot.len);
+        Ok(())
     }
 
     /// Reserves room for a message of `len` bytes in the ring, waiting for it; write
     /// the payload into the [`SendLoan`] and [`commit`](SendLoan::commit) it. Nothing
     /// is sent if the loan is dropped.
     pub fn loan(&mut self, len: usize) -> Result<SendLoan<'_>> {
-        let slot = self.reserve("loan", len, Wait::Block)?;
-        Ok(SendLoan { slot: slot.expect("a blocking reservation succeeds or fails"), sender: self })
+        self.loan_with(len, Wait::Block)
     }
 
-    /// Reserves room if there is some now.
-    pub fn try_loan(&mut self, len: usize) -> Result<Option<SendLoan<'_>>> {
+    /// Reserves room if there is some now; [`ErrorKind::WouldBlock`] if not.
+    pub fn try_loan(&mut self, len: usize) -> Result<SendLoan<'_>> {
         self.loan_with(len, Wait::NoWait)
     }
 
-    /// Reserves room, waiting as `wait` says.
-    pub fn loan_with(&mut self, len: usize, wait: Wait) -> Result<Option<SendLoan<'_>>> {
-        Ok(self.reserve("loan", len, wait)?.map(|slot| SendLoan { slot, sender: self }))
+    /// Reserves room, waiting as `wait` says; "not now" ([`Error::is_not_now`]) if
+    /// there was none in time.
+    pub fn loan_with(&mut self, len: usize, wait: Wait) -> Result<SendLoan<'_>> {
+        let slot = self.reserve("loan", len, wait)?;
+        Ok(SendLoan { slot, sender: self })
     }
 
     /// Sends a plain-old-data value, byte for byte.
@@ -524,19 +529,19 @@ impl Sender {
     }
 
     /// Sends a plain-old-data value, waiting as `wait` says.
-    pub fn send_pod_with<T: bytemuck::Pod>(&mut self, value: &T, wait: Wait) -> Result<bool> {
+    pub fn send_pod_with<T: bytemuck::Pod>(&mut self, value: &T, wait: Wait) -> Result<()> {
         self.send_with(bytemuck::bytes_of(value), wait)
     }
 
     /// Sends any `serde` value, serialized with postcard.
     #[cfg(feature = "serde")]
     pub fn send_value<T: serde::Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        self.send_value_with(value, Wait::Block).map(|_| ())
+        self.send_value_with(value, Wait::Block)
     }
 
     /// Sends a `serde` value, waiting as `wait` says.
     #[cfg(feature = "serde")]
-    pub fn send_value_with<T: serde::Serialize + ?Sized>(&mut self, value: &T, wait: Wait) -> Result<bool> {
+    pub fn send_value_with<T: serde::Serialize + ?Sized>(&mut self, value: &T, wait: Wait) -> Result<()> {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         let result = match postcard::to_io(value, &mut buf) {
@@ -553,21 +558,21 @@ impl Sender {
 
     /// Room for `len` bytes: the common case (there is room) inline, the rest out of line.
     #[inline(always)]
-    fn reserve(&mut self, op: &'static str, len: usize, wait: Wait) -> Result<Option<Slot>> {
+    fn reserve(&mut self, op: &'static str, len: usize, wait: Wait) -> Result<Slot> {
         let shared = &*self.shared;
         let h = shared.header();
         if len as u64 <= shared.geometry.max_message
             && h.rx.0.state.load(Ordering::Relaxed) != ROLE_CLOSED
             && let Ok(Some(slot)) = self.prod.reserve(&self.ring, &h.head.0, len as u64)
         {
-            return Ok(Some(slot));
+            return Ok(slot);
         }
         self.reserve_slow(op, len, wait)
     }
 
     #[cold]
     #[inline(never)]
-    fn reserve_slow(&mut self, op: &'static str, len: usize, wait: Wait) -> Result<Option<Slot>> {
+    fn reserve_slow(&mut self, op: &'static str, len: usize, wait: Wait) -> Result<Slot> {
         let shared = &*self.shared;
         if len as u64 > shared.geometry.max_message {
             return Err(too_large(op, shared, len));
@@ -578,21 +583,22 @@ impl Sender {
         }
         let (ring, prod) = (&self.ring, &mut self.prod);
         if let Some(slot) = prod.reserve(ring, &h.head.0, len as u64).map_err(|f| corrupted(op, shared, f))? {
-            return Ok(Some(slot));
+            return Ok(slot);
         }
         let deadline = match wait {
-            Wait::NoWait => return Ok(None),
+            Wait::NoWait => return Err(wait.not_now(op)),
             w => w.deadline(),
         };
-        let outcome = wait::block(self.strategy, deadline, &h.space_wake.0, &h.rx.0, |full| {
-            if full && h.rx.0.state.load(Ordering::Acquire) == ROLE_CLOSED {
-                return Err(disconnected(op, shared, "receiver"));
-            }
-            prod.reserve(ring, &h.head.0, len as u64).map_err(|f| corrupted(op, shared, f))
-        })?;
+        let outcome =
+            wait::block(self.strategy, deadline, &h.space_wake.0, &h.rx.0, &mut self.watch, |full| {
+                if full && h.rx.0.state.load(Ordering::Acquire) == ROLE_CLOSED {
+                    return Err(disconnected(op, shared, "receiver"));
+                }
+                prod.reserve(ring, &h.head.0, len as u64).map_err(|f| corrupted(op, shared, f))
+            })?;
         match outcome {
-            Outcome::Ready(slot) => Ok(Some(slot)),
-            Outcome::TimedOut => Ok(None),
+            Outcome::Ready(slot) => Ok(slot),
+            Outcome::TimedOut => Err(wait.not_now(op)),
             Outcome::PeerGone => Err(disconnected(op, shared, "receiver")),
         }
     }
@@ -609,8 +615,9 @@ impl Sender {
 
     #[inline(always)]
     fn publish(&mut self, slot: Slot, len: u64) {
-        self.prod.commit(&self.ring, slot, len);
-        wait::notify(&self.shared.header().data_wake.0);
+        let h = self.shared.header();
+        self.prod.commit(&self.ring, &h.tx.0.count, slot, len);
+        wait::notify(&h.data_wake.0);
     }
 }
 
@@ -626,6 +633,7 @@ impl Drop for Sender {
 /// Write the payload with [`write_at`](Self::write_at) or through
 /// [`as_mut_ptr`](Self::as_mut_ptr), then [`commit`](Self::commit). The receiver sees
 /// nothing of it before the commit; a loan dropped without commit sends nothing.
+#[must_use = "a loan sends nothing until it is committed"]
 pub struct SendLoan<'a> {
     sender: &'a mut Sender,
     slot: Slot,
@@ -711,6 +719,7 @@ pub struct Receiver {
     shared: Arc<Shared>,
     ring: RawRing,
     cons: Consumer,
+    watch: peer::Watch,
     strategy: WaitStrategy,
     pid: u32,
 }
@@ -754,33 +763,38 @@ impl Receiver {
     /// Receives a message into `buf`, waiting for one; returns its length.
     #[inline]
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize> {
-        Ok(self.recv_with(buf, Wait::Block)?.expect("a blocking receive returns a message or fails"))
+        self.recv_with(buf, Wait::Block)
     }
 
-    /// Receives if a message is there now; `Ok(None)` if not.
-    pub fn try_recv(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
+    /// Receives if a message is there now; fails with [`ErrorKind::WouldBlock`] if not
+    /// (allocating nothing: cheap to poll in a loop).
+    pub fn try_recv(&mut self, buf: &mut [u8]) -> Result<usize> {
         self.recv_with(buf, Wait::NoWait)
     }
 
-    /// Receives, waiting at most `timeout`; `Ok(None)` on timeout.
-    pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<Option<usize>> {
+    /// Receives, waiting at most `timeout`; fails with [`ErrorKind::TimedOut`] if no
+    /// message came.
+    pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize> {
         self.recv_with(buf, Wait::Timeout(timeout))
     }
 
-    /// Receives, waiting until `deadline`; `Ok(None)` if it passed.
-    pub fn recv_deadline(&mut self, buf: &mut [u8], deadline: Instant) -> Result<Option<usize>> {
+    /// Receives, waiting until `deadline`; fails with [`ErrorKind::TimedOut`] if it
+    /// passed.
+    pub fn recv_deadline(&mut self, buf: &mut [u8], deadline: Instant) -> Result<usize> {
         self.recv_with(buf, Wait::Deadline(deadline))
     }
 
-    /// Receives into `buf`, waiting as `wait` says.
+    /// Receives into `buf`, waiting as `wait` says; returns the message's length.
     ///
-    /// Errors: [`ErrorKind::MessageTooLarge`] if `buf` is too small (the message stays
+    /// # Errors
+    /// "Not now" ([`Error::is_not_now`]) if no message came in time,
+    /// [`ErrorKind::MessageTooLarge`] if `buf` is too small (the message stays
     /// in the channel; the error says its size), [`ErrorKind::Disconnected`] once the
     /// sender is gone and every message it sent was received,
     /// [`ErrorKind::Corrupted`] if the shared memory breaks the protocol.
     #[inline]
-    pub fn recv_with(&mut self, buf: &mut [u8], wait: Wait) -> Result<Option<usize>> {
-        let Some(rec) = self.next("recv", wait)? else { return Ok(None) };
+    pub fn recv_with(&mut self, buf: &mut [u8], wait: Wait) -> Result<usize> {
+        let rec = self.next("recv", wait)?;
         let len = rec.len as usize;
         if len > buf.len() {
             return Err(Error::new("recv", self.shared.obj(), ErrorKind::MessageTooLarge).with_detail(
@@ -792,48 +806,50 @@ impl Receiver {
         }
         self.ring.read(rec.off, &mut buf[..len]);
         self.finish(rec);
-        Ok(Some(len))
+        Ok(len)
     }
 
     /// Receives a message into a new `Vec`, waiting for one.
     pub fn recv_vec(&mut self) -> Result<Vec<u8>> {
-        Ok(self.recv_vec_with(Wait::Block)?.expect("a blocking receive returns a message or fails"))
+        self.recv_vec_with(Wait::Block)
     }
 
     /// Receives a message into a new `Vec`, waiting as `wait` says.
-    pub fn recv_vec_with(&mut self, wait: Wait) -> Result<Option<Vec<u8>>> {
-        let Some(rec) = self.next("recv", wait)? else { return Ok(None) };
+    pub fn recv_vec_with(&mut self, wait: Wait) -> Result<Vec<u8>> {
+        let rec = self.next("recv", wait)?;
         let mut v = vec![0u8; rec.len as usize];
         self.ring.read(rec.off, &mut v);
         self.finish(rec);
-        Ok(Some(v))
+        Ok(v)
     }
 
     /// Waits for a message and returns a guard that reads it in place; the message is
     /// freed when the guard is dropped.
     pub fn recv_in_place(&mut self) -> Result<RecvGuard<'_>> {
-        Ok(self.recv_in_place_with(Wait::Block)?.expect("a blocking receive returns a message or fails"))
+        self.recv_in_place_with(Wait::Block)
     }
 
-    /// Returns a guard on the next message if there is one now.
-    pub fn try_recv_in_place(&mut self) -> Result<Option<RecvGuard<'_>>> {
+    /// Returns a guard on the next message if there is one now;
+    /// [`ErrorKind::WouldBlock`] if not.
+    pub fn try_recv_in_place(&mut self) -> Result<RecvGuard<'_>> {
         self.recv_in_place_with(Wait::NoWait)
     }
 
     /// Returns a guard on the next message, waiting as `wait` says.
-    pub fn recv_in_place_with(&mut self, wait: Wait) -> Result<Option<RecvGuard<'_>>> {
-        Ok(self.next("recv", wait)?.map(|rec| RecvGuard { receiver: self, rec }))
+    pub fn recv_in_place_with(&mut self, wait: Wait) -> Result<RecvGuard<'_>> {
+        let rec = self.next("recv", wait)?;
+        Ok(RecvGuard { receiver: self, rec })
     }
 
     /// Receives a plain-old-data value. A message of another size is an
     /// [`ErrorKind::Codec`] error and stays in the channel.
     pub fn recv_pod<T: bytemuck::Pod>(&mut self) -> Result<T> {
-        Ok(self.recv_pod_with(Wait::Block)?.expect("a blocking receive returns a message or fails"))
+        self.recv_pod_with(Wait::Block)
     }
 
     /// Receives a plain-old-data value, waiting as `wait` says.
-    pub fn recv_pod_with<T: bytemuck::Pod>(&mut self, wait: Wait) -> Result<Option<T>> {
-        let Some(rec) = self.next("recv", wait)? else { return Ok(None) };
+    pub fn recv_pod_with<T: bytemuck::Pod>(&mut self, wait: Wait) -> Result<T> {
+        let rec = self.next("recv", wait)?;
         if rec.len as usize != std::mem::size_of::<T>() {
             return Err(Error::new("recv", self.shared.obj(), ErrorKind::Codec).with_detail(format!(
                 "the next message has {} bytes, a {} has {}; it stays in the channel",
@@ -845,22 +861,21 @@ impl Receiver {
         let mut value = T::zeroed();
         self.ring.read(rec.off, bytemuck::bytes_of_mut(&mut value));
         self.finish(rec);
-        Ok(Some(value))
+        Ok(value)
     }
 
     /// Receives a `serde` value sent by [`Sender::send_value`].
     #[cfg(feature = "serde")]
     pub fn recv_value<T: serde::de::DeserializeOwned>(&mut self) -> Result<T> {
-        Ok(self.recv_value_with(Wait::Block)?.expect("a blocking receive returns a message or fails"))
+        self.recv_value_with(Wait::Block)
     }
 
     /// Receives a `serde` value, waiting as `wait` says. A message that does not
     /// decode is consumed and reported as [`ErrorKind::Codec`].
     #[cfg(feature = "serde")]
-    pub fn recv_value_with<T: serde::de::DeserializeOwned>(&mut self, wait: Wait) -> Result<Option<T>> {
-        let Some(bytes) = self.recv_vec_with(wait)? else { return Ok(None) };
+    pub fn recv_value_with<T: serde::de::DeserializeOwned>(&mut self, wait: Wait) -> Result<T> {
+        let bytes = self.recv_vec_with(wait)?;
         postcard::from_bytes(&bytes)
-            .map(Some)
             .map_err(|e| Error::new("recv", self.shared.obj(), ErrorKind::Codec).with_detail(e.to_string()))
     }
 
@@ -870,7 +885,7 @@ impl Receiver {
 
     /// The next message: the common case (one is there) inline, the rest out of line.
     #[inline(always)]
-    fn next(&mut self, op: &'static str, wait: Wait) -> Result<Option<Record>> {
+    fn next(&mut self, op: &'static str, wait: Wait) -> Result<Record> {
         let head = &self.shared.header().head.0;
         // A blocking receive first polls here, in a tight loop, before the general wait:
         // a message that arrives within these polls is taken at once, with none of the
@@ -880,7 +895,7 @@ impl Receiver {
         let polls = if wait == Wait::Block { self.strategy.inline_polls() } else { 1 };
         for _ in 0..polls {
             match self.cons.peek(&self.ring, head) {
-                Ok(Some(rec)) => return Ok(Some(rec)),
+                Ok(Some(rec)) => return Ok(rec),
                 Ok(None) => std::hint::spin_loop(),
                 // The slow path looks again and reports the fault.
                 Err(_) => break,
@@ -891,21 +906,28 @@ impl Receiver {
 
     #[cold]
     #[inline(never)]
-    fn next_slow(&mut self, op: &'static str, wait: Wait) -> Result<Option<Record>> {
+    fn next_slow(&mut self, op: &'static str, wait: Wait) -> Result<Record> {
         let shared = &*self.shared;
         let h = shared.header();
         let (ring, cons) = (&self.ring, &mut self.cons);
         let mut poll = |full: bool| -> Result<Option<Record>> {
-            if let Some(rec) = cons.peek(ring, &h.head.0).map_err(|f| corrupted(op, shared, f))? {
-                return Ok(Some(rec));
-            }
             if !full {
-                return Ok(None);
+                return cons.peek(ring, &h.head.0).map_err(|f| corrupted(op, shared, f));
+            }
+            // The full look also compares with the sender's count of published
+            // messages: a message counted but not found was lost to damage.
+            if let Some(rec) =
+                cons.peek_counted(ring, &h.head.0, &h.tx.0.count).map_err(|f| corrupted(op, shared, f))?
+            {
+                return Ok(Some(rec));
             }
             // Acquire pairs with the Release of the close: if we see it, we see every
             // message published before it, so one more look is final.
             if h.tx.0.state.load(Ordering::Acquire) == ROLE_CLOSED {
-                return match cons.peek(ring, &h.head.0).map_err(|f| corrupted(op, shared, f))? {
+                return match cons
+                    .peek_counted(ring, &h.head.0, &h.tx.0.count)
+                    .map_err(|f| corrupted(op, shared, f))?
+                {
                     Some(rec) => Ok(Some(rec)),
                     None => Err(disconnected(op, shared, "sender")),
                 };
@@ -913,18 +935,18 @@ impl Receiver {
             Ok(None)
         };
         if let Some(rec) = poll(true)? {
-            return Ok(Some(rec));
+            return Ok(rec);
         }
         let deadline = match wait {
-            Wait::NoWait => return Ok(None),
+            Wait::NoWait => return Err(wait.not_now(op)),
             w => w.deadline(),
         };
-        match wait::block(self.strategy, deadline, &h.data_wake.0, &h.tx.0, &mut poll)? {
-            Outcome::Ready(rec) => Ok(Some(rec)),
-            Outcome::TimedOut => Ok(None),
+        match wait::block(self.strategy, deadline, &h.data_wake.0, &h.tx.0, &mut self.watch, &mut poll)? {
+            Outcome::Ready(rec) => Ok(rec),
+            Outcome::TimedOut => Err(wait.not_now(op)),
             // A dead process publishes nothing more: one last look, then report.
             Outcome::PeerGone => match poll(true)? {
-                Some(rec) => Ok(Some(rec)),
+                Some(rec) => Ok(rec),
                 None => Err(disconnected(op, shared, "sender")),
             },
         }
@@ -972,6 +994,7 @@ impl Drop for Receiver {
 /// The bytes are in memory the sender's process maps, so they are offered as copies
 /// ([`read_at`](Self::read_at), [`to_vec`](Self::to_vec)) and as a raw pointer; see
 /// [`as_slice`](Self::as_slice) for a slice under a stated contract.
+#[must_use = "dropping the guard frees the message at once, unread"]
 pub struct RecvGuard<'a> {
     receiver: &'a mut Receiver,
     rec: Record,

@@ -3,7 +3,7 @@
 //! ```text
 //! offset    size  what                                   written by
 //! 0         128   Config: magic, version, sizes          the creator, once
-//! 128       128   Role of the sender: state, pid, ...    the sender
+//! 128       128   Role of the sender: state, pid, count  the sender
 //! 256       128   Role of the receiver                   the receiver
 //! 384       128   head: the receiver's position          the receiver
 //! 512       128   Wake for data (the receiver sleeps)    both
@@ -25,8 +25,9 @@ use super::sync::{AtomicU32, AtomicU64, Ordering};
 /// "ipckCHAN", little-endian.
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"ipckCHAN");
 /// The layout version; any change to the header or the record format bumps it.
-/// Version 2: a poller's registration (`ring::PollSlot`) in each wake line; a
-/// version-1 peer would not signal it.
+/// Version 2: the sender's count of published messages in its role, and a poller's
+/// registration (`ring::PollSlot`) in each wake line; a version-1 peer would keep
+/// neither.
 pub(crate) const VERSION: u32 = 2;
 /// Where the ring starts (one page in, so that large copies start page-aligned).
 pub(crate) const DATA_OFFSET: u64 = 4096;
@@ -75,6 +76,9 @@ pub(crate) struct Role {
     pub(crate) start_time: AtomicU64,
     /// The inode of the holder's pid namespace: pids compare only within one.
     pub(crate) pidns: AtomicU64,
+    /// The sender's role: how many messages it has published (stored after each
+    /// message's stamp, so it survives the sender's death). Unused by the receiver.
+    pub(crate) count: AtomicU64,
 }
 
 /// The whole header.
@@ -92,7 +96,7 @@ pub(crate) struct Header {
 #[cfg(not(ipckit_loom))]
 const _: () = {
     assert!(std::mem::size_of::<Config>() == 56);
-    assert!(std::mem::size_of::<Role>() == 24);
+    assert!(std::mem::size_of::<Role>() == 32);
     assert!(std::mem::size_of::<Header>() == 6 * 128);
     assert!(std::mem::align_of::<Header>() == 128);
     assert!(std::mem::size_of::<Header>() as u64 <= DATA_OFFSET);

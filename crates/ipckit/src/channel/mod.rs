@@ -35,8 +35,35 @@
 //! segment. A busy pair thus trades messages at the speed of a cache-line transfer,
 //! and an idle receiver costs no CPU. [`WaitStrategy::Spin`] never sleeps. Every
 //! blocking call comes as a family — `recv`, `try_recv`, `recv_timeout`,
-//! `recv_deadline`, `recv_with` — and "nothing now" is `Ok(None)` / `Ok(false)`.
-//! Sends borrow the message, so a send that fails leaves it with the caller.
+//! `recv_deadline`, `recv_with` — and "not now" (ring empty or full, time ran out) is
+//! an error, [`ErrorKind::WouldBlock`](crate::ErrorKind::WouldBlock) or
+//! [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut), tested with
+//! [`Error::is_not_now`](crate::Error::is_not_now): `tx.try_send(b)?` passes "full"
+//! on instead of dropping the message. That error allocates nothing, so polling
+//! `try_recv` in a loop stays cheap. Sends borrow the message, so a send that fails
+//! leaves it with the caller.
+//!
+//! A loan or a guard left unused is a warning (they are `#[must_use]`), an error
+//! under `deny(warnings)`:
+//!
+//! ```compile_fail
+//! #![deny(unused_must_use)]
+//! # #[allow(dead_code)]
+//! fn send_nothing(tx: &mut ipckit::channel::Sender) -> ipckit::Result<()> {
+//!     tx.loan(8)?; // reserved, never committed: nothing is sent
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ```
+//! #![deny(unused_must_use)]
+//! # #[allow(dead_code)]
+//! fn send_zeros(tx: &mut ipckit::channel::Sender) -> ipckit::Result<()> {
+//!     let loan = tx.loan(8)?;
+//!     loan.commit();
+//!     Ok(())
+//! }
+//! ```
 //!
 //! # Zero copy
 //!

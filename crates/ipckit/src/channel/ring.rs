@@ -46,7 +46,28 @@
 //!    writing into the space it frees. The consumer's reads happen before the
 //!    producer's overwrites.
 //!
-//! Sleeping is a third pair, with full barriers (`SeqCst` fences; see [`Wake`]).
+//! 3. **count** — after each message's stamp, the producer stores the number of
+//!    messages it has published so far with `Release` (in its role's line of the
+//!    header, not in the ring); the consumer loads it with `Acquire` on its slow path
+//!    only. A consumer that has taken fewer messages than the count must find a
+//!    published record at its position: if it does not, records were damaged or
+//!    overwritten, and that is a [`Fault::Missing`] instead of a silent wait or a
+//!    clean end. The count outlives the producer's process, so a receiver that finds
+//!    its sender dead can still tell "everything arrived" from "messages were lost".
+//!
+//! Sleeping is a fourth pair, with full barriers (`SeqCst` fences; see [`Wake`]).
+//!
+//! # Damage the consumer detects
+//!
+//! At its position the consumer finds this lap's stamp (a record), or stale bytes
+//! from an older lap. A stamp of a *later* lap there is impossible in a sound ring
+//! (the producer never writes a full lap past `head`), so it is a [`Fault::Lap`]
+//! (checked up to a few laps ahead: further values are taken for stale payload).
+//! Damage that leaves no trace in the stamp word (a record wiped, the index moved so
+//! that the producer overwrote unread records at other offsets) is caught by the
+//! count. What cannot be caught: a scribbler that also rewrites the count, or that
+//! forges a valid stamp and meta (the record is then delivered with whatever bytes
+//! it holds).
 //!
 //! Every value read from shared memory (the head, a meta word) is copied once and
 //! checked before use; a bad value is a [`Fault`], never an out-of-bounds access.
@@ -65,6 +86,10 @@ pub(crate) const KIND_MESSAGE: u32 = 1;
 pub(crate) const KIND_PADDING: u32 = 2;
 /// XORed into positions to make stamps: a fixed odd pattern (the 64-bit golden ratio).
 pub(crate) const STAMP_KEY: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// How many laps ahead a stamp at the consumer's position is recognised as one (a
+/// [`Fault::Lap`]); further ahead it is taken for stale payload bytes.
+const LATER_LAPS: u64 = 4;
 
 /// The stamp that marks a record at position `pos` as published.
 #[inline]
@@ -109,6 +134,11 @@ pub(crate) enum Fault {
     Kind { pos: u64, kind: u32 },
     /// A published message is longer than the maximum, or runs past the ring's end.
     Length { pos: u64, len: u64 },
+    /// The record at the consumer's position carries the stamp of a later lap.
+    Lap { pos: u64, found: u64 },
+    /// The producer published more messages than the consumer took, yet nothing is
+    /// published at the consumer's position.
+    Missing { pos: u64, published: u64, consumed: u64 },
 }
 
 impl std::fmt::Display for Fault {
@@ -128,6 +158,17 @@ impl std::fmt::Display for Fault {
             Fault::Length { pos, len } => write!(
                 f,
                 "the record at position {pos} claims {len} bytes, more than fit (shared memory was overwritten)"
+            ),
+            Fault::Lap { pos, found } => write!(
+                f,
+                "the record at position {pos} is stamped for position {found}, a later lap: unread \
+                 messages were overwritten (shared memory was overwritten)"
+            ),
+            Fault::Missing { pos, published, consumed } => write!(
+                f,
+                "the sender published {published} messages, {consumed} were received, and no message \
+                 is at position {pos}: {} messages were lost (shared memory was overwritten)",
+                published - consumed
             ),
         }
     }
@@ -162,6 +203,7 @@ pub(crate) struct Producer {
     head: u64,
     capacity: u64,
     align: u64,
+    published: u64,
 }
 
 impl Producer {
@@ -169,7 +211,7 @@ impl Producer {
     /// records start at multiples of `align` (a power of two, 16 to capacity / 4).
     pub(crate) fn new(capacity: u64, align: u64) -> Producer {
         debug_assert!(capacity.is_power_of_two() && align.is_power_of_two() && align * 4 <= capacity);
-        Producer { tail: 0, head: 0, capacity, align }
+        Producer { tail: 0, head: 0, capacity, align, published: 0 }
     }
 
     /// The producer's position.
@@ -214,15 +256,19 @@ impl Producer {
         Ok(Some(Slot { pos: self.tail, off: off + RECORD_HEADER, len }))
     }
 
-    /// Publishes the message in `slot` with `len` payload bytes (at most `slot.len`).
+    /// Publishes the message in `slot` with `len` payload bytes (at most `slot.len`),
+    /// then the number of messages published so far in `count`.
     #[inline(always)]
-    pub(crate) fn commit<D: RingData>(&mut self, data: &D, slot: Slot, len: u64) {
+    pub(crate) fn commit<D: RingData>(&mut self, data: &D, count: &AtomicU64, slot: Slot, len: u64) {
         assert!(len <= slot.len, "a message cannot grow past its reservation");
         let off = slot.off - RECORD_HEADER;
         data.word(off + 8).store(meta(KIND_MESSAGE, len), Ordering::Relaxed);
         // Release (pair 1): payload and meta are visible to whoever sees the stamp.
         data.word(off).store(stamp(slot.pos), Ordering::Release);
         self.tail = slot.pos + record_size(len, self.align);
+        self.published += 1;
+        // Release (pair 3): whoever sees this count sees the stamp stored above.
+        count.store(self.published, Ordering::Release);
     }
 }
 
@@ -233,13 +279,14 @@ pub(crate) struct Consumer {
     capacity: u64,
     max_message: u64,
     align: u64,
+    consumed: u64,
 }
 
 impl Consumer {
     /// A consumer at position 0 of a ring of `capacity` bytes that carries messages
     /// of at most `max_message` bytes, in records aligned to `align`.
     pub(crate) fn new(capacity: u64, max_message: u64, align: u64) -> Consumer {
-        Consumer { head: 0, capacity, max_message, align }
+        Consumer { head: 0, capacity, max_message, align, consumed: 0 }
     }
 
     /// A consumer that starts at `pos` (a record boundary the producer has reached or
@@ -263,7 +310,18 @@ impl Consumer {
         loop {
             let off = self.head & (self.capacity - 1);
             // Acquire pairs with the producer's Release store of the stamp (pair 1).
-            if data.word(off).load(Ordering::Acquire) != stamp(self.head) {
+            let word = data.word(off).load(Ordering::Acquire);
+            if word != stamp(self.head) {
+                // Stale bytes of an older lap are normal; a stamp of one of the next
+                // few laps is not. (Payload words of older laps are arbitrary, so
+                // only values this close to our position count as stamps.)
+                let found = word ^ STAMP_KEY;
+                if found > self.head
+                    && found - self.head <= LATER_LAPS * self.capacity
+                    && (found - self.head) & (self.capacity - 1) == 0
+                {
+                    return Err(Fault::Lap { pos: self.head, found });
+                }
                 return Ok(None);
             }
             let m = data.word(off + 8).load(Ordering::Relaxed);
@@ -286,10 +344,30 @@ impl Consumer {
         }
     }
 
+    /// Like [`peek`](Self::peek), and checks the producer's `count` (pair 3): if it
+    /// published more messages than were taken, one must be at our position.
+    pub(crate) fn peek_counted<D: RingData>(
+        &mut self,
+        data: &D,
+        head: &AtomicU64,
+        count: &AtomicU64,
+    ) -> Result<Option<Record>, Fault> {
+        // Acquire pairs with the Release in `commit` (pair 3), loaded before the stamp.
+        let published = count.load(Ordering::Acquire);
+        match self.peek(data, head)? {
+            Some(rec) => Ok(Some(rec)),
+            None if published > self.consumed => {
+                Err(Fault::Missing { pos: self.head, published, consumed: self.consumed })
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Frees the record returned by [`peek`](Self::peek), after its payload was read.
     #[inline(always)]
     pub(crate) fn release(&mut self, head: &AtomicU64, rec: Record) {
         debug_assert_eq!(rec.pos, self.head);
+        self.consumed += 1;
         self.head = rec.pos + record_size(rec.len, self.align);
         // Release (pair 2): our reads of the record happen before the producer reuses it.
         head.store(self.head, Ordering::Release);

@@ -83,6 +83,7 @@ pub(crate) fn block<T>(
     deadline: Option<Instant>,
     wake: &Wake,
     peer: &Role,
+    watch: &mut peer::Watch,
     mut poll: impl FnMut(bool) -> Result<Option<T>>,
 ) -> Result<Outcome<T>> {
     let (spin, sleep_after) = match strategy {
@@ -107,7 +108,7 @@ pub(crate) fn block<T>(
                 return Ok(Outcome::TimedOut);
             }
             if now >= next_check {
-                if peer::is_gone(peer) {
+                if watch.is_gone(peer) {
                     return Ok(Outcome::PeerGone);
                 }
                 next_check = now + LIVENESS_PERIOD;
@@ -139,7 +140,7 @@ pub(crate) fn block<T>(
             break Ok(Outcome::TimedOut);
         }
         if now >= next_check {
-            if peer::is_gone(peer) {
+            if watch.is_gone(peer) {
                 break Ok(Outcome::PeerGone);
             }
             next_check = now + LIVENESS_PERIOD;

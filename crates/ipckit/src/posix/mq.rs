@@ -8,18 +8,18 @@
 //!
 //! ```
 //! use ipckit::Mode;
-//! use ipckit::posix::mq::{MessageQueue, QueueAttr};
+//! use ipckit::posix::mq::{MsgQueue, QueueAttr};
 //!
 //! let name = format!("/ipckit-doc-mq-{}", std::process::id());
-//! let mut q = MessageQueue::create(&name, QueueAttr { maxmsg: 4, msgsize: 128 }, Mode::OWNER_RW)?;
+//! let mut q = MsgQueue::create(&name, QueueAttr { maxmsg: 4, msgsize: 128 }, Mode::OWNER_RW)?;
 //! q.set_remove_on_drop(true)?;
 //! q.send(b"low", 1)?;
 //! q.send(b"high", 9)?;
 //! let mut buf = [0u8; 128];
-//! let (len, prio) = q.recv(&mut buf)?;
-//! assert_eq!((&buf[..len], prio), (&b"high"[..], 9));
-//! assert!(q.try_recv(&mut buf)?.is_some());
-//! assert!(q.try_recv(&mut buf)?.is_none());   // empty: "nothing now", not an error
+//! let got = q.recv(&mut buf)?;
+//! assert_eq!((&buf[..got.len], got.priority), (&b"high"[..], 9));
+//! assert!(q.try_recv(&mut buf).is_ok());
+//! assert!(q.try_recv(&mut buf).unwrap_err().is_not_now()); // empty: "not now"
 //! # Ok::<(), ipckit::Error>(())
 //! ```
 //!
@@ -66,8 +66,19 @@ pub struct QueueAttr {
     pub msgsize: usize,
 }
 
+/// What a receive got: the message's length in the caller's buffer and its priority.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Received {
+    /// How many bytes were written to the buffer.
+    pub len: usize,
+    /// The message's priority.
+    pub priority: u32,
+}
+
 /// A queue's current attributes (`mq_getattr`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct QueueStatus {
     /// Most messages the queue holds.
     pub maxmsg: usize,
@@ -80,7 +91,7 @@ pub struct QueueStatus {
 }
 
 /// A handle on a POSIX message queue (an open queue descriptor).
-pub struct MessageQueue {
+pub struct MsgQueue {
     fd: OwnedFd,
     name: String,
     c_name: CString,
@@ -88,9 +99,9 @@ pub struct MessageQueue {
     msgsize: usize,
 }
 
-impl fmt::Debug for MessageQueue {
+impl fmt::Debug for MsgQueue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MessageQueue")
+        f.debug_struct("MsgQueue")
             .field("name", &self.name)
             .field("fd", &self.fd)
             .field("msgsize", &self.msgsize)
@@ -99,7 +110,7 @@ impl fmt::Debug for MessageQueue {
     }
 }
 
-impl MessageQueue {
+impl MsgQueue {
     /// `mq_open(name, O_CREAT | O_EXCL | O_RDWR, mode, attr)`—Creates a new queue;
     /// fails if the name is taken.
     ///
@@ -107,7 +118,7 @@ impl MessageQueue {
     /// 0666 into 0644), so the mode is set again with `fchmod` after creation; if that
     /// fails the new queue is unlinked again.
     #[doc(alias = "mq_open")]
-    pub fn create(name: &str, attr: QueueAttr, mode: Mode) -> Result<MessageQueue> {
+    pub fn create(name: &str, attr: QueueAttr, mode: Mode) -> Result<MsgQueue> {
         let (full, c) = super::c_name("mq_open", name)?;
         let raw = RawAttr { flags: 0, maxmsg: attr.maxmsg as i64, msgsize: attr.msgsize as i64, curmsgs: 0 };
         let fd =
@@ -130,7 +141,7 @@ impl MessageQueue {
                 }
                 err
             })?;
-        let mut q = MessageQueue { fd, name: full, c_name: c, own: Ownership::new(true), msgsize: 0 };
+        let mut q = MsgQueue { fd, name: full, c_name: c, own: Ownership::new(true), msgsize: 0 };
         if let Err(e) = sys::mman::fchmod(q.fd.as_fd(), mode.bits()) {
             let _ = sys::posix_mq::mq_unlink(&q.c_name);
             return Err(
@@ -142,11 +153,11 @@ impl MessageQueue {
     }
 
     /// `mq_open(name, O_RDWR)`—Opens an existing queue.
-    pub fn open(name: &str) -> Result<MessageQueue> {
+    pub fn open(name: &str) -> Result<MsgQueue> {
         let (full, c) = super::c_name("mq_open", name)?;
         let fd = sys::posix_mq::mq_open(&c, false, true, true, false, 0, None)
             .map_err(|e| open_error(&full, e))?;
-        let mut q = MessageQueue { fd, name: full, c_name: c, own: Ownership::new(false), msgsize: 0 };
+        let mut q = MsgQueue { fd, name: full, c_name: c, own: Ownership::new(false), msgsize: 0 };
         q.msgsize = q.status()?.msgsize;
         Ok(q)
     }
@@ -226,27 +237,34 @@ impl MessageQueue {
     /// `mq_send(fd, data, prio)`—Sends, waiting while the queue is full.
     #[doc(alias = "mq_send")]
     pub fn send(&self, data: &[u8], prio: u32) -> Result<()> {
-        self.send_with(data, prio, Wait::Block).map(|_| ())
+        self.send_with(data, prio, Wait::Block)
     }
 
-    /// Sends if there is room now; `Ok(false)` if the queue is full.
-    pub fn try_send(&self, data: &[u8], prio: u32) -> Result<bool> {
+    /// Sends if there is room now; [`ErrorKind::WouldBlock`] (nothing sent) if the
+    /// queue is full.
+    pub fn try_send(&self, data: &[u8], prio: u32) -> Result<()> {
         self.send_with(data, prio, Wait::NoWait)
     }
 
-    /// Sends, waiting at most `timeout` for room; `Ok(false)` on timeout.
-    pub fn send_timeout(&self, data: &[u8], prio: u32, timeout: Duration) -> Result<bool> {
+    /// Sends, waiting at most `timeout` for room; [`ErrorKind::TimedOut`] on timeout.
+    pub fn send_timeout(&self, data: &[u8], prio: u32, timeout: Duration) -> Result<()> {
         self.send_with(data, prio, Wait::Timeout(timeout))
     }
 
-    /// `mq_timedsend`—Sends, waiting as `wait` says; `Ok(false)` if it ran out of time.
+    /// Sends, waiting until `deadline` for room; [`ErrorKind::TimedOut`] if it passed.
+    pub fn send_deadline(&self, data: &[u8], prio: u32, deadline: Instant) -> Result<()> {
+        self.send_with(data, prio, Wait::Deadline(deadline))
+    }
+
+    /// `mq_timedsend`—Sends, waiting as `wait` says; "not now"
+    /// ([`Error::is_not_now`]) if it ran out of time.
     #[doc(alias = "mq_timedsend")]
-    pub fn send_with(&self, data: &[u8], prio: u32, wait: Wait) -> Result<bool> {
+    pub fn send_with(&self, data: &[u8], prio: u32, wait: Wait) -> Result<()> {
         self.check_send_len(data)?;
         loop {
             match sys::posix_mq::mq_send(self.fd.as_fd(), data, prio, abs_deadline(wait)) {
-                Ok(()) => return Ok(true),
-                Err(Errno::ETIMEDOUT) => return Ok(false),
+                Ok(()) => return Ok(()),
+                Err(Errno::ETIMEDOUT) => return Err(wait.not_now("mq_send")),
                 Err(Errno::EINTR) if wait == Wait::Block => continue,
                 Err(e) => return Err(Error::sys("mq_send", self.obj(), e)),
             }
@@ -254,31 +272,38 @@ impl MessageQueue {
     }
 
     /// `mq_receive(fd, buf)`—Receives the oldest message of the highest priority,
-    /// waiting for one; returns its length and priority. `buf` must hold at least
+    /// waiting for one; returns its length and priority ([`Received`]). `buf` must hold at least
     /// [`msgsize`](Self::msgsize) bytes.
     #[doc(alias = "mq_receive")]
-    pub fn recv(&self, buf: &mut [u8]) -> Result<(usize, u32)> {
-        self.recv_with(buf, Wait::Block).map(|r| r.expect("a blocking receive returns a message"))
+    pub fn recv(&self, buf: &mut [u8]) -> Result<Received> {
+        self.recv_with(buf, Wait::Block)
     }
 
-    /// Receives if a message is there now; `Ok(None)` if the queue is empty.
-    pub fn try_recv(&self, buf: &mut [u8]) -> Result<Option<(usize, u32)>> {
+    /// Receives if a message is there now; [`ErrorKind::WouldBlock`] if the queue is
+    /// empty.
+    pub fn try_recv(&self, buf: &mut [u8]) -> Result<Received> {
         self.recv_with(buf, Wait::NoWait)
     }
 
-    /// Receives, waiting at most `timeout`; `Ok(None)` on timeout.
-    pub fn recv_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<Option<(usize, u32)>> {
+    /// Receives, waiting at most `timeout`; [`ErrorKind::TimedOut`] on timeout.
+    pub fn recv_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<Received> {
         self.recv_with(buf, Wait::Timeout(timeout))
     }
 
-    /// `mq_timedreceive`—Receives, waiting as `wait` says.
+    /// Receives, waiting until `deadline`; [`ErrorKind::TimedOut`] if it passed.
+    pub fn recv_deadline(&self, buf: &mut [u8], deadline: Instant) -> Result<Received> {
+        self.recv_with(buf, Wait::Deadline(deadline))
+    }
+
+    /// `mq_timedreceive`—Receives, waiting as `wait` says; "not now"
+    /// ([`Error::is_not_now`]) if it ran out of time.
     #[doc(alias = "mq_timedreceive")]
-    pub fn recv_with(&self, buf: &mut [u8], wait: Wait) -> Result<Option<(usize, u32)>> {
+    pub fn recv_with(&self, buf: &mut [u8], wait: Wait) -> Result<Received> {
         self.check_recv_buf(buf)?;
         loop {
             match sys::posix_mq::mq_receive(self.fd.as_fd(), buf, abs_deadline(wait)) {
-                Ok(r) => return Ok(Some(r)),
-                Err(Errno::ETIMEDOUT) => return Ok(None),
+                Ok((len, priority)) => return Ok(Received { len, priority }),
+                Err(Errno::ETIMEDOUT) => return Err(wait.not_now("mq_receive")),
                 Err(Errno::EINTR) if wait == Wait::Block => continue,
                 Err(e) => return Err(Error::sys("mq_receive", self.obj(), e)),
             }
@@ -327,13 +352,13 @@ fn abs_deadline(wait: Wait) -> Option<SystemTime> {
     )
 }
 
-impl AsFd for MessageQueue {
+impl AsFd for MsgQueue {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
 }
 
-impl Drop for MessageQueue {
+impl Drop for MsgQueue {
     /// Unlinks the name if asked for; errors are ignored (use [`remove`](Self::remove)).
     fn drop(&mut self) {
         if self.own.should_remove() {

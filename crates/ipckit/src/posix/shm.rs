@@ -232,7 +232,11 @@ impl ShmObject {
         }
         let ptr = sys::mman::map_shared(self.fd.as_fd(), len, !read_only).map_err(|e| {
             let err = Error::sys("mmap", self.obj(), e);
-            if e == Errno::EACCES { err.with_detail("the object was opened read-only") } else { err }
+            match e {
+                Errno::EACCES => err.with_detail("the object was opened read-only"),
+                Errno::ENOMEM => err.with_detail(crate::region::explain_enomem(len as u64)),
+                _ => err,
+            }
         })?;
         // SAFETY: mmap mapped `len` bytes at `ptr`, writable unless `read_only`; they
         // stay mapped until the mapping's drop unmaps them.

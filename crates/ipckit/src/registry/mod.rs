@@ -18,7 +18,7 @@
 //!
 //! let mut q = MsgQueue::create(Key::PRIVATE, Mode::OWNER_RW)?;
 //! q.set_remove_on_drop(true)?;
-//! q.send(1, b"hello")?;
+//! q.send(b"hello", 1)?;
 //!
 //! let queues = registry::messages(Source::Auto)?;
 //! let mine = queues.iter().find(|e| e.id == q.id()).expect("listed");
@@ -72,6 +72,7 @@ pub enum Source {
 
 /// One message queue, as `/proc/sysvipc/msg` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MsgEntry {
     /// The key (`0x00000000` for a private queue).
     pub key: Key,
@@ -107,6 +108,7 @@ pub struct MsgEntry {
 
 /// One semaphore set, as `/proc/sysvipc/sem` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SemEntry {
     /// The key.
     pub key: Key,
@@ -132,6 +134,7 @@ pub struct SemEntry {
 
 /// One shared-memory segment, as `/proc/sysvipc/shm` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ShmEntry {
     /// The key (`0x00000000` for private segments and for segments removed while
     /// attached).
@@ -184,6 +187,7 @@ impl ShmEntry {
 /// The state of one semaphore of a set (`semctl` `GETVAL`, `GETNCNT`, `GETZCNT`,
 /// `GETPID`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SemValue {
     /// The value.
     pub value: u16,
@@ -217,10 +221,10 @@ pub fn messages(src: Source) -> Result<Vec<MsgEntry>> {
     let mut list = match read_proc(PROC_MSG, src)? {
         Some(text) => parse_msg(&text),
         None => {
-            let (max, _) = msg::info(true)?;
+            let (max, _) = msg::info(msg::InfoKind::Usage)?;
             let mut v = Vec::new();
             for index in 0..=max.max(-1) {
-                let Some((id, st)) = slot(msg::stat_index(index, true))? else { continue };
+                let Some((id, st)) = slot(msg::stat_index(index, msg::StatAccess::Any))? else { continue };
                 v.push(MsgEntry {
                     key: st.perm.key,
                     id,
@@ -255,10 +259,10 @@ pub fn semaphores(src: Source) -> Result<Vec<SemEntry>> {
     if let Some(text) = read_proc(PROC_SEM, src)? {
         return Ok(parse_sem(&text));
     }
-    let (max, _) = sem::info(true)?;
+    let (max, _) = sem::info(sem::InfoKind::Usage)?;
     let mut v = Vec::new();
     for index in 0..=max.max(-1) {
-        let Some((id, st)) = slot(sem::stat_index(index, true))? else { continue };
+        let Some((id, st)) = slot(sem::stat_index(index, sem::StatAccess::Any))? else { continue };
         v.push(SemEntry {
             key: st.perm.key,
             id,
@@ -283,7 +287,7 @@ pub fn shared_memory(src: Source) -> Result<Vec<ShmEntry>> {
     let (max, _) = shm::info()?;
     let mut v = Vec::new();
     for index in 0..=max.max(-1) {
-        let Some((id, st)) = slot(shm::stat_index(index, true))? else { continue };
+        let Some((id, st)) = slot(shm::stat_index(index, shm::StatAccess::Any))? else { continue };
         v.push(ShmEntry {
             key: st.perm.key,
             id,

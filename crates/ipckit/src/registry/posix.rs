@@ -13,6 +13,7 @@ use crate::error::Result;
 
 /// A POSIX shared-memory object (`shm_open`).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PosixShm {
     /// The name, with its leading `/` (`/myshm`).
     pub name: String,
@@ -30,6 +31,7 @@ pub struct PosixShm {
 
 /// A POSIX named semaphore (`sem_open`).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PosixSem {
     /// The name, with its leading `/` (`/mysem`, from the file `sem.mysem`).
     pub name: String,
@@ -64,6 +66,7 @@ pub struct PosixMq {
 
 /// Every POSIX object found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PosixObjects {
     /// Shared-memory objects, sorted by name.
     pub shm: Vec<PosixShm>,

@@ -34,7 +34,8 @@ pub(crate) mod socket;
 pub(crate) mod time;
 pub(crate) mod user;
 
-pub(crate) use errno::{Errno, SysResult};
+pub use errno::Errno;
+pub(crate) use errno::SysResult;
 
 /// Converts a C return value where `-1` means failure into a [`SysResult`].
 #[inline]

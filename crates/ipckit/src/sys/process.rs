@@ -72,3 +72,39 @@ pub(crate) const SIGSTOP: i32 = libc::SIGSTOP;
 pub(crate) const SIGCONT: i32 = libc::SIGCONT;
 pub(crate) const SIGUSR1: i32 = libc::SIGUSR1;
 pub(crate) const SIGUSR2: i32 = libc::SIGUSR2;
+
+/// `pidfd_open(pid, 0)`: a descriptor that refers to this very process, whatever
+/// happens to its pid later (Linux 5.3). `ENOSYS` on older kernels, `ESRCH` if no
+/// such process exists (a zombie still does).
+pub(crate) fn pidfd_open(pid: u32) -> SysResult<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    if pid == 0 || pid > i32::MAX as u32 {
+        return Err(Errno::ESRCH);
+    }
+    // SAFETY: pidfd_open takes a pid and flags, no pointers.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0 as libc::c_uint) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel returned a new descriptor (with O_CLOEXEC) that nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Whether the process behind a pidfd has exited (it is readable then; a zombie
+/// counts as exited). Does not wait.
+pub(crate) fn pidfd_exited(fd: std::os::fd::BorrowedFd<'_>) -> SysResult<bool> {
+    use std::os::fd::AsRawFd;
+    let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: `p` is one valid pollfd, and we pass a count of 1.
+    cvt(unsafe { libc::poll(&mut p, 1, 0) })?;
+    Ok(p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
+}
+
+/// `getrlimit(RLIMIT_AS)`: the soft limit on the process's address space in bytes,
+/// `None` when unlimited.
+pub(crate) fn address_space_limit() -> SysResult<Option<u64>> {
+    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `r` is a valid out-pointer for the duration of the call.
+    cvt(unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut r) })?;
+    Ok(if r.rlim_cur == libc::RLIM_INFINITY { None } else { Some(r.rlim_cur) })
+}

@@ -22,9 +22,9 @@
 //!
 //! let mut q = MsgQueue::create(Key::PRIVATE, Mode::OWNER_RW)?;
 //! q.set_remove_on_drop(true)?;
-//! q.send(1, b"hello")?;
+//! q.send(b"hello", 1)?;
 //! let mut buf = [0u8; 64];
-//! let got = q.recv(Select::Any, &mut buf)?;
+//! let got = q.recv(&mut buf, Select::Any)?;
 //! assert_eq!(&buf[..got.len], b"hello");
 //! # Ok::<(), ipckit::Error>(())
 //! ```
@@ -56,6 +56,25 @@ pub enum Create {
     /// Open the object, creating it if missing (`IPC_CREAT`). The handle tells which
     /// happened ([`created`](msg::MsgQueue::created)).
     OpenOrCreate,
+}
+
+/// Which figures an `IPC_INFO`-style query returns.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum InfoKind {
+    /// The system's limits (`IPC_INFO`).
+    Limits,
+    /// What is in use now (`MSG_INFO`, `SEM_INFO`).
+    Usage,
+}
+
+/// Whether a stat of a table slot checks read permission.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum StatAccess {
+    /// `MSG_STAT`/`SEM_STAT`/`SHM_STAT`: refused for an object the caller cannot read.
+    CheckRead,
+    /// `MSG_STAT_ANY`/`SEM_STAT_ANY`/`SHM_STAT_ANY` (Linux 4.17): no permission check,
+    /// as `/proc/sysvipc` shows every object.
+    Any,
 }
 
 /// What a handle owns: whether it created its object, and whether (and by which

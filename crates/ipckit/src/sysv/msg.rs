@@ -13,16 +13,16 @@
 //! let mut q = MsgQueue::create(Key::PRIVATE, Mode::OWNER_RW)?;
 //! q.set_remove_on_drop(true)?;
 //!
-//! q.send(2, b"second")?;
-//! q.send(1, b"first")?;
+//! q.send(b"second", 2)?;
+//! q.send(b"first", 1)?;
 //!
 //! // The lowest type up to 2 comes out first, whatever the order of sending.
 //! let mut buf = [0u8; 64];
-//! let got = q.recv(Select::UpTo(2), &mut buf)?;
+//! let got = q.recv(&mut buf, Select::UpTo(2))?;
 //! assert_eq!((got.mtype, &buf[..got.len]), (1, &b"first"[..]));
 //!
-//! // "No message" is a normal outcome for a non-blocking receive.
-//! assert!(q.try_recv(Select::Type(7), &mut buf)?.is_none());
+//! // "No message now" is the "not now" error: `?` passes it on, never ignores it.
+//! assert!(q.try_recv(&mut buf, Select::Type(7)).unwrap_err().is_not_now());
 //!
 //! // Plain-old-data structs travel byte for byte, as a C program would send them.
 //! #[derive(Copy, Clone, bytemuck::Pod, bytemuck::Zeroable)]
@@ -30,8 +30,8 @@
 //! struct Score { name: [u8; 32], math: i32, chinese: i32 }
 //! let mut name = [0u8; 32];
 //! name[..4].copy_from_slice(b"alan");
-//! q.send_pod(3, &Score { name, math: 90, chinese: 80 }, Wait::Block)?;
-//! let (_, s): (i64, Score) = q.recv_pod(Select::Type(3), Wait::Block)?.unwrap();
+//! q.send_pod(&Score { name, math: 90, chinese: 80 }, 3, Wait::Block)?;
+//! let (_, s): (i64, Score) = q.recv_pod(Select::Type(3), Wait::Block)?;
 //! assert_eq!((s.math, s.chinese), (90, 80));
 //! # Ok::<(), ipckit::Error>(())
 //! ```
@@ -65,6 +65,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Create, Ownership, get_id, id_error};
+pub use super::{InfoKind, StatAccess};
 use crate::error::{Error, ErrorKind, Object, Result};
 use crate::key::Key;
 use crate::limits::Limit;
@@ -116,8 +117,20 @@ impl fmt::Display for Select {
     }
 }
 
+/// What a receive does with a message longer than the buffer.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Oversize {
+    /// Fail with [`ErrorKind::MessageTooLarge`] (`E2BIG`); the message stays in the
+    /// queue.
+    Refuse,
+    /// Cut the message to fit (`MSG_NOERROR`); the rest of its body is lost, and
+    /// [`Received::truncated`] says so.
+    Truncate,
+}
+
 /// What a receive into a caller's buffer got.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Received {
     /// The message's type.
     pub mtype: i64,
@@ -137,20 +150,20 @@ pub struct Message {
     pub data: Vec<u8>,
 }
 
-/// `msgctl(0, IPC_INFO)` (`usage == false`: the limits) or `MSG_INFO` (`usage ==
-/// true`: what is in use). Also returns the highest index in use in the kernel's
-/// table of queues.
-pub fn info(usage: bool) -> Result<(i32, MsgInfo)> {
-    sys::msg::info(usage)
+/// `msgctl(0, IPC_INFO)` ([`InfoKind::Limits`]) or `MSG_INFO` ([`InfoKind::Usage`]:
+/// what is in use). Also returns the highest index in use in the kernel's table of
+/// queues.
+pub fn info(kind: InfoKind) -> Result<(i32, MsgInfo)> {
+    sys::msg::info(kind == InfoKind::Usage)
         .map_err(|e| Error::sys("msgctl", Object::None, e).with_detail("IPC_INFO/MSG_INFO failed"))
 }
 
 /// `msgctl(index, MSG_STAT_ANY)`: the id and status of the queue at a slot of the
-/// kernel's table (0 to the highest index from [`info`]). `MSG_STAT_ANY` (Linux 4.17)
-/// does not check read permission; `MSG_STAT` does. Empty slots give
-/// [`ErrorKind::NotFound`].
-pub fn stat_index(index: i32, any: bool) -> Result<(i32, MsgStat)> {
-    sys::msg::stat_index(index, any).map_err(|e| {
+/// kernel's table (0 to the highest index from [`info`]). `MSG_STAT_ANY`
+/// ([`StatAccess::Any`], Linux 4.17) does not check read permission; `MSG_STAT`
+/// ([`StatAccess::CheckRead`]) does. Empty slots give [`ErrorKind::NotFound`].
+pub fn stat_index(index: i32, access: StatAccess) -> Result<(i32, MsgStat)> {
+    sys::msg::stat_index(index, access == StatAccess::Any).map_err(|e| {
         let err = Error::sys("msgctl", Object::Name(format!("index {index}")), e);
         if e == Errno::EINVAL { err.with_kind(ErrorKind::NotFound) } else { err }
     })
@@ -161,7 +174,7 @@ pub fn stat_index(index: i32, any: bool) -> Result<(i32, MsgStat)> {
 ///
 /// ```
 /// use ipckit::{Key, Mode, Wait};
-/// use ipckit::sysv::msg::{MsgBuf, MsgQueue, Select};
+/// use ipckit::sysv::msg::{MsgBuf, MsgQueue, Oversize, Select};
 ///
 /// let mut q = MsgQueue::create(Key::PRIVATE, Mode::OWNER_RW)?;
 /// q.set_remove_on_drop(true)?;
@@ -169,7 +182,7 @@ pub fn stat_index(index: i32, any: bool) -> Result<(i32, MsgStat)> {
 /// buf.set(5, b"payload")?;
 /// q.send_buf(&buf, Wait::Block)?;
 /// buf.clear();
-/// q.recv_buf(&mut buf, Select::Type(5), false, Wait::Block)?;
+/// q.recv_buf(&mut buf, Select::Type(5), Oversize::Refuse, Wait::Block)?;
 /// assert_eq!((buf.mtype(), buf.body()), (5, &b"payload"[..]));
 /// # Ok::<(), ipckit::Error>(())
 /// ```
@@ -412,30 +425,28 @@ impl MsgQueue {
 
     /// `msgsnd`—Sends a message of type `mtype` (> 0), waiting while the queue is full.
     #[doc(alias = "msgsnd")]
-    pub fn send(&self, mtype: i64, data: &[u8]) -> Result<()> {
-        self.send_with(mtype, data, Wait::Block).map(|_| ())
+    pub fn send(&self, data: &[u8], mtype: i64) -> Result<()> {
+        self.send_with(data, mtype, Wait::Block)
     }
 
-    /// Sends without waiting (`IPC_NOWAIT`). Returns `false` if the queue is full.
-    #[must_use = "false means the message was not sent"]
-    pub fn try_send(&self, mtype: i64, data: &[u8]) -> Result<bool> {
-        self.send_with(mtype, data, Wait::NoWait)
+    /// Sends without waiting (`IPC_NOWAIT`); fails with [`ErrorKind::WouldBlock`] (and
+    /// sends nothing) if the queue is full.
+    pub fn try_send(&self, data: &[u8], mtype: i64) -> Result<()> {
+        self.send_with(data, mtype, Wait::NoWait)
     }
 
-    /// Sends, waiting at most `timeout` for room. Returns `false` if time ran out.
-    #[must_use = "false means the message was not sent"]
-    pub fn send_timeout(&self, mtype: i64, data: &[u8], timeout: Duration) -> Result<bool> {
-        self.send_with(mtype, data, Wait::Timeout(timeout))
+    /// Sends, waiting at most `timeout` for room; [`ErrorKind::TimedOut`] if time ran out.
+    pub fn send_timeout(&self, data: &[u8], mtype: i64, timeout: Duration) -> Result<()> {
+        self.send_with(data, mtype, Wait::Timeout(timeout))
     }
 
-    /// Sends, waiting until `deadline` at the latest. Returns `false` if time ran out.
-    #[must_use = "false means the message was not sent"]
-    pub fn send_deadline(&self, mtype: i64, data: &[u8], deadline: Instant) -> Result<bool> {
-        self.send_with(mtype, data, Wait::Deadline(deadline))
+    /// Sends, waiting until `deadline` at the latest; [`ErrorKind::TimedOut`] if it passed.
+    pub fn send_deadline(&self, data: &[u8], mtype: i64, deadline: Instant) -> Result<()> {
+        self.send_with(data, mtype, Wait::Deadline(deadline))
     }
 
-    /// Sends as `wait` says. Returns `false` if the queue stayed full.
-    pub fn send_with(&self, mtype: i64, data: &[u8], wait: Wait) -> Result<bool> {
+    /// Sends as `wait` says; "not now" ([`Error::is_not_now`]) if the queue stayed full.
+    pub fn send_with(&self, data: &[u8], mtype: i64, wait: Wait) -> Result<()> {
         let t = check_mtype("msgsnd", self.obj(), mtype)?;
         with_scratch(MTYPE_SIZE + data.len(), |buf| {
             buf[..MTYPE_SIZE].copy_from_slice(&t.to_ne_bytes());
@@ -444,37 +455,31 @@ impl MsgQueue {
         })
     }
 
-    /// Sends the message in `buf` as `wait` says. Returns `false` if the queue stayed
-    /// full.
-    pub fn send_buf(&self, buf: &MsgBuf, wait: Wait) -> Result<bool> {
+    /// Sends the message in `buf` as `wait` says; "not now" if the queue stayed full.
+    pub fn send_buf(&self, buf: &MsgBuf, wait: Wait) -> Result<()> {
         check_mtype("msgsnd", self.obj(), buf.mtype())?;
         self.send_raw(&buf.bytes[..MTYPE_SIZE + buf.len], wait)
     }
 
     /// Sends a plain-old-data value byte for byte, as C's `msgsnd(id, &msg,
-    /// sizeof msg - sizeof(long), flags)` sends the body of a struct. Returns `false`
-    /// if the queue stayed full.
-    pub fn send_pod<T: bytemuck::Pod>(&self, mtype: i64, value: &T, wait: Wait) -> Result<bool> {
-        self.send_with(mtype, bytemuck::bytes_of(value), wait)
+    /// sizeof msg - sizeof(long), flags)` sends the body of a struct; "not now" if the
+    /// queue stayed full.
+    pub fn send_pod<T: bytemuck::Pod>(&self, value: &T, mtype: i64, wait: Wait) -> Result<()> {
+        self.send_with(bytemuck::bytes_of(value), mtype, wait)
     }
 
-    /// Sends any `serde` value, serialized with postcard. Returns `false` if the queue
+    /// Sends any `serde` value, serialized with postcard; "not now" if the queue
     /// stayed full.
     #[cfg(feature = "serde")]
     #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
-    pub fn send_value<T: serde::Serialize + ?Sized>(
-        &self,
-        mtype: i64,
-        value: &T,
-        wait: Wait,
-    ) -> Result<bool> {
+    pub fn send_value<T: serde::Serialize + ?Sized>(&self, value: &T, mtype: i64, wait: Wait) -> Result<()> {
         let bytes = postcard::to_stdvec(value)
             .map_err(|e| Error::new("serialize", self.obj(), ErrorKind::Codec).with_detail(e.to_string()))?;
-        self.send_with(mtype, &bytes, wait)
+        self.send_with(&bytes, mtype, wait)
     }
 
     /// `buf` is the type then the body.
-    fn send_raw(&self, buf: &[u8], wait: Wait) -> Result<bool> {
+    fn send_raw(&self, buf: &[u8], wait: Wait) -> Result<()> {
         let body = buf.len() - MTYPE_SIZE;
         let attempt = || match sys::msg::msgsnd(self.id, buf, sys::ipc::IPC_NOWAIT) {
             Ok(()) => Ok(Some(())),
@@ -483,29 +488,28 @@ impl MsgQueue {
         };
         match wait {
             Wait::NoWait => {
-                let sent = attempt()?.is_some();
-                if !sent {
+                if attempt()?.is_none() {
                     self.check_fits(body)?;
+                    return Err(wait.not_now("msgsnd"));
                 }
-                Ok(sent)
+                Ok(())
             }
             Wait::Block => {
                 // Try without waiting first: if the queue is full, make sure the
                 // message can ever fit before going to sleep.
                 if attempt()?.is_some() {
-                    return Ok(true);
+                    return Ok(());
                 }
                 self.check_fits(body)?;
-                sys::msg::msgsnd(self.id, buf, 0).map_err(|e| self.send_error(e, body))?;
-                Ok(true)
+                sys::msg::msgsnd(self.id, buf, 0).map_err(|e| self.send_error(e, body))
             }
             Wait::Timeout(_) | Wait::Deadline(_) => {
                 let deadline = wait.deadline().expect("timed wait has a deadline");
                 if attempt()?.is_some() {
-                    return Ok(true);
+                    return Ok(());
                 }
                 self.check_fits(body)?;
-                Ok(poll_until(deadline, attempt)?.is_some())
+                poll_until(deadline, attempt)?.ok_or_else(|| wait.not_now("msgsnd"))
             }
         }
     }
@@ -545,75 +549,67 @@ impl MsgQueue {
     /// until there is one. A message larger than `buf` is an error
     /// ([`ErrorKind::MessageTooLarge`]) and stays in the queue.
     #[doc(alias = "msgrcv")]
-    pub fn recv(&self, select: Select, buf: &mut [u8]) -> Result<Received> {
-        Ok(self.recv_with(select, buf, false, Wait::Block)?.expect("a blocking receive returns a message"))
+    pub fn recv(&self, buf: &mut [u8], select: Select) -> Result<Received> {
+        self.recv_with(buf, select, Oversize::Refuse, Wait::Block)
     }
 
-    /// Receives without waiting (`IPC_NOWAIT`); `None` when no message matches.
-    pub fn try_recv(&self, select: Select, buf: &mut [u8]) -> Result<Option<Received>> {
-        self.recv_with(select, buf, false, Wait::NoWait)
+    /// Receives without waiting (`IPC_NOWAIT`); [`ErrorKind::WouldBlock`] when no
+    /// message matches.
+    pub fn try_recv(&self, buf: &mut [u8], select: Select) -> Result<Received> {
+        self.recv_with(buf, select, Oversize::Refuse, Wait::NoWait)
     }
 
-    /// Receives, waiting at most `timeout`; `None` if no message arrived in time.
-    pub fn recv_timeout(
-        &self,
-        select: Select,
-        buf: &mut [u8],
-        timeout: Duration,
-    ) -> Result<Option<Received>> {
-        self.recv_with(select, buf, false, Wait::Timeout(timeout))
+    /// Receives, waiting at most `timeout`; [`ErrorKind::TimedOut`] if no message
+    /// arrived in time.
+    pub fn recv_timeout(&self, buf: &mut [u8], select: Select, timeout: Duration) -> Result<Received> {
+        self.recv_with(buf, select, Oversize::Refuse, Wait::Timeout(timeout))
     }
 
-    /// Receives, waiting until `deadline` at the latest; `None` if no message arrived.
-    pub fn recv_deadline(
-        &self,
-        select: Select,
-        buf: &mut [u8],
-        deadline: Instant,
-    ) -> Result<Option<Received>> {
-        self.recv_with(select, buf, false, Wait::Deadline(deadline))
+    /// Receives, waiting until `deadline` at the latest; [`ErrorKind::TimedOut`] if no
+    /// message arrived.
+    pub fn recv_deadline(&self, buf: &mut [u8], select: Select, deadline: Instant) -> Result<Received> {
+        self.recv_with(buf, select, Oversize::Refuse, Wait::Deadline(deadline))
     }
 
-    /// Receives as `wait` says. With `truncate` (`MSG_NOERROR`), a message longer than
-    /// `buf` is cut to fit (and [`Received::truncated`] says so); without it, such a
-    /// message is an error and stays in the queue. `None` when nothing matched in time.
+    /// Receives as `wait` says. With [`Oversize::Truncate`] (`MSG_NOERROR`), a message
+    /// longer than `buf` is cut to fit (and [`Received::truncated`] says so); with
+    /// [`Oversize::Refuse`], such a message is an error and stays in the queue. "Not now" ([`Error::is_not_now`])
+    /// when nothing matched in time.
     pub fn recv_with(
         &self,
-        select: Select,
         buf: &mut [u8],
-        truncate: bool,
+        select: Select,
+        oversize: Oversize,
         wait: Wait,
-    ) -> Result<Option<Received>> {
+    ) -> Result<Received> {
+        let truncate = oversize == Oversize::Truncate;
         let (msgtyp, flags) = self.select_raw(select)?;
         // With truncation, receive one byte more than asked, to learn whether the
         // message was longer than the caller's buffer.
         let extra = usize::from(truncate);
         let flags = flags | if truncate { sys::msg::MSG_NOERROR } else { 0 };
         with_scratch(MTYPE_SIZE + buf.len() + extra, |scratch| {
-            let got = self.recv_raw(scratch, msgtyp, flags, wait, select)?;
-            Ok(got.map(|n| {
-                let len = n.min(buf.len());
-                buf[..len].copy_from_slice(&scratch[MTYPE_SIZE..MTYPE_SIZE + len]);
-                Received { mtype: mtype_of(scratch), len, truncated: n > buf.len() }
-            }))
+            let n = self.recv_raw(scratch, msgtyp, flags, wait, select)?;
+            let len = n.min(buf.len());
+            buf[..len].copy_from_slice(&scratch[MTYPE_SIZE..MTYPE_SIZE + len]);
+            Ok(Received { mtype: mtype_of(scratch), len, truncated: n > buf.len() })
         })
     }
 
-    /// Receives into a new `Vec` sized for the largest possible message; `None` when
-    /// nothing matched in time.
-    pub fn recv_vec(&self, select: Select, wait: Wait) -> Result<Option<Message>> {
+    /// Receives into a new `Vec` sized for the largest possible message; "not now"
+    /// when nothing matched in time.
+    pub fn recv_vec(&self, select: Select, wait: Wait) -> Result<Message> {
         let (msgtyp, flags) = self.select_raw(select)?;
         let mut size = msgmax_hint(false);
         for _ in 0..32 {
             let mut bytes = vec![0u8; MTYPE_SIZE + size];
             match self.recv_raw(&mut bytes, msgtyp, flags, wait, select) {
-                Ok(Some(n)) => {
+                Ok(n) => {
                     let mtype = mtype_of(&bytes);
                     bytes.truncate(MTYPE_SIZE + n);
                     bytes.drain(..MTYPE_SIZE);
-                    return Ok(Some(Message { mtype, data: bytes }));
+                    return Ok(Message { mtype, data: bytes });
                 }
-                Ok(None) => return Ok(None),
                 // msgmax may have been raised since we read it: look again and retry.
                 Err(e) if e.kind() == ErrorKind::MessageTooLarge => {
                     size = msgmax_hint(true).max(size.saturating_mul(2));
@@ -625,34 +621,24 @@ impl MsgQueue {
             .with_detail("the message is larger than any buffer tried"))
     }
 
-    /// Receives into `buf`, growing nothing: with `truncate` a longer message is cut
-    /// to the buffer's capacity. Returns `None` when nothing matched in time.
-    pub fn recv_buf(
-        &self,
-        buf: &mut MsgBuf,
-        select: Select,
-        truncate: bool,
-        wait: Wait,
-    ) -> Result<Option<()>> {
+    /// Receives into `buf`, growing nothing: with [`Oversize::Truncate`] a longer
+    /// message is cut to the buffer's capacity. The type and body are in `buf` afterwards; "not now"
+    /// when nothing matched in time.
+    pub fn recv_buf(&self, buf: &mut MsgBuf, select: Select, oversize: Oversize, wait: Wait) -> Result<()> {
         let (msgtyp, flags) = self.select_raw(select)?;
-        let flags = flags | if truncate { sys::msg::MSG_NOERROR } else { 0 };
-        match self.recv_raw(&mut buf.bytes, msgtyp, flags, wait, select)? {
-            Some(n) => {
-                buf.len = n;
-                Ok(Some(()))
-            }
-            None => Ok(None),
-        }
+        let flags = flags | if oversize == Oversize::Truncate { sys::msg::MSG_NOERROR } else { 0 };
+        buf.len = self.recv_raw(&mut buf.bytes, msgtyp, flags, wait, select)?;
+        Ok(())
     }
 
     /// Receives a plain-old-data value sent byte for byte (by [`send_pod`](Self::send_pod)
     /// or by C). A message whose size differs from `T`'s is an error: a longer one
     /// stays in the queue; a shorter one has been consumed.
-    pub fn recv_pod<T: bytemuck::Pod>(&self, select: Select, wait: Wait) -> Result<Option<(i64, T)>> {
+    pub fn recv_pod<T: bytemuck::Pod>(&self, select: Select, wait: Wait) -> Result<(i64, T)> {
         let size = std::mem::size_of::<T>();
         let (msgtyp, flags) = self.select_raw(select)?;
         with_scratch(MTYPE_SIZE + size, |scratch| {
-            let got = self.recv_raw(scratch, msgtyp, flags, wait, select).map_err(|e| {
+            let n = self.recv_raw(scratch, msgtyp, flags, wait, select).map_err(|e| {
                 if e.kind() == ErrorKind::MessageTooLarge {
                     e.with_detail(format!(
                         "the message is longer than the {size}-byte type {}; it stays in the queue",
@@ -662,40 +648,28 @@ impl MsgQueue {
                     e
                 }
             })?;
-            match got {
-                None => Ok(None),
-                Some(n) if n != size => {
-                    Err(Error::new("msgrcv", self.obj(), ErrorKind::Codec).with_detail(format!(
-                        "a {n}-byte message does not match the {size}-byte type {}",
-                        std::any::type_name::<T>()
-                    )))
-                }
-                Some(_) => Ok(Some((
-                    mtype_of(scratch),
-                    bytemuck::pod_read_unaligned(&scratch[MTYPE_SIZE..MTYPE_SIZE + size]),
-                ))),
+            if n != size {
+                return Err(Error::new("msgrcv", self.obj(), ErrorKind::Codec).with_detail(format!(
+                    "a {n}-byte message does not match the {size}-byte type {}",
+                    std::any::type_name::<T>()
+                )));
             }
+            Ok((mtype_of(scratch), bytemuck::pod_read_unaligned(&scratch[MTYPE_SIZE..MTYPE_SIZE + size])))
         })
     }
 
     /// Receives a `serde` value sent by [`send_value`](Self::send_value).
     #[cfg(feature = "serde")]
     #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
-    pub fn recv_value<T: serde::de::DeserializeOwned>(
-        &self,
-        select: Select,
-        wait: Wait,
-    ) -> Result<Option<(i64, T)>> {
-        match self.recv_vec(select, wait)? {
-            None => Ok(None),
-            Some(m) => postcard::from_bytes(&m.data).map(|v| Some((m.mtype, v))).map_err(|e| {
-                Error::new("deserialize", self.obj(), ErrorKind::Codec).with_detail(format!(
-                    "message of type {} ({} bytes): {e}",
-                    m.mtype,
-                    m.data.len()
-                ))
-            }),
-        }
+    pub fn recv_value<T: serde::de::DeserializeOwned>(&self, select: Select, wait: Wait) -> Result<(i64, T)> {
+        let m = self.recv_vec(select, wait)?;
+        postcard::from_bytes(&m.data).map(|v| (m.mtype, v)).map_err(|e| {
+            Error::new("deserialize", self.obj(), ErrorKind::Codec).with_detail(format!(
+                "message of type {} ({} bytes): {e}",
+                m.mtype,
+                m.data.len()
+            ))
+        })
     }
 
     /// `msgrcv(id, buf, len, index, MSG_COPY | IPC_NOWAIT)`—Copies the message at
@@ -727,7 +701,7 @@ impl MsgQueue {
         select.raw().map_err(|why| Error::new("msgrcv", self.obj(), ErrorKind::InvalidInput).with_detail(why))
     }
 
-    /// Receives into `buf` (type + body). Returns the body length, or `None` when
+    /// Receives into `buf` (type + body). Returns the body length; "not now" when
     /// nothing matched in time.
     fn recv_raw(
         &self,
@@ -736,21 +710,22 @@ impl MsgQueue {
         flags: i32,
         wait: Wait,
         select: Select,
-    ) -> Result<Option<usize>> {
+    ) -> Result<usize> {
         let cap = buf.len() - MTYPE_SIZE;
         let mut attempt = |extra: i32| match sys::msg::msgrcv(self.id, buf, msgtyp, flags | extra) {
             Ok(n) => Ok(Some(n)),
             Err(Errno::ENOMSG) if extra != 0 => Ok(None),
             Err(e) => Err(self.recv_error(e, cap, select)),
         };
-        match wait {
+        let got = match wait {
             Wait::Block => attempt(0),
             Wait::NoWait => attempt(sys::ipc::IPC_NOWAIT),
             Wait::Timeout(_) | Wait::Deadline(_) => {
                 let deadline = wait.deadline().expect("timed wait has a deadline");
                 poll_until(deadline, || attempt(sys::ipc::IPC_NOWAIT))
             }
-        }
+        }?;
+        got.ok_or_else(|| wait.not_now("msgrcv"))
     }
 
     fn recv_error(&self, e: Errno, cap: usize, select: Select) -> Error {

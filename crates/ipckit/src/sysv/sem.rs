@@ -26,8 +26,8 @@
 //! // Take the lock and count one, atomically.
 //! set.op(&[SemOp::new(0, -1), SemOp::new(1, 1)])?;
 //! assert_eq!(set.values()?, vec![0, 1]);
-//! // Nothing to take: a non-blocking P reports it without waiting.
-//! assert!(!set.try_op(&[SemOp::new(0, -1)])?);
+//! // Nothing to take: a non-blocking P fails with "not now" and applies nothing.
+//! assert!(set.try_op(&[SemOp::new(0, -1)]).unwrap_err().is_not_now());
 //! # Ok::<(), ipckit::Error>(())
 //! ```
 //!
@@ -50,6 +50,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::{Create, Ownership, Update, get_id, id_error, remaining};
+pub use super::{InfoKind, StatAccess};
 use crate::error::{Error, ErrorKind, Object, Result};
 use crate::key::Key;
 use crate::limits::Limit;
@@ -70,17 +71,17 @@ pub fn parse_ops(text: &str) -> Result<Vec<SemOp>> {
     text.split(',').map(str::parse).collect()
 }
 
-/// `semctl(0, 0, IPC_INFO)` (`usage == false`) or `SEM_INFO` (`usage == true`), and
-/// the highest index in use in the kernel's table of sets.
-pub fn info(usage: bool) -> Result<(i32, SemInfo)> {
-    sys::sem::info(usage)
+/// `semctl(0, 0, IPC_INFO)` ([`InfoKind::Limits`]) or `SEM_INFO`
+/// ([`InfoKind::Usage`]), and the highest index in use in the kernel's table of sets.
+pub fn info(kind: InfoKind) -> Result<(i32, SemInfo)> {
+    sys::sem::info(kind == InfoKind::Usage)
         .map_err(|e| Error::sys("semctl", Object::None, e).with_detail("IPC_INFO/SEM_INFO failed"))
 }
 
 /// `semctl(index, 0, SEM_STAT_ANY)` (or `SEM_STAT`): the id and status of the set at a
 /// slot of the kernel's table. Empty slots give [`ErrorKind::NotFound`].
-pub fn stat_index(index: i32, any: bool) -> Result<(i32, SemStat)> {
-    sys::sem::stat_index(index, any).map_err(|e| {
+pub fn stat_index(index: i32, access: StatAccess) -> Result<(i32, SemStat)> {
+    sys::sem::stat_index(index, access == StatAccess::Any).map_err(|e| {
         let err = Error::sys("semctl", Object::Name(format!("index {index}")), e);
         if e == Errno::EINVAL { err.with_kind(ErrorKind::NotFound) } else { err }
     })
@@ -232,7 +233,7 @@ impl SemSet {
             Some(()) => Ok(set),
             None => Err(Error::new("semget", set.obj(), ErrorKind::NotInitialized).with_detail(format!(
                 "the set was not initialised within {} s: its creator may have died before \
-                 setting the values (remove it with `ipckit rm -s {}`)",
+                 setting the values (remove set id {} with IPC_RMID, then create it again)",
                 timeout.as_secs_f64(),
                 set.id
             ))),
@@ -321,43 +322,34 @@ impl SemSet {
 
     /// `semop`—Applies `ops` atomically, waiting until all can proceed.
     #[doc(alias = "semop")]
+    ///
+    /// Only an operation flagged `IPC_NOWAIT` can make it return without applying
+    /// anything: then it fails with [`ErrorKind::WouldBlock`].
     pub fn op(&self, ops: &[SemOp]) -> Result<()> {
-        self.op_raw(ops, None).and_then(|done| {
-            if done {
-                Ok(())
-            } else {
-                // Only an operation flagged IPC_NOWAIT can make a blocking call return
-                // without applying anything.
-                Err(Error::new("semop", self.obj(), ErrorKind::WouldBlock)
-                    .with_detail("an operation flagged IPC_NOWAIT could not proceed"))
-            }
-        })
+        self.op_raw(ops, None)
     }
 
-    /// Applies `ops` atomically if all can proceed now; `false` (and nothing applied)
-    /// otherwise. Every operation gets `IPC_NOWAIT`.
-    #[must_use = "false means nothing was applied"]
-    pub fn try_op(&self, ops: &[SemOp]) -> Result<bool> {
+    /// Applies `ops` atomically if all can proceed now; [`ErrorKind::WouldBlock`] (and
+    /// nothing applied) otherwise. Every operation gets `IPC_NOWAIT`.
+    pub fn try_op(&self, ops: &[SemOp]) -> Result<()> {
         let ops: Vec<SemOp> = ops.iter().map(|o| o.nowait()).collect();
         self.op_raw(&ops, None)
     }
 
-    /// `semtimedop`—Applies `ops` atomically, waiting at most `timeout`; `false` if time
-    /// ran out (nothing applied).
+    /// `semtimedop`—Applies `ops` atomically, waiting at most `timeout`;
+    /// [`ErrorKind::TimedOut`] if time ran out (nothing applied).
     #[doc(alias = "semtimedop")]
-    #[must_use = "false means nothing was applied"]
-    pub fn op_timeout(&self, ops: &[SemOp], timeout: Duration) -> Result<bool> {
+    pub fn op_timeout(&self, ops: &[SemOp], timeout: Duration) -> Result<()> {
         self.op_raw(ops, Some(timeout))
     }
 
-    /// Applies `ops` atomically, waiting until `deadline` at the latest; `false` if
-    /// time ran out.
-    #[must_use = "false means nothing was applied"]
-    pub fn op_deadline(&self, ops: &[SemOp], deadline: Instant) -> Result<bool> {
+    /// Applies `ops` atomically, waiting until `deadline` at the latest;
+    /// [`ErrorKind::TimedOut`] if time ran out.
+    pub fn op_deadline(&self, ops: &[SemOp], deadline: Instant) -> Result<()> {
         self.op_raw(ops, Some(remaining(deadline).unwrap_or(Duration::ZERO)))
     }
 
-    fn op_raw(&self, ops: &[SemOp], timeout: Option<Duration>) -> Result<bool> {
+    fn op_raw(&self, ops: &[SemOp], timeout: Option<Duration>) -> Result<()> {
         if ops.is_empty() {
             return Err(
                 Error::new("semop", self.obj(), ErrorKind::InvalidInput).with_detail("no operations given")
@@ -367,8 +359,8 @@ impl SemSet {
             self.check_num("semop", op.num)?;
         }
         match sys::sem::semop(self.id, ops, timeout) {
-            Ok(()) => Ok(true),
-            Err(Errno::EAGAIN) => Ok(false),
+            Ok(()) => Ok(()),
+            Err(Errno::EAGAIN) => Err(Error::not_now("semop", timeout.is_some())),
             Err(e) => Err(self.op_error(e, ops)),
         }
     }
@@ -411,14 +403,23 @@ impl SemSet {
         Ok(SemGuard { set: self, num })
     }
 
-    /// Takes the lock if it is free now; `None` otherwise.
-    pub fn try_lock(&self, num: u16) -> Result<Option<SemGuard<'_>>> {
-        Ok(self.try_op(&[SemOp::p(num).undo()])?.then(|| SemGuard { set: self, num }))
+    /// Takes the lock if it is free now; [`ErrorKind::WouldBlock`] otherwise.
+    pub fn try_lock(&self, num: u16) -> Result<SemGuard<'_>> {
+        self.try_op(&[SemOp::p(num).undo()])?;
+        Ok(SemGuard { set: self, num })
     }
 
-    /// Takes the lock, waiting at most `timeout`; `None` if time ran out.
-    pub fn lock_timeout(&self, num: u16, timeout: Duration) -> Result<Option<SemGuard<'_>>> {
-        Ok(self.op_timeout(&[SemOp::p(num).undo()], timeout)?.then(|| SemGuard { set: self, num }))
+    /// Takes the lock, waiting at most `timeout`; [`ErrorKind::TimedOut`] if time ran out.
+    pub fn lock_timeout(&self, num: u16, timeout: Duration) -> Result<SemGuard<'_>> {
+        self.op_timeout(&[SemOp::p(num).undo()], timeout)?;
+        Ok(SemGuard { set: self, num })
+    }
+
+    /// Takes the lock, waiting until `deadline` at the latest; [`ErrorKind::TimedOut`]
+    /// if it passed.
+    pub fn lock_deadline(&self, num: u16, deadline: Instant) -> Result<SemGuard<'_>> {
+        self.op_deadline(&[SemOp::p(num).undo()], deadline)?;
+        Ok(SemGuard { set: self, num })
     }
 
     // ----- semctl --------------------------------------------------------------

@@ -46,6 +46,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+pub use super::StatAccess;
 use super::{Create, Ownership, Update, get_id, id_error};
 use crate::error::{Error, ErrorKind, Object, Result};
 use crate::key::Key;
@@ -87,8 +88,8 @@ pub fn info() -> Result<(i32, ShmInfo)> {
 
 /// `shmctl(index, SHM_STAT_ANY)` (or `SHM_STAT`): the id and status of the segment at a
 /// slot of the kernel's table. Empty slots give [`ErrorKind::NotFound`].
-pub fn stat_index(index: i32, any: bool) -> Result<(i32, ShmStat)> {
-    sys::shm::stat_index(index, any).map_err(|e| {
+pub fn stat_index(index: i32, access: StatAccess) -> Result<(i32, ShmStat)> {
+    sys::shm::stat_index(index, access == StatAccess::Any).map_err(|e| {
         let err = Error::sys("shmctl", Object::Name(format!("index {index}")), e);
         if e == Errno::EINVAL { err.with_kind(ErrorKind::NotFound) } else { err }
     })
@@ -274,6 +275,8 @@ impl ShmSegment {
                 } else {
                     "the segment's permissions refuse read-write access (try read-only)"
                 })
+            } else if e == Errno::ENOMEM {
+                err.with_detail(crate::region::explain_enomem(size))
             } else {
                 err
             }

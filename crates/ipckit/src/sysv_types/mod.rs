@@ -13,6 +13,7 @@ use crate::{Key, Mode};
 
 /// The ownership and permissions of an object (`struct ipc_perm`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IpcPerm {
     /// The key (`0x00000000` for private objects, and for segments removed while
     /// still attached).

@@ -6,6 +6,7 @@ use super::{IpcPerm, Update};
 
 /// The status of a queue (`struct msqid_ds`, from `IPC_STAT`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MsgStat {
     /// Ownership and permissions.
     pub perm: IpcPerm,
@@ -42,6 +43,7 @@ pub struct QueueUpdate {
 /// the number of messages and `msgtql` the bytes queued in the system.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub struct MsgInfo {
     pub msgpool: i32,
     pub msgmap: i32,

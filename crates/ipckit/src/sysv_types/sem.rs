@@ -140,6 +140,7 @@ impl FromStr for SemOp {
 
 /// The status of a set (`struct semid_ds`, from `IPC_STAT`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SemStat {
     /// Ownership and permissions.
     pub perm: IpcPerm,
@@ -157,6 +158,7 @@ pub struct SemStat {
 /// semaphores.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub struct SemInfo {
     pub semmap: i32,
     pub semmni: i32,

@@ -6,6 +6,7 @@ use super::IpcPerm;
 
 /// The status of a segment (`struct shmid_ds`, from `IPC_STAT`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ShmStat {
     /// Ownership and permissions (the mode includes the `SHM_DEST`/`SHM_LOCKED` bits).
     pub perm: IpcPerm,
@@ -43,6 +44,7 @@ pub struct ShmLimits {
 
 /// System-wide shared-memory usage (`struct shm_info`, from `SHM_INFO`).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ShmInfo {
     /// Segments in use.
     pub used_ids: u64,

@@ -51,6 +51,7 @@ mod real_memory {
         let heap = Heap::new(cap);
         let ring = heap.ring();
         let head = AtomicU64::new(0);
+        let count = AtomicU64::new(0);
         let mut p = Producer::new(cap, RECORD_ALIGN);
         let mut c = Consumer::new(cap, max_payload(cap), RECORD_ALIGN);
         let max = max_payload(cap);
@@ -60,14 +61,14 @@ mod real_memory {
             let slot = p.reserve(&ring, &head, len).unwrap().expect("an empty ring has room");
             let msg: Vec<u8> = (0..len as usize).map(|i| byte(seq, i)).collect();
             ring.write(slot.off, &msg);
-            p.commit(&ring, slot, len);
-            let rec = c.peek(&ring, &head).unwrap().expect("published");
+            p.commit(&ring, &count, slot, len);
+            let rec = c.peek_counted(&ring, &head, &count).unwrap().expect("published");
             assert_eq!(rec.len, len);
             let mut out = vec![0u8; len as usize];
             ring.read(rec.off, &mut out);
             assert_eq!(out, msg);
             c.release(&head, rec);
-            assert!(c.peek(&ring, &head).unwrap().is_none());
+            assert!(c.peek_counted(&ring, &head, &count).unwrap().is_none());
         }
     }
 
@@ -77,11 +78,12 @@ mod real_memory {
         let heap = Heap::new(cap);
         let ring = heap.ring();
         let head = AtomicU64::new(0);
+        let count = AtomicU64::new(0);
         let mut p = Producer::new(cap, RECORD_ALIGN);
         let mut c = Consumer::new(cap, max_payload(cap), RECORD_ALIGN);
         let mut sent = 0;
         while let Some(slot) = p.reserve(&ring, &head, 100).unwrap() {
-            p.commit(&ring, slot, 100);
+            p.commit(&ring, &count, slot, 100);
             sent += 1;
         }
         assert_eq!(sent, cap / record_size(100, RECORD_ALIGN));
@@ -96,6 +98,7 @@ mod real_memory {
         let heap = Heap::new(cap);
         let ring = heap.ring();
         let head = AtomicU64::new(0);
+        let count = AtomicU64::new(0);
         let mut p = Producer::new(cap, RECORD_ALIGN);
         let mut c = Consumer::new(cap, 64, RECORD_ALIGN);
         // A record with a valid stamp and a length past the ring's end.
@@ -108,7 +111,7 @@ mod real_memory {
         head.store(u64::MAX - 15, Ordering::Relaxed);
         let mut res = Ok(Some(Slot { pos: 0, off: 0, len: 0 }));
         for _ in 0..100 {
-            res = p.reserve(&ring, &head, 64).map(|s| s.inspect(|s| p.commit(&ring, *s, 64)));
+            res = p.reserve(&ring, &head, 64).map(|s| s.inspect(|s| p.commit(&ring, &count, *s, 64)));
             if res.is_err() {
                 break;
             }
@@ -117,14 +120,46 @@ mod real_memory {
     }
 
     #[test]
+    fn a_later_laps_stamp_and_missing_records_are_faults() {
+        let cap = 1024;
+        let heap = Heap::new(cap);
+        let ring = heap.ring();
+        let head = AtomicU64::new(0);
+        let count = AtomicU64::new(0);
+        let mut p = Producer::new(cap, RECORD_ALIGN);
+        let mut c = Consumer::new(cap, 64, RECORD_ALIGN);
+        // Two messages; the second one's stamp is wiped.
+        for _ in 0..2 {
+            let slot = p.reserve(&ring, &head, 16).unwrap().unwrap();
+            p.commit(&ring, &count, slot, 16);
+        }
+        let rec = c.peek_counted(&ring, &head, &count).unwrap().unwrap();
+        c.release(&head, rec);
+        let pos = rec.pos + record_size(16, RECORD_ALIGN);
+        ring.word(pos).store(0, Ordering::Release);
+        assert_eq!(c.peek(&ring, &head), Ok(None), "the plain peek cannot tell");
+        assert_eq!(
+            c.peek_counted(&ring, &head, &count),
+            Err(Fault::Missing { pos, published: 2, consumed: 1 })
+        );
+        // The stamp of the same offset one lap later: unread records were overwritten.
+        ring.word(pos).store(stamp(pos + cap), Ordering::Release);
+        assert_eq!(c.peek(&ring, &head), Err(Fault::Lap { pos, found: pos + cap }));
+        // A stamp of an earlier position is stale memory, not damage.
+        ring.word(pos).store(stamp(0), Ordering::Release);
+        assert_eq!(c.peek(&ring, &head), Ok(None));
+    }
+
+    #[test]
     fn two_threads_stream_intact() {
         let cap = 4096;
         let heap = Heap::new(cap);
         let head = Arc::new(AtomicU64::new(0));
+        let published = Arc::new(AtomicU64::new(0));
         let max = 300;
         let count: u64 = if cfg!(miri) { 60 } else { 100_000 };
         let producer = {
-            let (heap, head) = (Arc::clone(&heap), Arc::clone(&head));
+            let (heap, head, published) = (Arc::clone(&heap), Arc::clone(&head), Arc::clone(&published));
             std::thread::spawn(move || {
                 let ring = heap.ring();
                 let mut p = Producer::new(cap, RECORD_ALIGN);
@@ -140,7 +175,7 @@ mod real_memory {
                         std::thread::yield_now();
                     };
                     ring.write(slot.off, &msg);
-                    p.commit(&ring, slot, len);
+                    p.commit(&ring, &published, slot, len);
                 }
             })
         };
@@ -149,7 +184,7 @@ mod real_memory {
         let mut out = vec![0u8; max as usize];
         for seq in 0..count {
             let rec = loop {
-                if let Some(r) = c.peek(&ring, &head).unwrap() {
+                if let Some(r) = c.peek_counted(&ring, &head, &published).unwrap() {
                     break r;
                 }
                 std::thread::yield_now();
@@ -204,9 +239,10 @@ mod model {
             let cap = 128u64; // records of 16 + 16 or 16 + 32 bytes
             let data = Arc::new(Words((0..cap / 8).map(|_| AtomicU64::new(0)).collect()));
             let head = Arc::new(AtomicU64::new(0));
+            let count = Arc::new(AtomicU64::new(0));
             let lens = [16u64, 32, 24, 16];
             let producer = {
-                let (data, head) = (Arc::clone(&data), Arc::clone(&head));
+                let (data, head, count) = (Arc::clone(&data), Arc::clone(&head), Arc::clone(&count));
                 loom::thread::spawn(move || {
                     let mut p = Producer::new(cap, RECORD_ALIGN);
                     for (seq, &len) in lens.iter().enumerate() {
@@ -218,7 +254,7 @@ mod model {
                         };
                         let msg: Vec<u8> = (0..len as usize).map(|i| byte(seq as u64, i)).collect();
                         data.write(slot.off, &msg);
-                        p.commit(&*data, slot, len);
+                        p.commit(&*data, &count, slot, len);
                     }
                 })
             };
@@ -242,6 +278,39 @@ mod model {
         });
     }
 
+    /// The published count (pair 3): a consumer that sees the count of a message
+    /// finds the message; it never reports one as missing that is on its way.
+    #[test]
+    fn count_never_runs_ahead() {
+        loom::model(|| {
+            let cap = 128u64;
+            let data = Arc::new(Words((0..cap / 8).map(|_| AtomicU64::new(0)).collect()));
+            let head = Arc::new(AtomicU64::new(0));
+            let count = Arc::new(AtomicU64::new(0));
+            let producer = {
+                let (data, head, count) = (Arc::clone(&data), Arc::clone(&head), Arc::clone(&count));
+                loom::thread::spawn(move || {
+                    let mut p = Producer::new(cap, RECORD_ALIGN);
+                    for len in [8u64, 8] {
+                        let slot = p.reserve(&*data, &head, len).unwrap().unwrap();
+                        p.commit(&*data, &count, slot, len);
+                    }
+                })
+            };
+            let mut c = Consumer::new(cap, max_payload(cap), RECORD_ALIGN);
+            for _ in 0..2 {
+                let rec = loop {
+                    if let Some(r) = c.peek_counted(&*data, &head, &count).unwrap() {
+                        break r;
+                    }
+                    loom::thread::yield_now();
+                };
+                c.release(&head, rec);
+            }
+            producer.join().unwrap();
+        });
+    }
+
     /// The sleep/wake handshake: if the consumer decides to sleep on a futex value,
     /// the producer either made the message visible to its last check or bumps the
     /// futex word past that value. No wake-up is lost.
@@ -252,13 +321,15 @@ mod model {
             let data = Arc::new(Words((0..cap / 8).map(|_| AtomicU64::new(0)).collect()));
             let head = Arc::new(AtomicU64::new(0));
             let wake = Arc::new(Wake::new());
+            let count = Arc::new(AtomicU64::new(0));
             let producer = {
-                let (data, head, wake) = (Arc::clone(&data), Arc::clone(&head), Arc::clone(&wake));
+                let (data, head, wake, count) =
+                    (Arc::clone(&data), Arc::clone(&head), Arc::clone(&wake), Arc::clone(&count));
                 loom::thread::spawn(move || {
                     let mut p = Producer::new(cap, RECORD_ALIGN);
                     let slot = p.reserve(&*data, &head, 8).unwrap().unwrap();
                     data.write(slot.off, &[7; 8]);
-                    p.commit(&*data, slot, 8);
+                    p.commit(&*data, &count, slot, 8);
                     if wake.needs_wake() {
                         wake.bump();
                     }
