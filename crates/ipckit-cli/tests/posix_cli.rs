@@ -16,7 +16,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use common::*;
-use ipckit::posix::mq::MessageQueue;
+use ipckit::posix::mq::MsgQueue;
 use ipckit::posix::sem::NamedSemaphore;
 use ipckit::posix::shm::ShmObject;
 
@@ -36,7 +36,7 @@ impl Name {
 impl Drop for Name {
     fn drop(&mut self) {
         let _ = ShmObject::unlink(&self.0);
-        let _ = MessageQueue::unlink(&self.0);
+        let _ = MsgQueue::unlink(&self.0);
         let _ = NamedSemaphore::unlink(&self.0);
     }
 }
@@ -85,7 +85,7 @@ fn mk_makes_each_posix_kind_with_ipckits_default_mode() {
     assert_eq!(std::fs::metadata(&shm).unwrap().len(), 4096);
     assert_eq!(mode(&shm), 0o600);
     assert_eq!(mode(&format!("/dev/shm/sem.{}", &n.s()[1..])), 0o600);
-    let q = MessageQueue::open(n.s()).unwrap();
+    let q = MsgQueue::open(n.s()).unwrap();
     assert_eq!(q.mode().unwrap().bits(), 0o600);
     assert_eq!(NamedSemaphore::open(n.s()).unwrap().value().unwrap(), 0, "ipcmk's initial value");
 }
@@ -201,7 +201,7 @@ fn rm_removes_each_kind_by_name_and_verbosely() {
             n.s()
         )
     );
-    assert!(ShmObject::open(n.s()).is_err() && MessageQueue::open(n.s()).is_err());
+    assert!(ShmObject::open(n.s()).is_err() && MsgQueue::open(n.s()).is_err());
     assert!(NamedSemaphore::open(n.s()).is_err());
     // Failures are counted; the other removals still happen.
     ok(&["mk", "-s", "-n", n.s()]);
@@ -234,7 +234,7 @@ fn permission_denied_as_another_user() {
         assert!(err.contains("EACCES") || err.contains("Permission denied"), "{args:?}: {err}");
     }
     assert!(ShmObject::open(n.s()).is_ok(), "still there");
-    assert_eq!(MessageQueue::open(n.s()).unwrap().status().unwrap().curmsgs, 0, "nothing sent");
+    assert_eq!(MsgQueue::open(n.s()).unwrap().status().unwrap().curmsgs, 0, "nothing sent");
 }
 
 #[test]
@@ -271,7 +271,7 @@ fn send_and_recv_in_priority_order_in_every_format() {
 fn send_creates_the_queue_when_asked_and_refuses_oversized_stdin() {
     let n = Name::new("create");
     ok(&["send", "--posix", n.s(), "--create", "first"]);
-    let q = MessageQueue::open(n.s()).unwrap();
+    let q = MsgQueue::open(n.s()).unwrap();
     assert_eq!(q.mode().unwrap().bits(), 0o600);
     let big = vec![b'x'; q.msgsize() + 1];
     let err = fails(&run(&["send", "--posix", n.s()], &big));

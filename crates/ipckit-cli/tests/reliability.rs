@@ -164,7 +164,7 @@ fn queue_with(messages: &[&[u8]]) -> (KeyGuard, MsgQueue) {
     let g = KeyGuard::new();
     let q = MsgQueue::create(g.0, Mode::OWNER_RW).unwrap();
     for m in messages {
-        q.send(1, m).unwrap();
+        q.send(m, 1).unwrap();
     }
     (g, q)
 }
@@ -205,12 +205,12 @@ fn recv_whose_reader_leaves_puts_the_message_back_and_fails() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     drop(reader);
-    q.send(1, b"two").unwrap();
+    q.send(b"two", 1).unwrap();
     let out = child.wait_with_output().unwrap();
     failed_with(&out, "put back");
     assert!(text(&out.stderr).contains("1 of 2"), "{}", text(&out.stderr));
     let mut buf = [0u8; 16];
-    let r = q.try_recv(Select::Any, &mut buf).unwrap().expect("the second message was put back");
+    let r = q.try_recv(&mut buf, Select::Any).expect("the second message was put back");
     assert_eq!(&buf[..r.len], b"two");
 }
 
@@ -279,7 +279,7 @@ fn send_data_may_follow_dashes_after_a_double_dash() {
     let (g, q) = queue_with(&[]);
     ok(&["send", "-k", &g.hex(), "--", "-x", "y"]);
     let mut buf = [0u8; 8];
-    let r = q.try_recv(Select::Any, &mut buf).unwrap().unwrap();
+    let r = q.try_recv(&mut buf, Select::Any).unwrap();
     assert_eq!(&buf[..r.len], b"-x y");
 }
 

@@ -121,7 +121,7 @@ fn a_message_of_another_size_is_a_codec_error_and_stays() {
     assert_eq!(rx.recv_in_place().unwrap_err().kind(), ErrorKind::Codec);
     // Still there for the byte API.
     let mut buf = [0u8; 8];
-    assert_eq!(rx.receiver().try_recv(&mut buf).unwrap(), Some(5));
+    assert_eq!(rx.receiver().try_recv(&mut buf).unwrap(), 5);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use ipckit::channel::{Channel, ChannelConfig};
 use ipckit::fifo::Fifo;
-use ipckit::posix::mq::{MessageQueue, QueueAttr};
+use ipckit::posix::mq::{MsgQueue, QueueAttr};
 use ipckit::posix::sem::NamedSemaphore;
 use ipckit::posix::shm::ShmObject;
 use ipckit::{ErrorKind, Mode};
@@ -76,12 +76,12 @@ fn a_named_channel_gets_the_mode_asked_for() {
 fn a_posix_message_queue_gets_the_mode_asked_for() {
     let n = name("mq");
     let _c = Cleanup(|| {
-        let _ = MessageQueue::unlink(&n);
+        let _ = MsgQueue::unlink(&n);
     });
     made_under_umask(|| {
-        MessageQueue::create(&n, QueueAttr { maxmsg: 2, msgsize: 64 }, Mode::new(ASKED)).map(std::mem::forget)
+        MsgQueue::create(&n, QueueAttr { maxmsg: 2, msgsize: 64 }, Mode::new(ASKED)).map(std::mem::forget)
     });
-    assert_eq!(MessageQueue::open(&n).unwrap().mode().unwrap(), Mode::new(ASKED));
+    assert_eq!(MsgQueue::open(&n).unwrap().mode().unwrap(), Mode::new(ASKED));
 }
 
 #[test]

@@ -7,17 +7,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use ipckit::posix::mq::{MessageQueue, QueueAttr};
+use ipckit::posix::mq::{MsgQueue, QueueAttr};
 use ipckit::{ErrorKind, Mode, Wait};
 use util::{fork, wait_ok};
 
 /// Long enough never to be reached on a working system: a hang guard, not a timing.
 const HANG: Duration = Duration::from_secs(120);
 
-fn queue(tag: &str, maxmsg: usize) -> MessageQueue {
+fn queue(tag: &str, maxmsg: usize) -> MsgQueue {
     static N: AtomicU32 = AtomicU32::new(0);
     let name = format!("/ipckit-test-mqn-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-    let mut q = MessageQueue::create(&name, QueueAttr { maxmsg, msgsize: 64 }, Mode::OWNER_RW).unwrap();
+    let mut q = MsgQueue::create(&name, QueueAttr { maxmsg, msgsize: 64 }, Mode::OWNER_RW).unwrap();
     q.set_remove_on_drop(true).unwrap();
     q
 }
@@ -33,7 +33,7 @@ fn a_notification_runs_when_another_process_sends() {
         .unwrap();
     assert!(!note.fired());
     let name = q.name().to_string();
-    let child = fork(|| match MessageQueue::open(&name).and_then(|o| o.send(b"wake up", 5)) {
+    let child = fork(|| match MsgQueue::open(&name).and_then(|o| o.send(b"wake up", 5)) {
         Ok(()) => 0,
         Err(_) => 2,
     });
@@ -42,7 +42,8 @@ fn a_notification_runs_when_another_process_sends() {
     assert!(note.fired());
     wait_ok(child);
     let mut buf = [0u8; 64];
-    let (len, prio) = q.recv(&mut buf).unwrap();
+    let r = q.recv(&mut buf).unwrap();
+    let (len, prio) = (r.len, r.priority);
     assert_eq!((&buf[..len], prio), (&b"wake up"[..], 5), "the message is still there to receive");
 }
 
@@ -52,7 +53,7 @@ fn only_one_process_may_be_registered_and_cancelling_frees_the_place() {
     let note = q.notify(|| {}).unwrap();
     let name = q.name().to_string();
     let child = fork(|| {
-        let Ok(o) = MessageQueue::open(&name) else { return 2 };
+        let Ok(o) = MsgQueue::open(&name) else { return 2 };
         match o.notify(|| {}) {
             Err(e) if e.kind() == ErrorKind::AlreadyExists => 0,
             Err(_) => 3,
@@ -82,7 +83,7 @@ fn a_cancelled_notification_never_runs() {
         })
         .unwrap();
     note.cancel().unwrap();
-    MessageQueue::open(q.name()).unwrap().send(b"x", 0).unwrap();
+    MsgQueue::open(q.name()).unwrap().send(b"x", 0).unwrap();
     // The callback was dropped unrun, so the channel disconnects instead of delivering.
     assert_eq!(rx.recv_timeout(HANG), Err(mpsc::RecvTimeoutError::Disconnected));
 }
@@ -96,7 +97,7 @@ fn readiness_is_seen_through_poll_without_taking_the_message() {
 
     let name = q.name().to_string();
     let child = fork(|| {
-        let Ok(o) = MessageQueue::open(&name) else { return 2 };
+        let Ok(o) = MsgQueue::open(&name) else { return 2 };
         // Send once the parent sleeps in poll.
         std::thread::sleep(Duration::from_millis(20));
         match o.send(b"ready", 1) {
@@ -108,7 +109,8 @@ fn readiness_is_seen_through_poll_without_taking_the_message() {
     wait_ok(child);
     q.wait_readable().unwrap(); // still there: readiness took nothing
     let mut buf = [0u8; 64];
-    assert_eq!(q.try_recv(&mut buf).unwrap(), Some((5, 1)));
+    let r = q.try_recv(&mut buf).unwrap();
+    assert_eq!((r.len, r.priority), (5, 1));
 
     q.send(b"1", 0).unwrap();
     q.send(b"2", 0).unwrap();
@@ -124,7 +126,7 @@ fn the_async_queue_exchanges_exact_sequences_with_another_process() {
     let (up_name, down_name) = (up.name().to_string(), down.name().to_string());
     // The child sends N numbered messages up, then receives N replies down.
     let child = fork(|| {
-        let (Ok(u), Ok(d)) = (MessageQueue::open(&up_name), MessageQueue::open(&down_name)) else { return 2 };
+        let (Ok(u), Ok(d)) = (MsgQueue::open(&up_name), MsgQueue::open(&down_name)) else { return 2 };
         for i in 0..N {
             if u.send(&i.to_le_bytes(), 0).is_err() {
                 return 3;
@@ -133,7 +135,7 @@ fn the_async_queue_exchanges_exact_sequences_with_another_process() {
         let mut buf = [0u8; 64];
         for i in 0..N {
             match d.recv(&mut buf) {
-                Ok((5, 7)) if buf[..4] == i.to_le_bytes() && buf[4] == b'r' => {}
+                Ok(r) if (r.len, r.priority) == (5, 7) && buf[..4] == i.to_le_bytes() && buf[4] == b'r' => {}
                 _ => return 4,
             }
         }

@@ -10,7 +10,7 @@ use std::os::fd::AsFd;
 use ipckit::channel::{Channel, ChannelConfig};
 use ipckit::fifo::Fifo;
 use ipckit::pipe::{self, PipeReader, PipeWriter};
-use ipckit::posix::mq::{MessageQueue, QueueAttr};
+use ipckit::posix::mq::{MsgQueue, QueueAttr};
 use ipckit::posix::shm::ShmObject;
 use ipckit::socket::{Framed, UnixListener, UnixSeqpacket, UnixStream};
 use ipckit::{ErrorKind, Mode};
@@ -49,7 +49,7 @@ fn child(path: &str) {
     named.map().unwrap().read_at(0, &mut buf).unwrap();
     report.send(&buf).unwrap();
 
-    let mq: MessageQueue = s.recv_handle().unwrap();
+    let mq: MsgQueue = s.recv_handle().unwrap();
     mq.send(b"mq used by the child", 3).unwrap();
 
     let ch: Channel = s.recv_handle().unwrap();
@@ -118,11 +118,12 @@ fn every_handle_type_is_used_by_a_spawned_process() {
 
     // A POSIX message queue.
     let mut mq =
-        MessageQueue::create(&unique("mq"), QueueAttr { maxmsg: 4, msgsize: 64 }, Mode::OWNER_RW).unwrap();
+        MsgQueue::create(&unique("mq"), QueueAttr { maxmsg: 4, msgsize: 64 }, Mode::OWNER_RW).unwrap();
     mq.set_remove_on_drop(true).unwrap();
     s.send_handle(&mq).unwrap();
     let mut buf = [0u8; 64];
-    let (n, prio) = mq.recv(&mut buf).unwrap();
+    let r = mq.recv(&mut buf).unwrap();
+    let (n, prio) = (r.len, r.priority);
     assert_eq!((&buf[..n], prio), (&b"mq used by the child"[..], 3));
 
     // A channel in a memfd: it has no name anywhere.

@@ -8,7 +8,7 @@
 
 use std::io::Write;
 
-use ipckit::posix::mq::MessageQueue;
+use ipckit::posix::mq::MsgQueue;
 use ipckit::posix::sem::NamedSemaphore;
 use ipckit::posix::shm::ShmObject;
 use ipckit::{Error, ErrorKind, Mode};
@@ -116,9 +116,9 @@ impl PosixMk {
         }
         const WHAT: &str = "create POSIX message queue failed";
         let name = self.name();
-        let q = match MessageQueue::create(name, super::posix_msg::default_attr(), mode) {
+        let q = match MsgQueue::create(name, super::posix_msg::default_attr(), mode) {
             Err(e) if e.kind() == ErrorKind::AlreadyExists && !exclusive => {
-                let q = MessageQueue::open(name).map_err(|e| failed(WHAT, &e))?;
+                let q = MsgQueue::open(name).map_err(|e| failed(WHAT, &e))?;
                 exists_note(ctx, q.name(), q.mode().ok(), mode);
                 q
             }

@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use base64::Engine;
-use ipckit::posix::mq::{MessageQueue, QueueAttr};
+use ipckit::posix::mq::{MsgQueue, QueueAttr};
 use ipckit::{ErrorKind, Mode, Wait};
 use serde::Serialize;
 
@@ -31,12 +31,12 @@ pub fn default_attr() -> QueueAttr {
     QueueAttr { maxmsg: read("msg_default", 10), msgsize: read("msgsize_default", 8192) }
 }
 
-fn open(name: &str, create: bool) -> Result<MessageQueue, Fail> {
-    match MessageQueue::open(name) {
+fn open(name: &str, create: bool) -> Result<MsgQueue, Fail> {
+    match MsgQueue::open(name) {
         Err(e) if create && e.kind() == ErrorKind::NotFound => {
-            match MessageQueue::create(name, default_attr(), Mode::OWNER_RW) {
+            match MsgQueue::create(name, default_attr(), Mode::OWNER_RW) {
                 // Made by someone else meanwhile: use theirs.
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(MessageQueue::open(name)?),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(MsgQueue::open(name)?),
                 other => Ok(other?),
             }
         }
@@ -73,13 +73,13 @@ pub fn send(a: SendArgs) -> Res {
     let data =
         if a.data.is_empty() { read_stdin(q.msgsize(), "sent")? } else { a.data.join(" ").into_bytes() };
     let wait = if a.nowait { Wait::NoWait } else { Wait::Block };
-    if !q.send_with(&data, prio, wait)? {
-        return Err(Fail::Msg(format!(
-            "mq_send({}): the queue is full; nothing was sent (--nowait)",
-            q.name()
-        )));
+    match q.send_with(&data, prio, wait) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.is_not_now() => {
+            Err(Fail::Msg(format!("mq_send({}): the queue is full; nothing was sent (--nowait)", q.name())))
+        }
+        Err(e) => Err(e.into()),
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Serialize)]
@@ -149,7 +149,12 @@ pub fn recv(a: RecvArgs) -> Res {
     let mut out = util::stdout();
     let mut got = 0usize;
     while a.all || got < a.count {
-        let Some((len, prio)) = q.recv_with(&mut buf, wait)? else {
+        let got_one = match q.recv_with(&mut buf, wait) {
+            Ok(r) => Some((r.len, r.priority)),
+            Err(e) if e.is_not_now() => None,
+            Err(e) => return Err(e.into()),
+        };
+        let Some((len, prio)) = got_one else {
             if a.all {
                 break;
             }

@@ -10,7 +10,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use ipckit::posix::mq::MessageQueue;
+use ipckit::posix::mq::MsgQueue;
 use ipckit::posix::sem::NamedSemaphore;
 use ipckit::posix::shm::ShmObject;
 use ipckit::registry::{self, PosixUse};
@@ -60,7 +60,7 @@ pub fn remove_name(
     }
     let r = match kind {
         PKind::Shm => ShmObject::unlink(name),
-        PKind::Msg => MessageQueue::unlink(name),
+        PKind::Msg => MsgQueue::unlink(name),
         PKind::Sem => NamedSemaphore::unlink(name),
     };
     let Err(e) = r else { return Ok(0) };

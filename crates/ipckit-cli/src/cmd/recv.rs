@@ -154,13 +154,15 @@ pub fn run(a: RecvArgs) -> Res {
             } else {
                 String::new()
             };
-            let fate = match q.send_with(msg.mtype, &msg.data, Wait::NoWait) {
-                Ok(true) => format!(
+            let fate = match q.send_with(&msg.data, msg.mtype, Wait::NoWait) {
+                Ok(()) => format!(
                     "it was put back at the end of queue id {}{}",
                     q.id(),
                     if truncated { ", truncated as received" } else { "" }
                 ),
-                Ok(false) => "it could not be put back (the queue is full) and is lost".to_string(),
+                Err(e) if e.is_not_now() => {
+                    "it could not be put back (the queue is full) and is lost".to_string()
+                }
                 Err(e) => format!("it could not be put back ({e}) and is lost"),
             };
             return Err(Fail::Msg(format!(

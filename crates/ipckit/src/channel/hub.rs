@@ -52,6 +52,7 @@ use std::time::Instant;
 
 use super::layout::{Line, ROLE_CLOSED, Role};
 use super::mem::Segment;
+use super::peer;
 use super::raw::RawRing;
 use super::ring::{Consumer, Producer, Record, Slot, Wake};
 use super::slot;
@@ -362,7 +363,14 @@ impl Hub {
             w => w.deadline(),
         };
         let base = Arc::clone(&self.base);
-        match wait::block(self.strategy, deadline, base.data_wake(), &NOBODY, |full| self.poll(op, full))? {
+        match wait::block(
+            self.strategy,
+            deadline,
+            base.data_wake(),
+            &NOBODY,
+            &mut peer::Watch::new(),
+            |full| self.poll(op, full),
+        )? {
             Outcome::Ready(x) => Ok(x),
             Outcome::TimedOut | Outcome::PeerGone => Err(table::not_now(op, true)),
         }
@@ -451,6 +459,7 @@ impl Hub {
                     deadline,
                     base.wake(i, DOWN_SPACE),
                     &base.owner(i).role,
+                    &mut peer::Watch::new(),
                     poll,
                 )? {
                     Outcome::Ready(s) => s,
@@ -462,7 +471,7 @@ impl Hub {
         use super::ring::RingData;
         ring.write(slot.off, &id.to_le_bytes());
         ring.write(slot.off + 8, data);
-        self.prods[i].commit(ring, slot, len);
+        self.prods[i].commit_uncounted(ring, slot, len);
         wait::notify(base.wake(i, DOWN_DATA));
         Ok(())
     }
@@ -579,7 +588,14 @@ impl Member {
             Wait::NoWait => return Err(table::not_now(op, false)),
             w => w.deadline(),
         };
-        match wait::block(self.strategy, deadline, base.wake(self.slot, UP_SPACE), role, poll)? {
+        match wait::block(
+            self.strategy,
+            deadline,
+            base.wake(self.slot, UP_SPACE),
+            role,
+            &mut peer::Watch::new(),
+            poll,
+        )? {
             Outcome::Ready(s) => Ok(s),
             Outcome::TimedOut => Err(table::not_now(op, true)),
             Outcome::PeerGone => Err(gone()),
@@ -594,7 +610,7 @@ impl Member {
     /// Publishes a reserved record and wakes the hub if it sleeps.
     #[inline]
     pub(crate) fn publish(&mut self, s: Slot, len: u64) {
-        self.prod.commit(&self.up, s, len);
+        self.prod.commit_uncounted(&self.up, s, len);
         wait::notify(self.base.data_wake());
     }
 
@@ -636,7 +652,14 @@ impl Member {
         if no_wait {
             return Err(table::not_now(op, false));
         }
-        match wait::block(self.strategy, deadline, base.wake(self.slot, DOWN_DATA), role, &mut poll)? {
+        match wait::block(
+            self.strategy,
+            deadline,
+            base.wake(self.slot, DOWN_DATA),
+            role,
+            &mut peer::Watch::new(),
+            &mut poll,
+        )? {
             Outcome::Ready(r) => Ok(r),
             Outcome::TimedOut => Err(table::not_now(op, true)),
             Outcome::PeerGone => match poll(true)? {

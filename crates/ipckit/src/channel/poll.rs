@@ -344,17 +344,17 @@ impl PollReceiver {
     /// Receives a message into `buf` if one is there; [`ErrorKind::WouldBlock`] (and the
     /// descriptor armed) if not. Other errors as [`Receiver::recv_with`].
     pub fn try_recv(&mut self, buf: &mut [u8]) -> Result<usize> {
-        self.attempt(|rx| Ok(opt(rx.recv_with(buf, Wait::NoWait)?)))
+        self.attempt(|rx| opt(rx.recv_with(buf, Wait::NoWait)))
     }
 
     /// Receives a message into a new `Vec` if one is there; as [`try_recv`](Self::try_recv).
     pub fn try_recv_vec(&mut self) -> Result<Vec<u8>> {
-        self.attempt(|rx| Ok(opt(rx.recv_vec_with(Wait::NoWait)?)))
+        self.attempt(|rx| opt(rx.recv_vec_with(Wait::NoWait)))
     }
 
     /// Receives a plain-old-data value if one is there; as [`try_recv`](Self::try_recv).
     pub fn try_recv_pod<T: bytemuck::Pod>(&mut self) -> Result<T> {
-        self.attempt(|rx| Ok(opt(rx.recv_pod_with(Wait::NoWait)?)))
+        self.attempt(|rx| opt(rx.recv_pod_with(Wait::NoWait)))
     }
 
     fn attempt<T>(&mut self, f: impl FnMut(&mut Receiver) -> Result<Attempt<T>>) -> Result<T> {
@@ -411,9 +411,7 @@ impl PollSender {
     /// Sends `data` if there is room; [`ErrorKind::WouldBlock`] (and the descriptor
     /// armed) if not. Other errors as [`Sender::send_with`].
     pub fn try_send(&mut self, data: &[u8]) -> Result<()> {
-        self.attempt(|tx| {
-            Ok(if tx.send_with(data, Wait::NoWait)? { Attempt::Got(()) } else { Attempt::Nothing })
-        })
+        self.attempt(|tx| opt(tx.send_with(data, Wait::NoWait)))
     }
 
     /// Sends a plain-old-data value if there is room; as [`try_send`](Self::try_send).
@@ -449,11 +447,12 @@ impl Drop for PollSender {
     }
 }
 
-/// The channel's "nothing now" (`Ok(None)`) as an [`Attempt`]; the one place that
+/// The channel's "not now" error ([`Error::is_not_now`](crate::Error::is_not_now)) as an [`Attempt`]; the one place that
 /// knows the convention of the inner calls.
-fn opt<T>(v: Option<T>) -> Attempt<T> {
-    match v {
-        Some(v) => Attempt::Got(v),
-        None => Attempt::Nothing,
+fn opt<T>(r: Result<T>) -> Result<Attempt<T>> {
+    match r {
+        Ok(v) => Ok(Attempt::Got(v)),
+        Err(e) if e.is_not_now() => Ok(Attempt::Nothing),
+        Err(e) => Err(e),
     }
 }

@@ -457,7 +457,7 @@ impl Publisher {
             Wait::NoWait => return Err(table::not_now(op, false)),
             w => w.deadline(),
         };
-        match wait::block(strategy, deadline, base.space_wake(), &NOBODY, poll)? {
+        match wait::block(strategy, deadline, base.space_wake(), &NOBODY, &mut peer::Watch::new(), poll)? {
             Outcome::Ready(s) => Ok(s),
             Outcome::TimedOut | Outcome::PeerGone => Err(table::not_now(op, true)),
         }
@@ -570,7 +570,7 @@ impl Publisher {
     #[inline]
     fn publish(&mut self, s: Slot) {
         self.ring.write(s.off, &self.seq.to_le_bytes());
-        self.prod.commit(&self.ring, s, s.len);
+        self.prod.commit_uncounted(&self.ring, s, s.len);
         self.seq += 1;
         // One barrier for all: the record is published before we read their flags.
         full_barrier();
@@ -828,9 +828,14 @@ impl Subscriber {
             w => w.deadline(),
         };
         let base = Arc::clone(&self.base);
-        match wait::block(self.strategy, deadline, base.sub_wake(self.slot), base.publisher_role(), |full| {
-            self.poll(op, full)
-        })? {
+        match wait::block(
+            self.strategy,
+            deadline,
+            base.sub_wake(self.slot),
+            base.publisher_role(),
+            &mut peer::Watch::new(),
+            |full| self.poll(op, full),
+        )? {
             Outcome::Ready(r) => Ok(r),
             Outcome::TimedOut => Err(table::not_now(op, true)),
             Outcome::PeerGone => match self.poll(op, false)? {

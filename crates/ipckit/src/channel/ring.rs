@@ -256,6 +256,15 @@ impl Producer {
         Ok(Some(Slot { pos: self.tail, off: off + RECORD_HEADER, len }))
     }
 
+    /// Publishes like [`commit`](Self::commit), for rings whose readers keep no count
+    /// of what was published (the publish/subscribe and many-to-one rings).
+    #[inline(always)]
+    #[cfg_attr(ipckit_loom, allow(dead_code))]
+    pub(crate) fn commit_uncounted<D: RingData>(&mut self, data: &D, slot: Slot, len: u64) {
+        let count = AtomicU64::new(0);
+        self.commit(data, &count, slot, len);
+    }
+
     /// Publishes the message in `slot` with `len` payload bytes (at most `slot.len`),
     /// then the number of messages published so far in `count`.
     #[inline(always)]
@@ -294,7 +303,7 @@ impl Consumer {
     /// was moved for it (publish/subscribe).
     #[cfg_attr(ipckit_loom, allow(dead_code))]
     pub(crate) fn at(pos: u64, capacity: u64, max_message: u64, align: u64) -> Consumer {
-        Consumer { head: pos, capacity, max_message, align }
+        Consumer { head: pos, capacity, max_message, align, consumed: 0 }
     }
 
     /// The consumer's position: the next record it reads.

@@ -17,7 +17,7 @@
 //! let ready = set.wait()?;
 //! assert!(ready.contains(ia) && !ready.contains(ib) && ready.contains(ie));
 //! let mut buf = [0u8; 8];
-//! assert_eq!(set.receiver(ia).unwrap().try_recv(&mut buf)?, Some(4));
+//! assert_eq!(set.receiver(ia).unwrap().try_recv(&mut buf)?, 4);
 //! # Ok::<(), ipckit::Error>(())
 //! ```
 //!

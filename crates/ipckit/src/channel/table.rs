@@ -184,7 +184,7 @@ unsafe impl AllAtomic for Line<Wake> {}
 // SAFETY: one AtomicU64.
 #[allow(unsafe_code)]
 unsafe impl AllAtomic for Line<AtomicU64> {}
-// SAFETY: repr(C) of atomics: u32, u32, then a Role (u32, u32, u64, u64): no padding.
+// SAFETY: repr(C) of atomics: u32, u32, then a Role (u32, u32, u64, u64, u64): no padding.
 #[allow(unsafe_code)]
 unsafe impl AllAtomic for Line<SlotOwner> {}
 
@@ -204,7 +204,7 @@ pub(crate) struct SlotOwner {
 const _: () = {
     assert!(std::mem::size_of::<PatternHeader>() == 88);
     assert!(std::mem::size_of::<Line<PatternHeader>>() == 128);
-    assert!(std::mem::size_of::<SlotOwner>() == 32);
+    assert!(std::mem::size_of::<SlotOwner>() == 40);
     assert!(std::mem::size_of::<Line<SlotOwner>>() == 128);
 };
 
@@ -475,6 +475,7 @@ pub(crate) static NOBODY: Role = Role {
     pid: AtomicU32::new(0),
     start_time: AtomicU64::new(0),
     pidns: AtomicU64::new(0),
+    count: AtomicU64::new(0),
 };
 
 /// A timer for the `/proc` liveness checks of many members.

@@ -62,6 +62,11 @@ fn not_now(op: &'static str, wait: Wait) -> Error {
     Error::new(op, Object::None, kind)
 }
 
+/// A "not now" from the byte API, named for the typed call that saw it.
+fn rename(e: Error, op: &'static str, wait: Wait) -> Error {
+    if e.is_not_now() { not_now(op, wait) } else { e }
+}
+
 fn deadline_of(timeout: Duration) -> Wait {
     match Instant::now().checked_add(timeout) {
         Some(d) => Wait::Deadline(d),
@@ -113,7 +118,7 @@ impl<T: bytemuck::Pod> TypedSender<T> {
     }
 
     fn send_with(&mut self, value: &T, wait: Wait, op: &'static str) -> Result<()> {
-        if self.tx.send_with(bytemuck::bytes_of(value), wait)? { Ok(()) } else { Err(not_now(op, wait)) }
+        self.tx.send_with(bytemuck::bytes_of(value), wait).map_err(|e| rename(e, op, wait))
     }
 
     /// Reserves room for one `T` in the ring, waiting for it. Write the value in place
@@ -138,7 +143,7 @@ impl<T: bytemuck::Pod> TypedSender<T> {
     }
 
     fn loan_with(&mut self, wait: Wait, op: &'static str) -> Result<TypedLoan<'_, T>> {
-        let mut loan = self.tx.loan_with(std::mem::size_of::<T>(), wait)?.ok_or_else(|| not_now(op, wait))?;
+        let mut loan = self.tx.loan_with(std::mem::size_of::<T>(), wait).map_err(|e| rename(e, op, wait))?;
         let p = loan.as_mut_ptr();
         if p as usize % std::mem::align_of::<T>() != 0 {
             return Err(Error::new(op, Object::None, ErrorKind::Other).with_detail(format!(
@@ -258,7 +263,7 @@ impl<T: bytemuck::Pod> TypedReceiver<T> {
     }
 
     fn recv_with(&mut self, wait: Wait, op: &'static str) -> Result<T> {
-        self.rx.recv_pod_with(wait)?.ok_or_else(|| not_now(op, wait))
+        self.rx.recv_pod_with(wait).map_err(|e| rename(e, op, wait))
     }
 
     /// Waits for a value and returns a guard that reads it where it lies in the ring;
@@ -274,7 +279,7 @@ impl<T: bytemuck::Pod> TypedReceiver<T> {
 
     fn guard_with(&mut self, wait: Wait, op: &'static str) -> Result<TypedGuard<'_, T>> {
         let obj = self.rx.object();
-        let guard = self.rx.recv_in_place_with(wait)?.ok_or_else(|| not_now(op, wait))?;
+        let guard = self.rx.recv_in_place_with(wait).map_err(|e| rename(e, op, wait))?;
         if guard.len() != std::mem::size_of::<T>() {
             let len = guard.len();
             // Forgetting the guard leaves the message in the channel, unread.

@@ -23,10 +23,10 @@
 //! # Ok::<(), ipckit::Error>(())
 //! ```
 //!
-//! To hear of a message without waiting in `mq_receive`: [`MessageQueue::notify`]
-//! (`mq_notify`, a callback on a thread), [`MessageQueue::wait_readable`] (`poll`
+//! To hear of a message without waiting in `mq_receive`: [`MsgQueue::notify`]
+//! (`mq_notify`, a callback on a thread), [`MsgQueue::wait_readable`] (`poll`
 //! on the descriptor), and, with the `tokio` feature, `AsyncMessageQueue`
-//! ([`MessageQueue::into_async`]) whose `send` and `recv` are `async`.
+//! ([`MsgQueue::into_async`]) whose `send` and `recv` are `async`.
 //!
 //! Limits: an unprivileged queue holds at most `msg_max` messages
 //! (`/proc/sys/fs/mqueue/msg_max`, 10 by default) of at most `msgsize_max` bytes
@@ -167,7 +167,7 @@ impl MsgQueue {
     /// never unlinks anything; `label` names it in errors (the queue's name if known).
     ///
     /// Fails with [`ErrorKind::WrongType`] for a descriptor of anything else.
-    pub fn from_fd(fd: OwnedFd, label: &str) -> Result<MessageQueue> {
+    pub fn from_fd(fd: OwnedFd, label: &str) -> Result<MsgQueue> {
         let name = label.to_string();
         let a = sys::posix_mq::mq_getattr(fd.as_fd()).map_err(|e| {
             let err = Error::sys("mq_getattr", Object::Name(name.clone()), e);
@@ -178,7 +178,7 @@ impl MsgQueue {
             }
         })?;
         let c_name = CString::new(name.replace('\0', "")).unwrap_or_default();
-        Ok(MessageQueue { fd, name, c_name, own: Ownership::new(false), msgsize: a.msgsize as usize })
+        Ok(MsgQueue { fd, name, c_name, own: Ownership::new(false), msgsize: a.msgsize as usize })
     }
 
     /// The queue's name (`/name`).
@@ -311,7 +311,7 @@ impl MsgQueue {
     }
 }
 
-impl MessageQueue {
+impl MsgQueue {
     fn check_send_len(&self, data: &[u8]) -> Result<()> {
         if data.len() > self.msgsize {
             return Err(Error::new("mq_send", self.obj(), ErrorKind::MessageTooLarge).with_detail(format!(

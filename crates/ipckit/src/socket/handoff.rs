@@ -19,7 +19,7 @@ use super::{UnixDatagram, UnixSeqpacket, UnixStream};
 use crate::channel::Channel;
 use crate::error::{Error, ErrorKind, Object, Result};
 use crate::pipe::{PipeReader, PipeWriter};
-use crate::posix::mq::MessageQueue;
+use crate::posix::mq::MsgQueue;
 use crate::posix::shm::ShmObject;
 use crate::sys;
 use crate::sys::socket as raw;
@@ -32,7 +32,7 @@ const PREFIX: &[u8] = b"ipckit:";
 /// as the same type.
 ///
 /// Implemented for pipe and FIFO ends ([`PipeReader`], [`PipeWriter`]), POSIX shared
-/// memory and memfds ([`ShmObject`]), POSIX message queues ([`MessageQueue`]), channels
+/// memory and memfds ([`ShmObject`]), POSIX message queues ([`MsgQueue`]), channels
 /// in a memfd or POSIX object ([`Channel`]), files, and Unix sockets.
 pub trait Passable: Sized {
     /// The kind, sent with the descriptor (at most 9 bytes).
@@ -138,7 +138,7 @@ impl Passable for ShmObject {
     }
 }
 
-impl Passable for MessageQueue {
+impl Passable for MsgQueue {
     const KIND: &'static str = "mq";
     fn passed_fd(&self) -> Result<BorrowedFd<'_>> {
         Ok(self.as_fd())
@@ -146,7 +146,7 @@ impl Passable for MessageQueue {
     /// Checks that the descriptor belongs to the mqueue file system.
     fn from_passed_fd(fd: OwnedFd) -> Result<Self> {
         fs_check(&fd, &[raw::MQUEUE_MAGIC], "a POSIX message queue")?;
-        MessageQueue::from_fd(fd, "(received queue)")
+        MsgQueue::from_fd(fd, "(received queue)")
     }
 }
 

@@ -8,12 +8,12 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-use super::MessageQueue;
+use super::MsgQueue;
 use crate::error::{Error, ErrorKind, Object, Result};
 use crate::sys::{self, Errno};
 
 /// Lets the reactor see the queue's descriptor number.
-struct Registered(MessageQueue);
+struct Registered(MsgQueue);
 
 impl AsRawFd for Registered {
     fn as_raw_fd(&self) -> RawFd {
@@ -22,7 +22,7 @@ impl AsRawFd for Registered {
 }
 
 /// A POSIX message queue whose `send` and `recv` are `async`: they wait for room or
-/// for a message without blocking the thread. Made by [`MessageQueue::into_async`].
+/// for a message without blocking the thread. Made by [`MsgQueue::into_async`].
 ///
 /// Linux queue descriptors are pollable: readable when the queue holds a message,
 /// writable when it has room. Other processes can take a message between the wake-up
@@ -30,11 +30,11 @@ impl AsRawFd for Registered {
 ///
 /// ```
 /// use ipckit::Mode;
-/// use ipckit::posix::mq::{MessageQueue, QueueAttr};
+/// use ipckit::posix::mq::{MsgQueue, QueueAttr};
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
 /// let name = format!("/ipckit-doc-amq-{}", std::process::id());
-/// let mut q = MessageQueue::create(&name, QueueAttr { maxmsg: 4, msgsize: 64 }, Mode::OWNER_RW)?;
+/// let mut q = MsgQueue::create(&name, QueueAttr { maxmsg: 4, msgsize: 64 }, Mode::OWNER_RW)?;
 /// q.set_remove_on_drop(true)?;
 /// let q = q.into_async()?;
 /// q.send(b"async", 3).await?;
@@ -55,7 +55,7 @@ impl fmt::Debug for AsyncMessageQueue {
     }
 }
 
-impl MessageQueue {
+impl MsgQueue {
     /// `mq_setattr(O_NONBLOCK)`—Makes the descriptor non-blocking and registers it
     /// with the tokio runtime of the calling task. Must be called inside a tokio
     /// runtime with IO enabled.
@@ -68,7 +68,7 @@ impl MessageQueue {
             .map_err(|e| Error::sys("mq_setattr", self.obj(), e))?;
         let obj = self.obj();
         #[allow(unsafe_code)]
-        // SAFETY: the MessageQueue owns its descriptor: it stays open, with the same
+        // SAFETY: the MsgQueue owns its descriptor: it stays open, with the same
         // number, until the queue is dropped, which the AsyncFd does only after
         // deregistering it (or hands it back by into_inner).
         let inner = unsafe {
@@ -89,12 +89,12 @@ fn register_error(obj: Object, e: io::Error) -> Error {
 
 impl AsyncMessageQueue {
     /// The queue.
-    pub fn get_ref(&self) -> &MessageQueue {
+    pub fn get_ref(&self) -> &MsgQueue {
         &self.inner.get_ref().0
     }
 
     /// Deregisters the queue and makes its descriptor blocking again.
-    pub fn into_inner(self) -> Result<MessageQueue> {
+    pub fn into_inner(self) -> Result<MsgQueue> {
         let q = self.inner.into_inner().0;
         sys::posix_mq::mq_set_nonblocking(q.fd.as_fd(), false)
             .map_err(|e| Error::sys("mq_setattr", q.obj(), e))?;
@@ -118,7 +118,7 @@ impl AsyncMessageQueue {
 
     /// `mq_receive`—Receives the oldest message of the highest priority, waiting
     /// (asynchronously) for one; returns its length and priority. `buf` must hold at
-    /// least [`msgsize`](MessageQueue::msgsize) bytes.
+    /// least [`msgsize`](MsgQueue::msgsize) bytes.
     pub async fn recv(&self, buf: &mut [u8]) -> Result<(usize, u32)> {
         let q = self.get_ref();
         q.check_recv_buf(buf)?;

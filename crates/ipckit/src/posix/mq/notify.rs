@@ -1,13 +1,13 @@
 //! Knowing when a message arrives without sitting in `mq_receive`: `mq_notify` with a
 //! callback on a thread, and readiness through `poll` on the queue's descriptor.
 //!
-//! - [`MessageQueue::notify`] (`mq_notify` with `SIGEV_THREAD`) runs a callback once,
+//! - [`MsgQueue::notify`] (`mq_notify` with `SIGEV_THREAD`) runs a callback once,
 //!   on a thread the C library starts, when a message arrives on the **empty** queue
 //!   while nobody waits in `mq_receive`. One process at a time may be registered per
 //!   queue; the registration ends when it fires, when the [`Notification`] is dropped
 //!   or cancelled, or when the queue descriptor is closed. Register again from the
 //!   callback (or after draining the queue) to hear of the next message.
-//! - [`MessageQueue::wait_readable`] and its family wait, with `poll`, until the queue
+//! - [`MsgQueue::wait_readable`] and its family wait, with `poll`, until the queue
 //!   holds a message (Linux queue descriptors are pollable, so a queue can also sit
 //!   in an `epoll` set or a tokio reactor: see `AsyncMessageQueue`, feature `tokio`). Readiness says nothing about
 //!   who will get the message: another process may take it first, so follow it with
@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::MessageQueue;
+use super::MsgQueue;
 use crate::error::{Error, ErrorKind, Object, Result};
 use crate::sys::{self, Errno};
 use crate::wait::Wait;
@@ -33,10 +33,10 @@ struct Slot {
     fired: AtomicBool,
 }
 
-/// A registration made by [`MessageQueue::notify`]; dropping it cancels it.
+/// A registration made by [`MsgQueue::notify`]; dropping it cancels it.
 #[must_use = "dropping the notification cancels it at once"]
 pub struct Notification<'q> {
-    queue: &'q MessageQueue,
+    queue: &'q MsgQueue,
     slot: Arc<Slot>,
 }
 
@@ -80,7 +80,7 @@ impl Drop for Notification<'_> {
     }
 }
 
-impl MessageQueue {
+impl MsgQueue {
     /// `mq_notify(fd, {SIGEV_THREAD})`—Runs `callback` once, on a new thread, when a
     /// message arrives on the empty queue while nobody waits in `mq_receive`.
     ///
@@ -93,14 +93,14 @@ impl MessageQueue {
     /// use std::sync::mpsc;
     /// use std::time::Duration;
     /// use ipckit::Mode;
-    /// use ipckit::posix::mq::{MessageQueue, QueueAttr};
+    /// use ipckit::posix::mq::{MsgQueue, QueueAttr};
     ///
     /// let name = format!("/ipckit-doc-notify-{}", std::process::id());
-    /// let mut q = MessageQueue::create(&name, QueueAttr { maxmsg: 4, msgsize: 64 }, Mode::OWNER_RW)?;
+    /// let mut q = MsgQueue::create(&name, QueueAttr { maxmsg: 4, msgsize: 64 }, Mode::OWNER_RW)?;
     /// q.set_remove_on_drop(true)?;
     /// let (tx, rx) = mpsc::channel();
     /// let note = q.notify(move || { let _ = tx.send(()); })?;
-    /// MessageQueue::open(&name)?.send(b"ping", 0)?;     // as another process would
+    /// MsgQueue::open(&name)?.send(b"ping", 0)?;     // as another process would
     /// rx.recv_timeout(Duration::from_secs(60)).expect("notified");
     /// assert!(note.fired());
     /// # Ok::<(), ipckit::Error>(())
