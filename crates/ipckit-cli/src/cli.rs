@@ -52,6 +52,8 @@ pub enum Cmd {
     Demo(DemoArgs),
     /// Measure every IPC mechanism, ipckit's and raw libc, side by side
     Bench(crate::cmd::bench::BenchArgs),
+    /// Carry a local message queue to or from a NATS JetStream subject (across hosts)
+    Bridge(crate::cmd::bridge::BridgeArgs),
     /// A part the demo plays in a child process (internal).
     #[command(hide = true, name = "__demo-role")]
     DemoRole(Raw),

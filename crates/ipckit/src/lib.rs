@@ -52,6 +52,8 @@
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+#[cfg(feature = "nats")]
+pub mod bridge;
 pub mod channel;
 mod error;
 pub mod fifo;

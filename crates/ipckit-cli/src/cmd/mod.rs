@@ -1,6 +1,7 @@
 //! The subcommands, one file each.
 
 pub mod bench;
+pub mod bridge;
 pub mod demo;
 pub mod key;
 pub mod ls;
@@ -31,6 +32,7 @@ pub fn dispatch(cli: Cli) -> Res {
         Cmd::Shm(a) => shm::run(a),
         Cmd::Demo(a) => demo::run(a),
         Cmd::Bench(a) => bench::run(a),
+        Cmd::Bridge(a) => bridge::run(a),
         Cmd::DemoRole(raw) => demo::role(&raw.args),
     }
 }
