@@ -13,7 +13,7 @@ fn read(d: &std::path::Path, n: &str) -> String {
 fn list_and_bad_part() {
     let out = String::from_utf8(ok(&["demo", "--list"])).unwrap();
     let names: Vec<&str> = out.lines().map(|l| l.split_whitespace().next().unwrap()).collect();
-    assert_eq!(names, ["pipe", "duplex", "fifo", "msg", "shm", "ls"]);
+    assert_eq!(names, ["pipe", "duplex", "fifo", "msg", "shm", "ls", "bridge"]);
     let bad = run(&["demo", "nope"], b"");
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("the parts are pipe, duplex"));

@@ -32,7 +32,11 @@ const PARTS: &[(&str, &str)] = &[
     ("msg", "a message queue found through an ftok key: msgsnd(), msgrcv() by type"),
     ("shm", "a shared-memory counter, protected by a semaphore, across several processes"),
     ("ls", "what the objects look like to `ipckit ls` (ipcs), then their removal"),
+    ("bridge", "two hosts' queues joined through NATS by `ipckit bridge out` and `bridge in`"),
 ];
+
+#[path = "demo_bridge.rs"]
+mod bridge_part;
 
 // ----- the registry of what to remove on Ctrl-C -----------------------------------
 
@@ -480,6 +484,7 @@ pub fn run(a: DemoArgs) -> Res {
             "fifo" => part_fifo(),
             "msg" => part_msg(),
             "shm" => part_shm(a.workers),
+            "bridge" => bridge_part::part_bridge(),
             _ => part_ls(a.hold),
         };
         if result.is_err() {

@@ -539,7 +539,13 @@ async fn publish_all(
         let mut failed = None;
         for (i, m) in batch.iter().enumerate().skip(from) {
             let id = format!("{name}-{}", seq + i as u64);
-            let h = headers(local, &id, m, local_max);
+            let mut h = headers(local, &id, m, local_max);
+            if seq + i as u64 > 0 {
+                // The server refuses a message whose predecessor is not the stream's
+                // last: a message lost with a dropped connection cannot be overtaken
+                // by later ones the client replays after reconnecting.
+                h.insert("Nats-Expected-Last-Msg-Id", format!("{name}-{}", seq + i as u64 - 1).as_str());
+            }
             match js.publish_with_headers(opts.subject.clone(), h, m.body.clone().into()).await {
                 Ok(f) => acks.push(f),
                 Err(e) => {
@@ -553,7 +559,7 @@ async fn publish_all(
                 Ok(_) => from += 1,
                 Err(e) => {
                     use async_nats::jetstream::context::PublishErrorKind as K;
-                    if matches!(e.kind(), K::Other | K::WrongLastMessageId | K::WrongLastSequence) {
+                    if matches!(e.kind(), K::Other | K::WrongLastSequence) {
                         return Err(nats_err(
                             "publish",
                             opts,
