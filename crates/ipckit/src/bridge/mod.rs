@@ -73,8 +73,11 @@
 //! The state files are written with `pwrite`, not `fsync`ed: they survive the bridge
 //! process, not a power loss.
 //!
-//! Order is kept per exporter (one subject, one publisher). A message the server
-//! refuses (rather than failing to acknowledge) stops the exporter with an error.
+//! Order is kept per exporter: each message also carries `Nats-Expected-Last-Msg-Id`
+//! (its predecessor's id), so when a connection drops mid-batch and the client
+//! replays later messages after reconnecting, the server refuses them until the lost
+//! ones are republished in order. A stream therefore has one exporter. A message the
+//! server refuses for another reason stops the exporter with an error.
 //!
 //! # Security
 //!
