@@ -537,7 +537,9 @@ async fn publish_all(
 ) -> Result<()> {
     let mut from = 0usize;
     let mut pause = Duration::from_millis(50);
+    let mut refused_at_start = 0;
     while from < batch.len() {
+        let round_start = from;
         let mut acks = Vec::with_capacity(batch.len() - from);
         let mut failed = None;
         for (i, m) in batch.iter().enumerate().skip(from) {
@@ -569,6 +571,26 @@ async fn publish_all(
                             ErrorKind::Other,
                             format!("the server refused message {name}-{}: {e}", seq + from as u64),
                         ));
+                    }
+                    if e.kind() == K::WrongLastMessageId && from == round_start {
+                        // Not a replay overtaking a lost message: the stream does not
+                        // end with this message's predecessor.
+                        refused_at_start += 1;
+                        if refused_at_start >= 3 {
+                            return Err(nats_err(
+                                "publish",
+                                opts,
+                                ErrorKind::Other,
+                                format!(
+                                    "stream {} does not end with message {name}-{}, the one before {name}-{}: \
+                                     was it purged or re-created, or does another exporter publish to it? \
+                                     (one exporter per stream; a new state file starts a new sequence)",
+                                    opts.stream,
+                                    (seq + from as u64).saturating_sub(1),
+                                    seq + from as u64
+                                ),
+                            ));
+                        }
                     }
                     failed.get_or_insert(e.to_string());
                     break;
