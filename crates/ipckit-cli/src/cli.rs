@@ -53,6 +53,8 @@ pub enum Cmd {
     /// Measure every IPC mechanism, ipckit's and raw libc, side by side
     #[cfg(feature = "bench")]
     Bench(crate::cmd::bench::BenchArgs),
+    /// Carry a local message queue to or from a NATS JetStream subject (across hosts)
+    Bridge(crate::cmd::bridge::BridgeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions(crate::cmd::completions::CompletionsArgs),
     /// Write the man pages into a directory (for packagers).

@@ -69,6 +69,8 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("ipckit supports Linux only: it is built on Linux system calls and /proc files");
 
+#[cfg(feature = "nats")]
+pub mod bridge;
 pub mod channel;
 #[doc(hidden)]
 pub mod cli_support;

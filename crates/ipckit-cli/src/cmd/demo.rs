@@ -44,7 +44,7 @@ pub enum Part {
     Channel,
     /// a Unix socket between unrelated processes: credentials, a pipe end and a memfd channel passed
     Socket,
-    /// a sender and a receiver of C struct messages over TCP on the loopback; the same across hosts
+    /// across the network: C struct messages over TCP, then two hosts' queues joined through NATS by `ipckit bridge`
     Net,
 }
 
@@ -59,6 +59,9 @@ impl Part {
 
 #[path = "demo_socket.rs"]
 mod socket;
+
+#[path = "demo_bridge.rs"]
+mod bridge_part;
 
 // ----- the registry of what to remove on SIGINT, SIGTERM or SIGHUP ------------------
 
@@ -558,7 +561,7 @@ pub fn run(a: DemoArgs) -> Res {
             Part::Ls => part_ls(a.hold),
             Part::Channel => super::demo_channel::part(),
             Part::Socket => socket::part_socket(),
-            Part::Net => socket::part_net(),
+            Part::Net => socket::part_net().and_then(|()| bridge_part::part_bridge()),
         };
         if result.is_err() {
             break;

@@ -2,6 +2,7 @@
 
 #[cfg(feature = "bench")]
 pub mod bench;
+pub mod bridge;
 pub mod completions;
 pub mod demo;
 pub mod demo_channel;
@@ -48,6 +49,7 @@ pub fn dispatch(cli: Cli) -> Res {
         Cmd::Demo(a) => demo::run(a),
         #[cfg(feature = "bench")]
         Cmd::Bench(a) => bench::run(a),
+        Cmd::Bridge(a) => bridge::run(a),
         Cmd::Completions(a) => completions::run(a),
         Cmd::Man(a) => man::run(a),
         Cmd::DemoRole(raw) => demo::role(&raw.args),

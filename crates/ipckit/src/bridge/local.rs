@@ -1,0 +1,153 @@
+//! The local end of a bridge: the object messages are taken from (exporter) or put
+//! into (importer), behind one small interface so the NATS side does not care which.
+//!
+//! A System V queue can be read without removing (`MSG_COPY`), so the exporter
+//! publishes first and removes after the server's acknowledgement. A POSIX queue
+//! cannot: its messages are taken, written to a spool file, then published (see the
+//! module docs of [`bridge`](super) for the window this leaves).
+
+use crate::error::{Error, ErrorKind, Object, Result};
+use crate::limits::Limit;
+use crate::posix::mq;
+use crate::sysv::msg::{MsgQueue, Oversize, Select};
+use crate::wait::Wait;
+
+/// One local message: its body and its tag (the System V type, or the POSIX
+/// priority; 0 where the object has neither).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalMessage {
+    /// System V `mtype` or POSIX priority.
+    pub tag: i64,
+    /// The body, byte for byte.
+    pub body: Vec<u8>,
+}
+
+/// A local object a bridge carries messages from or to.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Local {
+    /// A System V message queue: the tag is the message type.
+    SysvQueue(MsgQueue),
+    /// A POSIX message queue: the tag is the priority.
+    PosixQueue(mq::MsgQueue),
+}
+
+impl Local {
+    /// What kind of object this is, as the `Ipckit-Kind` header says it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Local::SysvQueue(_) => "sysv",
+            Local::PosixQueue(_) => "posix",
+        }
+    }
+
+    /// The object, for error messages.
+    pub fn object(&self) -> Object {
+        match self {
+            Local::SysvQueue(q) => Object::KeyId(q.key(), q.id()),
+            Local::PosixQueue(q) => Object::Name(q.name().to_string()),
+        }
+    }
+
+    /// The largest body this object takes, and the limit that sets it.
+    pub fn max_body(&self) -> (usize, String) {
+        match self {
+            Local::SysvQueue(q) => {
+                let msgmax = Limit::MsgMax.current().unwrap_or(8192);
+                let qbytes = q.stat().map(|s| s.qbytes).unwrap_or(msgmax);
+                if qbytes < msgmax {
+                    (qbytes as usize, format!("{qbytes} bytes (the queue's msg_qbytes)"))
+                } else {
+                    (msgmax as usize, format!("{msgmax} bytes (msgmax, /proc/sys/kernel/msgmax)"))
+                }
+            }
+            Local::PosixQueue(q) => (q.msgsize(), format!("{} bytes (the queue's mq_msgsize)", q.msgsize())),
+        }
+    }
+
+    /// Whether messages can be read without removing them.
+    pub(crate) fn peekable(&self) -> bool {
+        matches!(self, Local::SysvQueue(_))
+    }
+
+    /// Copies the message at `index` (0 = the next one out) without removing it.
+    pub(crate) fn peek(&self, index: usize, buf: &mut Vec<u8>) -> Result<Option<LocalMessage>> {
+        match self {
+            Local::SysvQueue(q) => loop {
+                match q.peek(index, buf)? {
+                    None => return Ok(None),
+                    Some(r) if r.truncated => {
+                        let bigger = buf.len().max(64) * 2;
+                        buf.resize(bigger, 0);
+                    }
+                    Some(r) => return Ok(Some(LocalMessage { tag: r.mtype, body: buf[..r.len].to_vec() })),
+                }
+            },
+            Local::PosixQueue(_) => Err(self.unsupported("peek")),
+        }
+    }
+
+    /// Removes the next message, which the caller has seen with [`peek`](Self::peek).
+    pub(crate) fn remove_next(&self, buf: &mut Vec<u8>) -> Result<Option<LocalMessage>> {
+        self.take(buf)
+    }
+
+    /// Takes the next message out, if there is one now.
+    pub(crate) fn take(&self, buf: &mut Vec<u8>) -> Result<Option<LocalMessage>> {
+        match self {
+            Local::SysvQueue(q) => loop {
+                match q.recv_with(buf, Select::Any, Oversize::Refuse, Wait::NoWait) {
+                    Err(e) if e.is_not_now() => return Ok(None),
+                    Ok(r) => {
+                        return Ok(Some(LocalMessage { tag: r.mtype, body: buf[..r.len].to_vec() }));
+                    }
+                    Err(e) if e.kind() == ErrorKind::MessageTooLarge => {
+                        let bigger = buf.len().max(64) * 2;
+                        buf.resize(bigger, 0);
+                    }
+                    Err(e) => return Err(e),
+                }
+            },
+            Local::PosixQueue(q) => {
+                if buf.len() < q.msgsize() {
+                    buf.resize(q.msgsize(), 0);
+                }
+                match q.try_recv(buf) {
+                    Ok(r) => {
+                        Ok(Some(LocalMessage { tag: i64::from(r.priority), body: buf[..r.len].to_vec() }))
+                    }
+                    Err(e) if e.is_not_now() => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+
+    /// Puts a message in if there is room now; `false` when the object is full.
+    pub(crate) fn try_put(&self, msg: &LocalMessage) -> Result<bool> {
+        match self {
+            Local::SysvQueue(q) => {
+                let mtype = if msg.tag > 0 { msg.tag } else { 1 };
+                ready(q.send_with(&msg.body, mtype, Wait::NoWait))
+            }
+            Local::PosixQueue(q) => {
+                let prio = u32::try_from(msg.tag.max(0)).unwrap_or(u32::MAX);
+                ready(q.send_with(&msg.body, prio, Wait::NoWait))
+            }
+        }
+    }
+
+    fn unsupported(&self, what: &str) -> Error {
+        Error::new("bridge", self.object(), ErrorKind::Unsupported)
+            .with_detail(format!("{} objects cannot {what}", self.kind()))
+    }
+}
+
+/// A non-waiting call's outcome as "done" (`true`) or "not now" (`false`).
+fn ready(r: Result<()>) -> Result<bool> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(e) if e.is_not_now() => Ok(false),
+        Err(e) => Err(e),
+    }
+}

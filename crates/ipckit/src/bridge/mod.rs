@@ -1,0 +1,800 @@
+//! Carrying local IPC across hosts over NATS JetStream: an exporter takes messages
+//! from a local object and publishes them on a subject; an importer takes them from
+//! a durable consumer of that subject and puts them into a local object. Programs on
+//! both sides keep their `msgsnd`/`msgrcv` (or `mq_send`/`mq_receive`) calls.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::sync::atomic::AtomicBool;
+//! use ipckit::bridge::{self, Local, Options, Stats};
+//! use ipckit::sysv::msg::MsgQueue;
+//! use ipckit::Key;
+//!
+//! let queue = MsgQueue::open(Key::from_raw(0x1234))?;
+//! let opts = Options::new("nats://127.0.0.1:4222", "app.scores", "/var/lib/app/out.state");
+//! let stop = AtomicBool::new(false);
+//! bridge::export(&Local::SysvQueue(queue), &opts, &stop, &Arc::new(Stats::default()))?;
+//! # Ok::<(), ipckit::Error>(())
+//! ```
+//!
+//! # What travels
+//!
+//! The body byte for byte as the NATS payload; the System V type as header
+//! `Ipckit-Mtype`, the POSIX priority as `Ipckit-Priority` (restored on import, so
+//! type selection works on the far side); `Ipckit-Max` the largest body the source
+//! object takes; `Nats-Msg-Id` the message's unique id. A body larger than the
+//! server's `max_payload` is refused by the exporter, and one larger than the
+//! importer's object takes is refused by the importer, each naming both limits.
+//!
+//! # Delivery, as built
+//!
+//! The stream (file storage, `duplicate_window` two minutes by default) is created by
+//! whichever side starts first. Each bridge keeps a 64-byte state file.
+//!
+//! **Exporter, System V queue.** It copies up to a batch of messages with
+//! `msgrcv(MSG_COPY)` (nothing is removed), publishes them with ids
+//! `<name>-<n>` (`name` random per state file, `n` counting the messages it has
+//! removed), waits for every acknowledgement, then removes them one at a time: before
+//! each `msgrcv` it records "removing `n` (type, length, hash)", after it "next is
+//! `n+1`". Killed anywhere:
+//! - before the acknowledgements: the messages are still in the queue; the restarted
+//!   exporter republishes them with the same ids, and the server drops the copies it
+//!   already stored (within the duplicate window);
+//! - between the record and `msgrcv`'s return: the restarted exporter looks at the
+//!   first message; if it has the recorded type, length and hash it was not removed,
+//!   and is removed now (not republished); otherwise it was.
+//!
+//! The one case this cannot tell apart: the message *was* removed and the next one
+//! in the queue is byte-identical with the same type; the second copy is then taken
+//! for the first and removed without being published. The exporter must be the
+//! queue's only reader: a message another process takes between the copy and the
+//! removal is detected (the removed message differs from the one published), and a
+//! message the exporter removed without publishing is published at once, after the
+//! ones it already published.
+//!
+//! **Exporter, POSIX queue** (no way to read without removing): it takes a batch with
+//! `mq_receive`, writes it to a spool file beside the state file, records "spooled",
+//! publishes, and after the acknowledgements records "next is `n+k`". A restarted
+//! exporter republishes the spool with the same ids. The window: a kill between
+//! `mq_receive` returning and the spool record being written loses that batch.
+//!
+//! **Importer.** Its state file holds the stream sequence of the last message put
+//! into the local object. At start it re-creates its durable consumer to deliver from
+//! the next sequence, so messages come in stream order after any crash. For each
+//! message it records "putting `s`", puts it in (a full object is waited on, with
+//! progress acknowledgements so the server does not redeliver; never dropped),
+//! records "done `s`", then acknowledges. A message it already put in (a redelivery)
+//! is acknowledged and skipped. The window: a kill after the local send and before
+//! the "done" record (a few microseconds per message) delivers that one message
+//! twice after the restart.
+//!
+//! **Server.** With file storage, a restarted server keeps the stream, the consumer
+//! and the de-duplication table; both bridges reconnect by themselves and retry.
+//! The state files are written with `pwrite`, not `fsync`ed: they survive the bridge
+//! process, not a power loss.
+//!
+//! Order is kept per exporter: each message also carries `Nats-Expected-Last-Msg-Id`
+//! (its predecessor's id), so when a connection drops mid-batch and the client
+//! replays later messages after reconnecting, the server refuses them until the lost
+//! ones are republished in order. A stream therefore has one exporter. A message the
+//! server refuses for another reason stops the exporter with an error.
+//!
+//! # Security
+//!
+//! `tls://` URLs (or [`Options::tls_ca`], [`Options::require_tls`]) use TLS;
+//! [`Auth`] carries user/password, token, NKey seed or a `.creds` file. Credentials
+//! are refused over plaintext to a host that is not a loopback address unless
+//! [`Options::allow_plaintext_credentials`] is set.
+//!
+//! References: [JetStream](https://docs.nats.io/nats-concepts/jetstream),
+//! [message de-duplication](https://docs.nats.io/using-nats/developer/develop_jetstream/model_deep_dive#message-deduplication),
+//! [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html) (`MSG_COPY`).
+
+mod local;
+mod state;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, consumer, stream};
+use futures_util::StreamExt;
+
+pub use local::{Local, LocalMessage};
+use state::{Phase, StateFile, hash};
+
+use crate::error::{Error, ErrorKind, Object, Result};
+
+/// The header that carries the System V message type.
+pub const HEADER_MTYPE: &str = "Ipckit-Mtype";
+/// The header that carries the POSIX message priority.
+pub const HEADER_PRIORITY: &str = "Ipckit-Priority";
+/// The header that carries the largest body the source object takes.
+pub const HEADER_MAX: &str = "Ipckit-Max";
+/// The header that names the source object's kind (`sysv`, `posix`).
+pub const HEADER_KIND: &str = "Ipckit-Kind";
+
+/// How to authenticate to the server.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub enum Auth {
+    /// No credentials.
+    #[default]
+    None,
+    /// A user name and password.
+    UserPassword(String, String),
+    /// A token.
+    Token(String),
+    /// An NKey seed (`SU...`).
+    NKey(String),
+    /// A `.creds` file (JWT and NKey seed).
+    CredsFile(PathBuf),
+}
+
+impl Auth {
+    fn is_some(&self) -> bool {
+        !matches!(self, Auth::None)
+    }
+}
+
+/// Where and how a bridge connects, and what it keeps.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Options {
+    /// The server URL: `nats://host:port` or `tls://host:port`.
+    pub server: String,
+    /// The subject messages travel on.
+    pub subject: String,
+    /// The JetStream stream (default: [`default_stream`] of the subject).
+    pub stream: String,
+    /// The importer's durable consumer (default: [`default_durable`] of the subject).
+    pub durable: String,
+    /// The state file (see the module docs).
+    pub state: PathBuf,
+    /// Credentials.
+    pub auth: Auth,
+    /// A CA certificate (PEM) to trust for TLS.
+    pub tls_ca: Option<PathBuf>,
+    /// A client certificate and key (PEM) for TLS.
+    pub tls_client: Option<(PathBuf, PathBuf)>,
+    /// Refuse a connection that is not TLS.
+    pub require_tls: bool,
+    /// Send credentials over plaintext to a non-loopback host all the same.
+    pub allow_plaintext_credentials: bool,
+    /// Most messages published or put in before waiting for acknowledgements.
+    pub batch: usize,
+    /// The stream's de-duplication window (used when the bridge creates the stream).
+    pub duplicate_window: Duration,
+    /// How long the server waits for the importer's acknowledgement before
+    /// redelivering.
+    pub ack_wait: Duration,
+}
+
+impl Options {
+    /// Options with defaults for everything but the server, subject and state file.
+    pub fn new(server: &str, subject: &str, state: impl AsRef<Path>) -> Options {
+        Options {
+            server: server.to_string(),
+            subject: subject.to_string(),
+            stream: default_stream(subject),
+            durable: default_durable(subject),
+            state: state.as_ref().to_path_buf(),
+            auth: Auth::None,
+            tls_ca: None,
+            tls_client: None,
+            require_tls: false,
+            allow_plaintext_credentials: false,
+            batch: 256,
+            duplicate_window: Duration::from_secs(120),
+            ack_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The stream name made from a subject: `IPCKIT_` and the subject with every
+/// character that a stream name cannot hold (`.`, `*`, `>`, spaces) as `_`.
+pub fn default_stream(subject: &str) -> String {
+    format!("IPCKIT_{}", sanitize(subject))
+}
+
+/// The importer's durable consumer name made from a subject.
+pub fn default_durable(subject: &str) -> String {
+    format!("ipckit_in_{}", sanitize(subject))
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
+/// What a running bridge has done, shared with whoever watches it.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Messages moved (published and removed, or put in and acknowledged).
+    pub moved: AtomicU64,
+    /// Messages published or fetched and not yet done.
+    pub in_flight: AtomicU64,
+    /// Whether the bridge is connected to the server now.
+    pub connected: AtomicBool,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Stats {
+    /// The last error the bridge recovered from (it retries), if any.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().map(|e| e.clone()).unwrap_or(None)
+    }
+
+    fn set_error(&self, e: impl std::fmt::Display) {
+        if let Ok(mut slot) = self.last_error.lock() {
+            *slot = Some(e.to_string());
+        }
+    }
+}
+
+fn nats_err(op: &'static str, opts: &Options, kind: ErrorKind, detail: impl std::fmt::Display) -> Error {
+    Error::new(op, Object::Name(opts.server.clone()), kind).with_detail(detail.to_string())
+}
+
+/// Whether `server` names a loopback host (`127.0.0.0/8`, `::1`, `localhost`).
+pub fn is_loopback(server: &str) -> bool {
+    let rest = server.split("://").nth(1).unwrap_or(server);
+    let hostport = rest.rsplit('@').next().unwrap_or(rest);
+    let host = if let Some(h) = hostport.strip_prefix('[') {
+        h.split(']').next().unwrap_or("")
+    } else {
+        hostport.split(':').next().unwrap_or("")
+    };
+    host == "localhost" || host.parse::<std::net::IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+}
+
+fn checks(opts: &Options) -> Result<()> {
+    let scheme = opts.server.split("://").next().filter(|_| opts.server.contains("://")).unwrap_or("nats");
+    if !matches!(scheme, "nats" | "tls") {
+        return Err(nats_err(
+            "connect",
+            opts,
+            ErrorKind::InvalidInput,
+            format!("unknown URL scheme {scheme:?}: use nats://HOST:PORT or tls://HOST:PORT"),
+        ));
+    }
+    let tls = scheme == "tls" || opts.require_tls || opts.tls_ca.is_some() || opts.tls_client.is_some();
+    let creds_in_url = opts.server.split("://").nth(1).is_some_and(|r| r.contains('@'));
+    if (opts.auth.is_some() || creds_in_url)
+        && !tls
+        && !is_loopback(&opts.server)
+        && !opts.allow_plaintext_credentials
+    {
+        return Err(nats_err(
+            "connect",
+            opts,
+            ErrorKind::PermissionDenied,
+            "refusing to send credentials over a plaintext connection to a host that is not a loopback \
+             address: use tls://, or allow it explicitly (allow_plaintext_credentials)",
+        ));
+    }
+    if opts.subject.is_empty() || opts.subject.contains(['*', '>', ' ']) {
+        return Err(nats_err(
+            "connect",
+            opts,
+            ErrorKind::InvalidInput,
+            format!("the subject {:?} must be a plain subject (no wildcards or spaces)", opts.subject),
+        ));
+    }
+    if opts.batch == 0 {
+        return Err(nats_err("connect", opts, ErrorKind::InvalidInput, "the batch size must be at least 1"));
+    }
+    Ok(())
+}
+
+async fn connect(opts: &Options, stats: Arc<Stats>) -> Result<async_nats::Client> {
+    checks(opts)?;
+    let events = stats.clone();
+    let mut co = async_nats::ConnectOptions::new()
+        .name("ipckit bridge")
+        .connection_timeout(Duration::from_secs(5))
+        .max_reconnects(None)
+        .event_callback(move |ev| {
+            let stats = events.clone();
+            async move {
+                match ev {
+                    async_nats::Event::Connected => stats.connected.store(true, Ordering::Relaxed),
+                    async_nats::Event::Disconnected => {
+                        stats.connected.store(false, Ordering::Relaxed);
+                        stats.set_error("disconnected from the server; reconnecting");
+                    }
+                    other => stats.set_error(other),
+                }
+            }
+        });
+    co = match &opts.auth {
+        Auth::None => co,
+        Auth::UserPassword(u, p) => co.user_and_password(u.clone(), p.clone()),
+        Auth::Token(t) => co.token(t.clone()),
+        Auth::NKey(seed) => co.nkey(seed.clone()),
+        Auth::CredsFile(path) => co.credentials_file(path).await.map_err(|e| {
+            Error::new("read credentials", Object::Path(path.clone()), ErrorKind::InvalidInput)
+                .with_detail(e.to_string())
+        })?,
+    };
+    if let Some(ca) = &opts.tls_ca {
+        co = co.add_root_certificates(ca.clone());
+    }
+    if let Some((cert, key)) = &opts.tls_client {
+        co = co.add_client_certificate(cert.clone(), key.clone());
+    }
+    if opts.require_tls || opts.server.starts_with("tls://") {
+        co = co.require_tls(true);
+    }
+    let client = co.connect(opts.server.as_str()).await.map_err(|e| {
+        use async_nats::ConnectErrorKind as K;
+        let kind = match e.kind() {
+            K::ServerParse | K::Dns => ErrorKind::InvalidInput,
+            K::Authentication | K::AuthorizationViolation => ErrorKind::PermissionDenied,
+            K::TimedOut => ErrorKind::TimedOut,
+            _ => ErrorKind::Disconnected,
+        };
+        let what = match e.kind() {
+            K::AuthorizationViolation | K::Authentication => "the server refused the credentials",
+            K::ServerParse => "not a server URL",
+            K::Io | K::TimedOut | K::MaxReconnects => {
+                "cannot reach the server (is nats-server running there?)"
+            }
+            _ => "cannot connect",
+        };
+        nats_err("connect", opts, kind, format!("{what}: {e}"))
+    })?;
+    stats.connected.store(true, Ordering::Relaxed);
+    Ok(client)
+}
+
+async fn ensure_stream(js: &jetstream::Context, opts: &Options) -> Result<stream::Stream> {
+    let config = stream::Config {
+        name: opts.stream.clone(),
+        subjects: vec![opts.subject.clone()],
+        storage: stream::StorageType::File,
+        duplicate_window: opts.duplicate_window,
+        ..Default::default()
+    };
+    js.get_or_create_stream(config).await.map_err(|e| {
+        nats_err(
+            "create stream",
+            opts,
+            ErrorKind::Other,
+            format!(
+                "stream {} for subject {}: {e} (is JetStream enabled on the server, nats-server -js?)",
+                opts.stream, opts.subject
+            ),
+        )
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::new("start runtime", Object::None, ErrorKind::Other).with_detail(e.to_string()))
+}
+
+/// Runs an exporter: messages from `local` to `opts.subject`, until `stop` is set
+/// (then it finishes the batch in flight and returns `Ok`). Connection trouble after
+/// the start is retried (see `stats.last_error`); a bad URL, refused credentials or a
+/// server that cannot be reached at the start are errors.
+pub fn export(local: &Local, opts: &Options, stop: &AtomicBool, stats: &Arc<Stats>) -> Result<()> {
+    let rt = runtime()?;
+    let result = rt.block_on(export_async(local, opts, stop, stats));
+    rt.shutdown_timeout(Duration::from_secs(1));
+    result
+}
+
+/// Runs an importer: messages from `opts.subject` into `local`, until `stop` is set.
+/// See [`export`] for errors.
+pub fn import(local: &Local, opts: &Options, stop: &AtomicBool, stats: &Arc<Stats>) -> Result<()> {
+    let rt = runtime()?;
+    let result = rt.block_on(import_async(local, opts, stop, stats));
+    rt.shutdown_timeout(Duration::from_secs(1));
+    result
+}
+
+fn headers(local: &Local, id: &str, msg: &LocalMessage, max: usize) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert("Nats-Msg-Id", id);
+    match local {
+        Local::SysvQueue(_) => h.insert(HEADER_MTYPE, msg.tag.to_string().as_str()),
+        Local::PosixQueue(_) => h.insert(HEADER_PRIORITY, msg.tag.to_string().as_str()),
+    }
+    h.insert(HEADER_MAX, max.to_string().as_str());
+    h.insert(HEADER_KIND, local.kind());
+    h
+}
+
+/// Sleeps a little longer each time nothing happens: spin-yield first, then 20 µs
+/// doubling to 1 ms.
+struct Idle(u32);
+
+impl Idle {
+    fn reset(&mut self) {
+        self.0 = 0;
+    }
+    fn wait(&mut self) {
+        self.0 = self.0.saturating_add(1);
+        if self.0 < 64 {
+            std::thread::yield_now();
+        } else {
+            let us = (20u64 << ((self.0 - 64).min(6))).min(1000);
+            std::thread::sleep(Duration::from_micros(us));
+        }
+    }
+}
+
+async fn export_async(local: &Local, opts: &Options, stop: &AtomicBool, stats: &Arc<Stats>) -> Result<()> {
+    let client = connect(opts, stats.clone()).await?;
+    let js = jetstream::new(client.clone());
+    ensure_stream(&js, opts).await?;
+    let max_payload = client.server_info().max_payload;
+    let (local_max, local_limit) = local.max_body();
+    let mut st = StateFile::open(&opts.state)?;
+    let name = format!("{:016x}", st.rec.name);
+    let mut buf = vec![0u8; local_max.max(64)];
+
+    // Finish what a killed exporter left half done.
+    match st.rec.phase {
+        Phase::Idle => {}
+        Phase::Moving => {
+            let seq = st.rec.seq;
+            if let Some(head) = local.peek(0, &mut buf)?
+                && head.tag == st.rec.mtype
+                && head.body.len() as u64 == st.rec.len
+                && hash(head.tag, &head.body) == st.rec.hash
+            {
+                local.remove_next(&mut buf)?;
+            }
+            st.idle(seq + 1)?;
+        }
+        Phase::Spooled => {
+            let batch = state::read_spool(&opts.state, st.rec.len as usize)?;
+            publish_all(&js, local, opts, &name, st.rec.seq, &batch, local_max, stop, stats).await?;
+            let next = st.rec.seq + batch.len() as u64;
+            st.idle(next)?;
+            stats.moved.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        }
+    }
+
+    let mut idle = Idle(0);
+    while !stop.load(Ordering::Relaxed) {
+        // Gather a batch.
+        let mut batch = Vec::new();
+        if local.peekable() {
+            while batch.len() < opts.batch {
+                match local.peek(batch.len(), &mut buf)? {
+                    Some(m) => batch.push(m),
+                    None => break,
+                }
+            }
+        } else {
+            while batch.len() < opts.batch {
+                match local.take(&mut buf)? {
+                    Some(m) => batch.push(m),
+                    None => break,
+                }
+            }
+        }
+        if batch.is_empty() {
+            idle.wait();
+            if idle.0 % 256 == 0 {
+                tokio::task::yield_now().await;
+            }
+            continue;
+        }
+        idle.reset();
+        for m in &batch {
+            if m.body.len() + 512 > max_payload {
+                return Err(Error::new("publish", local.object(), ErrorKind::LimitExceeded).with_detail(format!(
+                    "a message of {} bytes cannot travel: the server's max_payload is {max_payload} bytes \
+                     (less room for headers), the local object takes up to {local_limit}",
+                    m.body.len()
+                )));
+            }
+        }
+        let seq = st.rec.seq;
+        if !local.peekable() {
+            state::write_spool(&opts.state, &batch)?;
+            st.spooled(seq, batch.len())?;
+        }
+        stats.in_flight.store(batch.len() as u64, Ordering::Relaxed);
+        // Publish until every message is acknowledged (the server drops repeats).
+        publish_all(&js, local, opts, &name, seq, &batch, local_max, stop, stats).await?;
+        if local.peekable() {
+            remove_published(local, &js, opts, &name, &mut st, &batch, &mut buf, local_max, stop, stats)
+                .await?;
+        } else {
+            st.idle(seq + batch.len() as u64)?;
+            stats.moved.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        }
+        stats.in_flight.store(0, Ordering::Relaxed);
+    }
+    let _ = client.flush().await;
+    Ok(())
+}
+
+/// Publishes `batch` with ids `name-(seq+i)` and waits for every acknowledgement,
+/// retrying (with the same ids) until they all come. A message the server refuses is
+/// an error.
+#[allow(clippy::too_many_arguments)]
+async fn publish_all(
+    js: &jetstream::Context,
+    local: &Local,
+    opts: &Options,
+    name: &str,
+    seq: u64,
+    batch: &[LocalMessage],
+    local_max: usize,
+    stop: &AtomicBool,
+    stats: &Stats,
+) -> Result<()> {
+    let mut from = 0usize;
+    let mut pause = Duration::from_millis(50);
+    let mut refused_at_start = 0;
+    while from < batch.len() {
+        let round_start = from;
+        let mut acks = Vec::with_capacity(batch.len() - from);
+        let mut failed = None;
+        for (i, m) in batch.iter().enumerate().skip(from) {
+            let id = format!("{name}-{}", seq + i as u64);
+            let mut h = headers(local, &id, m, local_max);
+            if seq + i as u64 > 0 {
+                // The server refuses a message whose predecessor is not the stream's
+                // last: a message lost with a dropped connection cannot be overtaken
+                // by later ones the client replays after reconnecting.
+                h.insert("Nats-Expected-Last-Msg-Id", format!("{name}-{}", seq + i as u64 - 1).as_str());
+            }
+            match js.publish_with_headers(opts.subject.clone(), h, m.body.clone().into()).await {
+                Ok(f) => acks.push(f),
+                Err(e) => {
+                    failed = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        for f in acks {
+            match f.await {
+                Ok(_) => from += 1,
+                Err(e) => {
+                    use async_nats::jetstream::context::PublishErrorKind as K;
+                    if matches!(e.kind(), K::Other | K::WrongLastSequence) {
+                        return Err(nats_err(
+                            "publish",
+                            opts,
+                            ErrorKind::Other,
+                            format!("the server refused message {name}-{}: {e}", seq + from as u64),
+                        ));
+                    }
+                    if e.kind() == K::WrongLastMessageId && from == round_start {
+                        // Not a replay overtaking a lost message: the stream does not
+                        // end with this message's predecessor.
+                        refused_at_start += 1;
+                        if refused_at_start >= 3 {
+                            return Err(nats_err(
+                                "publish",
+                                opts,
+                                ErrorKind::Other,
+                                format!(
+                                    "stream {} does not end with message {name}-{}, the one before {name}-{}: \
+                                     was it purged or re-created, or does another exporter publish to it? \
+                                     (one exporter per stream; a new state file starts a new sequence)",
+                                    opts.stream,
+                                    (seq + from as u64).saturating_sub(1),
+                                    seq + from as u64
+                                ),
+                            ));
+                        }
+                    }
+                    failed.get_or_insert(e.to_string());
+                    break;
+                }
+            }
+        }
+        if let Some(e) = failed {
+            stats.set_error(format!("publish: {e}; retrying"));
+            if stop.load(Ordering::Relaxed) && !stats.connected.load(Ordering::Relaxed) {
+                // Stopping with the server gone: the messages are still in the local
+                // object (or in the spool), to be published by the next run.
+                return Err(nats_err(
+                    "publish",
+                    opts,
+                    ErrorKind::Disconnected,
+                    format!("stopped while the server was unreachable: {e}"),
+                ));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
+    }
+    Ok(())
+}
+
+/// Removes the acknowledged `batch` from the front of a System V queue, recording
+/// each removal around the `msgrcv` (see the module docs).
+#[allow(clippy::too_many_arguments)]
+async fn remove_published(
+    local: &Local,
+    js: &jetstream::Context,
+    opts: &Options,
+    name: &str,
+    st: &mut StateFile,
+    batch: &[LocalMessage],
+    buf: &mut Vec<u8>,
+    local_max: usize,
+    stop: &AtomicBool,
+    stats: &Stats,
+) -> Result<()> {
+    let base = st.rec.seq;
+    let next_free = base + batch.len() as u64;
+    let mut i = 0;
+    while i < batch.len() {
+        let m = &batch[i];
+        let seq = base + i as u64;
+        st.moving(seq, m.tag, m.body.len(), hash(m.tag, &m.body))?;
+        let got = local.remove_next(buf)?;
+        st.idle(seq + 1)?;
+        match got {
+            Some(g) if g == *m => {
+                stats.moved.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+            Some(g) => {
+                stats.set_error("another process is reading the queue; the bridge must be its only reader");
+                if let Some(j) = batch[i + 1..].iter().position(|b| *b == g) {
+                    // The other reader took published messages; this one is published too.
+                    i += j + 2;
+                    st.idle(base + i as u64)?;
+                    stats.moved.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    // An unpublished message came out: publish it now under a fresh id.
+                    // The rest of the batch, if still queued, is published again under
+                    // fresh ids (a reader that races the bridge costs duplicates, never
+                    // a loss).
+                    let single = [g];
+                    publish_all(js, local, opts, name, next_free, &single, local_max, stop, stats).await?;
+                    st.idle(next_free + 1)?;
+                    stats.moved.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+            }
+            None => {
+                stats.set_error("another process emptied the queue; the bridge must be its only reader");
+                st.idle(next_free)?;
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn import_async(local: &Local, opts: &Options, stop: &AtomicBool, stats: &Arc<Stats>) -> Result<()> {
+    let client = connect(opts, stats.clone()).await?;
+    let js = jetstream::new(client.clone());
+    let stream = ensure_stream(&js, opts).await?;
+    let (local_max, local_limit) = local.max_body();
+    let mut st = StateFile::open(&opts.state)?;
+    if st.rec.phase == Phase::Moving {
+        // Killed around a local send: we cannot tell whether it happened. Send again
+        // (at least once) rather than risk losing it.
+        let s = st.rec.seq;
+        st.idle(s.saturating_sub(1))?;
+    }
+    let last = st.rec.seq;
+    // Deliver from the message after the last one put in, whatever the consumer's
+    // own record says: after a crash its un-acknowledged messages would otherwise
+    // come back only after ack_wait, behind newer ones.
+    let _ = stream.delete_consumer(&opts.durable).await;
+    let config = consumer::pull::Config {
+        durable_name: Some(opts.durable.clone()),
+        filter_subject: opts.subject.clone(),
+        ack_policy: consumer::AckPolicy::Explicit,
+        ack_wait: opts.ack_wait,
+        max_ack_pending: i64::try_from(opts.batch * 4).unwrap_or(1024),
+        deliver_policy: if last == 0 {
+            consumer::DeliverPolicy::All
+        } else {
+            consumer::DeliverPolicy::ByStartSequence { start_sequence: last + 1 }
+        },
+        ..Default::default()
+    };
+    let consumer = stream.create_consumer(config).await.map_err(|e| {
+        nats_err(
+            "create consumer",
+            opts,
+            ErrorKind::Other,
+            format!("durable {} on stream {}: {e}", opts.durable, opts.stream),
+        )
+    })?;
+
+    'outer: while !stop.load(Ordering::Relaxed) {
+        let mut messages = match consumer
+            .stream()
+            .max_messages_per_batch(opts.batch)
+            .heartbeat(Duration::from_secs(2))
+            .expires(Duration::from_secs(10))
+            .messages()
+            .await
+        {
+            Ok(m) => m,
+            Err(e) => {
+                stats.set_error(format!("pull: {e}; retrying"));
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        while !stop.load(Ordering::Relaxed) {
+            let next = match tokio::time::timeout(Duration::from_millis(100), messages.next()).await {
+                Err(_) => continue,
+                Ok(None) => continue 'outer,
+                Ok(Some(Err(e))) => {
+                    stats.set_error(format!("pull: {e}"));
+                    continue;
+                }
+                Ok(Some(Ok(m))) => m,
+            };
+            let seq = match next.info() {
+                Ok(info) => info.stream_sequence,
+                Err(e) => {
+                    stats.set_error(format!("a message without JetStream metadata: {e}"));
+                    continue;
+                }
+            };
+            if seq <= st.rec.seq {
+                let _ = next.ack().await;
+                continue;
+            }
+            stats.in_flight.store(1, Ordering::Relaxed);
+            let h = next.headers.as_ref();
+            let get = |name: &str| h.and_then(|h| h.get(name)).and_then(|v| v.as_str().parse::<i64>().ok());
+            let tag = get(HEADER_MTYPE).or_else(|| get(HEADER_PRIORITY)).unwrap_or(1);
+            let body = next.payload.to_vec();
+            if body.len() > local_max {
+                let src = get(HEADER_MAX).map(|m| format!("{m} bytes")).unwrap_or_else(|| "unknown".into());
+                return Err(Error::new("put", local.object(), ErrorKind::LimitExceeded).with_detail(format!(
+                    "message {seq} of subject {} has {} bytes: the local object takes up to {local_limit}, \
+                     the source object up to {src}; it stays in the stream, unacknowledged",
+                    opts.subject,
+                    body.len()
+                )));
+            }
+            let msg = LocalMessage { tag, body };
+            st.moving(seq, msg.tag, msg.body.len(), hash(msg.tag, &msg.body))?;
+            let mut idle = Idle(0);
+            let mut progress = Instant::now();
+            loop {
+                if local.try_put(&msg)? {
+                    break;
+                }
+                // Full: back-pressure. Keep the server from redelivering meanwhile.
+                if stop.load(Ordering::Relaxed) {
+                    st.idle(seq - 1)?;
+                    let _ = next.ack_with(jetstream::AckKind::Nak(None)).await;
+                    let _ = client.flush().await;
+                    return Ok(());
+                }
+                if progress.elapsed() > opts.ack_wait / 3 {
+                    let _ = next.ack_with(jetstream::AckKind::Progress).await;
+                    progress = Instant::now();
+                }
+                idle.wait();
+                if idle.0 % 64 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            st.idle(seq)?;
+            if let Err(e) = next.ack().await {
+                stats.set_error(format!("ack: {e}"));
+            }
+            stats.moved.fetch_add(1, Ordering::Relaxed);
+            stats.in_flight.store(0, Ordering::Relaxed);
+        }
+    }
+    let _ = client.flush().await;
+    Ok(())
+}
