@@ -9,11 +9,16 @@
 //! reply; lossless only in a round trip, so it is used only there.
 //!
 //! Pitfalls met here:
-//! - A subscriber connects to a publisher lazily: a message published before the
-//!   publisher has seen the subscriber is lost (unless the service keeps history). Each
-//!   publishing end therefore waits in [`End::ready`] until its service counts every
-//!   subscriber; after that the first receive opens the connection and finds the
-//!   message waiting.
+//! - A subscriber connects to a publisher lazily, on its first receive: a message
+//!   published before the publisher has seen the subscriber is lost (unless the service
+//!   keeps history), and even after that, while the subscriber has not received yet, a
+//!   publisher that finds its buffer full skips it *even with `RetryUntilDelivered`*
+//!   (`send` returns fewer recipients, no error). Found here: with three subscribers
+//!   polled in turn, the third had not yet received when the publisher had filled its
+//!   buffer. So each end waits in [`End::ready`] until its publisher's service counts
+//!   every subscriber and its subscribers' service has a publisher, then connects each
+//!   subscriber with `update_connections`; and every `send` checks that it reached
+//!   every subscriber.
 //! - With the default safe overflow, a publisher faster than its subscriber silently
 //!   replaces unread messages; the sequence checks catch that, so the lossless flavour
 //!   turns it off and lets the publisher wait.
@@ -29,6 +34,7 @@ use std::sync::OnceLock;
 
 use iceoryx2::port::publisher::Publisher;
 use iceoryx2::port::subscriber::Subscriber;
+use iceoryx2::port::update_connections::UpdateConnections;
 use iceoryx2::prelude::*;
 use iceoryx2::sample_mut::SampleMut;
 use iceoryx2::service::port_factory::publish_subscribe::PortFactory as PubSub;
@@ -178,7 +184,7 @@ impl Link for IoxLink {
             publisher,
             subscribers,
             pub_service,
-            _sub_service: sub_service,
+            sub_service,
             _node: node,
             spec: self.spec,
             bench: self.bench,
@@ -194,7 +200,7 @@ struct IoxEnd {
     publisher: Publisher<Svc, [u8], ()>,
     subscribers: Vec<Subscriber<Svc, [u8], ()>>,
     pub_service: PubSub<Svc, [u8], ()>,
-    _sub_service: PubSub<Svc, [u8], ()>,
+    sub_service: PubSub<Svc, [u8], ()>,
     _node: Node<Svc>,
     spec: Spec,
     bench: bool,
@@ -217,6 +223,16 @@ impl End for IoxEnd {
         while self.pub_service.dynamic_config().number_of_subscribers() < self.want {
             poll.tick("iceoryx2: waiting for the subscribers")?;
         }
+        // A subscriber connects to a publisher only on its first receive (or an explicit
+        // update); until then a publisher that finds the subscriber's buffer full skips it
+        // and counts it as not reached. Connect every subscriber now.
+        let mut poll = Poll::new();
+        while self.sub_service.dynamic_config().number_of_publishers() < 1 {
+            poll.tick("iceoryx2: waiting for the publisher")?;
+        }
+        for sub in &self.subscribers {
+            sub.update_connections().map_err(e("subscriber update_connections"))?;
+        }
         Ok(())
     }
 
@@ -228,7 +244,13 @@ impl End for IoxEnd {
             }
             None => self.loan(seq)?,
         };
-        sample.send().map_err(e("send"))?;
+        let reached = sample.send().map_err(e("send"))?;
+        if reached < self.want {
+            return Err(format!(
+                "iceoryx2 send: message {seq} reached {reached} of {} subscribers",
+                self.want
+            ));
+        }
         if self.bench {
             // As its benchmark does: loan the next sample before waiting for the reply.
             self.next = Some(self.loan(seq + 1)?);
