@@ -4,7 +4,9 @@
 //! against each peer in one process pair pinned to CPUs 0 and 1, in alternating blocks
 //! of about a millisecond, and prints the median ratio of adjacent blocks with p10–p90
 //! (see [`harness`]). `--json` prints the same as JSON; `--quick` runs fewer blocks;
-//! `--only TEXT` runs the rows whose name contains TEXT.
+//! `--only TEXT` runs the rows whose name contains TEXT. With `IPCKIT_PEERS_DEBUG` set
+//! in the environment, each pair prints its calibration (time per operation, operations
+//! per block) to stderr.
 //!
 //! Scenarios: 8 and 64 byte round trips, 4 KiB and 1 MiB one-way streams (copy, and
 //! loans where the peer has them), setup cost (a link and both its ends), and
