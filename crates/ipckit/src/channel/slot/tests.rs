@@ -48,7 +48,7 @@ mod model {
         };
         data.write(slot.off, &value.to_le_bytes());
         data.write(slot.off + 8, &(!value).to_le_bytes());
-        p.commit(data, slot, 16);
+        p.commit_uncounted(data, slot, 16);
     }
 
     /// A member published and left; the hub takes its message, zeroes and frees the
@@ -149,7 +149,7 @@ mod model {
                         };
                         data.write(slot.off, &seq.to_le_bytes());
                         data.write(slot.off + 8, &(!seq).to_le_bytes());
-                        p.commit(&*data, slot, 16);
+                        p.commit_uncounted(&*data, slot, 16);
                     }
                 })
             };
