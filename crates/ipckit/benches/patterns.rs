@@ -1,5 +1,5 @@
 //! Per-message cost of publish/subscribe with 1 and 3 subscribers, and of many to one
-//! with 3 senders: `cargo bench -p ipckit --bench patterns`.
+//! with 3 senders: `cargo bench -p ipckit-unix --bench patterns`.
 //!
 //! Two settings: "one process" (publisher and subscribers take turns in one thread:
 //! the software's cost, no core-to-core transfer) and "processes" (each subscriber a

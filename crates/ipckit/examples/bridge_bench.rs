@@ -4,7 +4,7 @@
 //! and one-way throughput of 64-byte messages through one pair of bridges.
 //!
 //! ```text
-//! cargo run --release -p ipckit --features nats --example bridge_bench -- nats://127.0.0.1:4222
+//! cargo run --release -p ipckit-unix --features nats --example bridge_bench -- nats://127.0.0.1:4222
 //! ```
 //! Needs a nats-server with JetStream (`nats-server -js`) at that URL.
 

@@ -6,7 +6,7 @@
 //! printed.
 //!
 //! ```text
-//! cargo run --release -p ipckit --features tokio --example channel_async_rtt [ROUND_TRIPS] [ROUNDS]
+//! cargo run --release -p ipckit-unix --features tokio --example channel_async_rtt [ROUND_TRIPS] [ROUNDS]
 //! ```
 //!
 //! Needs a C compiler (`cc`). The target of issue 11: ipckit ≤ 1.2× the eventfd.

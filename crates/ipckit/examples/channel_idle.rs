@@ -6,7 +6,7 @@
 //! over a few seconds.
 //!
 //! ```text
-//! cargo run --release -p ipckit --features tokio --example channel_idle [SECONDS]
+//! cargo run --release -p ipckit-unix --features tokio --example channel_idle [SECONDS]
 //! ```
 //!
 //! The target: under 1% of a core each.
