@@ -295,6 +295,9 @@ impl Hub {
         let check_proc = self.every.due();
         let base = Arc::clone(&self.base);
         let mut mask = base.active().load(Ordering::Acquire) & base.valid_mask();
+        if check_proc {
+            self.reap_unjoined(mask);
+        }
         while mask != 0 {
             let i = mask.trailing_zeros() as usize;
             mask &= mask - 1;
@@ -310,6 +313,24 @@ impl Hub {
                 }
             }
             self.free(i);
+        }
+    }
+
+    /// Frees the slots of members that died while joining: a slot is claimed (its owner
+    /// word set) before it is marked active, so a member killed in between leaves an
+    /// owned slot that [`reap`](Self::reap)'s walk over the active ones never sees.
+    /// Only a slot whose owner process no longer exists is taken back: a live joiner
+    /// finishes its join, and a dead one cannot.
+    fn reap_unjoined(&mut self, active: u64) {
+        for i in 0..self.base.plan.slots as usize {
+            if active & (1u64 << i) != 0 {
+                continue;
+            }
+            // Acquire pairs with the Release of `slot::claim`'s exchange.
+            let owner = self.base.owner(i).owner.load(Ordering::Acquire);
+            if owner != 0 && !crate::process::is_alive(owner) {
+                self.free(i);
+            }
         }
     }
 
