@@ -102,6 +102,7 @@ fn datagram_carries_sender_credentials_and_address() {
 
 #[test]
 fn a_datagram_longer_than_the_buffer_is_reported_truncated() {
+    let _g = serial();
     let (a, b) = UnixDatagram::pair().unwrap();
     a.send(&[7u8; 100]).unwrap();
     let mut buf = [0u8; 10];
@@ -112,6 +113,7 @@ fn a_datagram_longer_than_the_buffer_is_reported_truncated() {
 
 #[test]
 fn try_and_timeout_receive_say_not_now_as_errors() {
+    let _g = serial();
     let (a, b) = UnixSeqpacket::pair().unwrap();
     let mut buf = [0u8; 8];
     assert_eq!(b.try_recv(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
@@ -166,6 +168,7 @@ fn many_descriptors_in_one_message_arrive_in_order() {
 
 #[test]
 fn more_than_scm_max_fd_is_refused_before_sending() {
+    let _g = serial();
     let (a, _b) = UnixSeqpacket::pair().unwrap();
     let f = tempfile::tempfile().unwrap();
     let fds: Vec<_> = (0..MAX_FDS_PER_MESSAGE + 1).map(|_| f.as_fd()).collect();
@@ -176,6 +179,7 @@ fn more_than_scm_max_fd_is_refused_before_sending() {
 
 #[test]
 fn descriptors_on_a_stream_need_a_byte() {
+    let _g = serial();
     let (a, _b) = UnixStream::pair().unwrap();
     let f = tempfile::tempfile().unwrap();
     let err = a.send_fds(b"", &[f.as_fd()]).unwrap_err();
@@ -209,6 +213,7 @@ fn msg_ctrunc_closes_what_arrived_and_leaks_nothing() {
 
 #[test]
 fn received_descriptors_are_close_on_exec() {
+    let _g = serial();
     let (a, b) = UnixStream::pair().unwrap();
     let f = tempfile::tempfile().unwrap();
     a.send_fds(b"f", &[f.as_fd()]).unwrap();
@@ -329,6 +334,7 @@ fn peer_pidfd_names_the_peer_where_the_kernel_has_it() {
 
 #[test]
 fn a_stale_socket_file_is_explained_and_replaced_only_on_request() {
+    let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("stale");
     let mut l = UnixListener::bind(&path).unwrap();
@@ -358,6 +364,7 @@ fn a_stale_socket_file_is_explained_and_replaced_only_on_request() {
 
 #[test]
 fn replace_stale_leaves_a_regular_file_alone() {
+    let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plain");
     std::fs::write(&path, b"data").unwrap();
@@ -367,6 +374,7 @@ fn replace_stale_leaves_a_regular_file_alone() {
 
 #[test]
 fn connecting_to_nothing_says_so() {
+    let _g = serial();
     let dir = tempfile::tempdir().unwrap();
     let err = UnixStream::connect(dir.path().join("none")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
@@ -379,6 +387,7 @@ fn connecting_to_nothing_says_so() {
 
 #[test]
 fn from_fd_checks_the_socket_type() {
+    let _g = serial();
     let (a, _b) = UnixDatagram::pair().unwrap();
     let err = UnixStream::from_fd(OwnedFd::from(a)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::WrongType);
@@ -389,6 +398,7 @@ fn from_fd_checks_the_socket_type() {
 
 #[test]
 fn std_sockets_convert_both_ways() {
+    let _g = serial();
     let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
     let a = UnixStream::from(a);
     a.send_all(b"std").unwrap();
