@@ -58,7 +58,7 @@ pub(crate) fn tag(kind: &str) -> [u8; HANDLE_TAG] {
 }
 
 /// Checks a received tag against `T::KIND` and rebuilds the handle.
-pub(crate) fn finish<T: Passable>(got: &[u8], mut fds: Vec<OwnedFd>, obj: Object) -> Result<T> {
+pub(crate) fn finish<T: Passable>(got: &[u8], mut fds: super::Fds, obj: Object) -> Result<T> {
     let op = "recv_handle";
     if got.len() != HANDLE_TAG || !got.starts_with(PREFIX) {
         return Err(Error::new(op, obj, ErrorKind::Corrupted).with_detail(

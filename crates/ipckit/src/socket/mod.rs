@@ -98,6 +98,7 @@
 mod addr;
 #[cfg(feature = "tokio")]
 mod async_io;
+mod fds;
 mod frame;
 mod handoff;
 mod unix;
@@ -105,6 +106,7 @@ mod unix;
 pub use addr::UnixAddr;
 #[cfg(feature = "tokio")]
 pub use async_io::{AsyncUnixSeqpacket, AsyncUnixStream};
+pub use fds::{Fds, FdsIntoIter, INLINE_FDS};
 pub use frame::{DEFAULT_MAX_FRAME, FRAME_HEADER, FrameSocket, Framed};
 pub use handoff::{HANDLE_TAG, Passable};
 pub use unix::{

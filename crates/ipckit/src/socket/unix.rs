@@ -5,10 +5,12 @@ use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::UnixAddr;
 use super::handoff::{self, Passable};
+use super::{Fds, UnixAddr};
 use crate::error::{Error, ErrorKind, Object, Result};
 use crate::sys::socket::{self as raw, RawAddr, SockType};
 use crate::sys::{self, Errno, SysResult};
@@ -55,14 +57,42 @@ pub struct Received {
     /// Bytes placed in the buffer.
     pub len: usize,
     /// The descriptors that came with the message, in the order sent; each is
-    /// close-on-exec and closed when dropped.
-    pub fds: Vec<OwnedFd>,
+    /// close-on-exec and closed when dropped. A few are held without allocating.
+    pub fds: Fds,
     /// The sender's credentials, when the socket asked for them
     /// ([`set_pass_credentials`](UnixDatagram::set_pass_credentials)).
     pub credentials: Option<Credentials>,
     /// The datagram or packet was longer than the buffer and its tail is lost
     /// (`MSG_TRUNC`; never set for a stream, where the rest waits for the next call).
     pub truncated: bool,
+}
+
+/// Whether a receive must make room for credentials in the control data: whether
+/// `SO_PASSCRED` is on. Shared by every handle of one socket
+/// ([`try_clone`](UnixStream::try_clone)), so that turning credentials on through one
+/// handle reaches the others. Sockets ipckit makes start with it off; a descriptor
+/// from elsewhere is asked (`getsockopt(SO_PASSCRED)`, room is made when that fails).
+/// Without it, a message needs no room but for its descriptors: a receive then
+/// allocates nothing and clears only what it asks the kernel to fill.
+#[derive(Clone, Debug)]
+struct CredsRoom(Arc<AtomicBool>);
+
+impl CredsRoom {
+    fn off() -> CredsRoom {
+        CredsRoom(Arc::new(AtomicBool::new(false)))
+    }
+
+    fn of(fd: BorrowedFd<'_>) -> CredsRoom {
+        CredsRoom(Arc::new(AtomicBool::new(raw::passcred(fd).unwrap_or(true))))
+    }
+
+    fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, on: bool) {
+        self.0.store(on, Ordering::Relaxed);
+    }
 }
 
 fn obj(fd: BorrowedFd<'_>) -> Object {
@@ -177,7 +207,7 @@ macro_rules! unix_common {
             /// (`getsockopt(SO_DOMAIN, SO_TYPE)`); [`ErrorKind::WrongType`] otherwise.
             pub fn from_fd(fd: OwnedFd) -> Result<$T> {
                 check_kind(&fd, $ty, $what)?;
-                Ok($T { fd })
+                Ok($T { creds: CredsRoom::of(fd.as_fd()), fd })
             }
 
             /// `getsockname`—This socket's own address.
@@ -226,8 +256,14 @@ macro_rules! unix_common {
             /// that [`Received::credentials`] is filled in.
             #[doc(alias = "SO_PASSCRED")]
             pub fn set_pass_credentials(&self, on: bool) -> Result<()> {
+                // Room first, so that no receive meets credentials without room.
+                if on {
+                    self.creds.set(true);
+                }
                 raw::set_passcred(self.fd.as_fd(), on)
-                    .map_err(|e| sock_error("setsockopt(SO_PASSCRED)", self.obj(), e))
+                    .map_err(|e| sock_error("setsockopt(SO_PASSCRED)", self.obj(), e))?;
+                self.creds.set(on);
+                Ok(())
             }
 
             /// `fcntl(F_SETFL, O_NONBLOCK)`—With it, the blocking calls fail with
@@ -247,7 +283,7 @@ macro_rules! unix_common {
             /// `fcntl(F_DUPFD_CLOEXEC)`—A second handle on the same socket.
             pub fn try_clone(&self) -> Result<$T> {
                 let fd = sys::pipe::dup_cloexec(self.fd.as_fd()).map_err(|e| sock_error("dup", self.obj(), e))?;
-                Ok($T { fd })
+                Ok($T { fd, creds: self.creds.clone() })
             }
 
             /// `send(fd, data, MSG_NOSIGNAL)`—Sends bytes; returns how many the kernel
@@ -389,7 +425,7 @@ macro_rules! unix_common {
 
             /// [`recv_fds`](Self::recv_fds) within `wait`.
             pub fn recv_fds_with(&self, buf: &mut [u8], max_fds: usize, wait: Wait) -> Result<Received> {
-                recv_fds_on(self.fd.as_fd(), buf, max_fds, wait, false).map(|(r, _)| r)
+                recv_fds_on(self.fd.as_fd(), &self.creds, buf, max_fds, wait, false).map(|(r, _)| r)
             }
 
             /// Sends an ipckit handle (a pipe end, shared memory, a queue, a channel...)
@@ -487,10 +523,13 @@ macro_rules! unix_common {
     };
 }
 
-/// `recvmsg` with room for `max_fds` descriptors and credentials, within `wait`;
-/// turns `MSG_CTRUNC` into an error after closing what arrived.
-pub(crate) fn recv_fds_on(
+/// `recvmsg` with room for `max_fds` descriptors (and credentials when `SO_PASSCRED`
+/// is on), within `wait`; turns `MSG_CTRUNC` into an error after closing what arrived.
+/// Allocates nothing for a message with up to [`INLINE_FDS`](super::INLINE_FDS)
+/// descriptors.
+fn recv_fds_on(
     fd: BorrowedFd<'_>,
+    creds: &CredsRoom,
     buf: &mut [u8],
     max_fds: usize,
     wait: Wait,
@@ -498,24 +537,35 @@ pub(crate) fn recv_fds_on(
 ) -> Result<(Received, Option<UnixAddr>)> {
     let op = "recvmsg";
     let max_fds = max_fds.min(MAX_FDS_PER_MESSAGE);
-    let mut fds = Vec::new();
-    let got = with_wait(fd, false, wait, |nb| {
+    let want_creds = creds.get();
+    let mut fds = Fds::new();
+    let meta = with_wait(fd, false, wait, |nb| {
         fds.clear();
-        raw::recv_msg(fd, buf, &mut fds, max_fds, true, want_from, nb)
+        raw::recv_msg(fd, buf, |f| fds.push(f), max_fds, want_creds, want_from, nb)
     })
     .map_err(|e| sock_error(op, obj(fd), e))?;
-    let meta = got;
-    // The control buffer also has room for credentials, which the kernel may fill
-    // with descriptors instead: more than `max_fds` is the same overflow.
+    // The control buffer is rounded up to 8 bytes (and may have room for credentials
+    // that did not come), which the kernel may fill with descriptors: more than
+    // `max_fds` is the same overflow as MSG_CTRUNC.
     if meta.ctrunc || fds.len() > max_fds {
         let arrived = fds.len();
         drop(fds); // close whatever did arrive: none may leak
-        return Err(Error::new(op, obj(fd), ErrorKind::LimitExceeded).with_detail(format!(
+        let mut why = format!(
             "the control data was truncated (MSG_CTRUNC): the message carried more descriptors than the {max_fds} \
              asked for, or this process reached its descriptor limit (RLIMIT_NOFILE); the {arrived} that arrived \
              were closed, the kernel closed the rest, and the message's {} bytes were consumed",
             meta.len
-        )));
+        );
+        // SO_PASSCRED turned on behind this handle's back (setsockopt on its
+        // descriptor): credentials found no room. Make room from now on.
+        if !want_creds && meta.ctrunc && raw::passcred(fd) == Ok(true) {
+            creds.set(true);
+            why.push_str(
+                "; SO_PASSCRED was turned on other than through set_pass_credentials, so no room was made for \
+                 the credentials (there is from now on)",
+            );
+        }
+        return Err(Error::new(op, obj(fd), ErrorKind::LimitExceeded).with_detail(why));
     }
     let received = Received {
         len: meta.len,
@@ -533,6 +583,7 @@ pub(crate) fn recv_fds_on(
 /// [`std::os::unix::net::UnixStream`] at no cost.
 pub struct UnixStream {
     fd: OwnedFd,
+    creds: CredsRoom,
 }
 
 unix_common!(UnixStream, SockType::Stream, "a Unix stream socket");
@@ -541,7 +592,7 @@ impl UnixStream {
     /// `socket(AF_UNIX, SOCK_STREAM)` + `connect(addr)`—Connects to a listening
     /// socket. [`ErrorKind::NotFound`] if nothing listens there.
     pub fn connect(addr: impl Into<UnixAddr>) -> Result<UnixStream> {
-        Ok(UnixStream { fd: connect_fd(SockType::Stream, &addr.into())? })
+        Ok(UnixStream { fd: connect_fd(SockType::Stream, &addr.into())?, creds: CredsRoom::off() })
     }
 
     /// `socketpair(AF_UNIX, SOCK_STREAM)`—Two connected ends with no name.
@@ -549,7 +600,7 @@ impl UnixStream {
     pub fn pair() -> Result<(UnixStream, UnixStream)> {
         let (a, b) = raw::socketpair(SockType::Stream)
             .map_err(|e| sock_error("socketpair", Object::Name("stream pair".into()), e))?;
-        Ok((UnixStream { fd: a }, UnixStream { fd: b }))
+        Ok((UnixStream { fd: a, creds: CredsRoom::off() }, UnixStream { fd: b, creds: CredsRoom::off() }))
     }
 
     /// Sends all of `data`, waiting for room as needed.
@@ -611,7 +662,8 @@ impl Write for UnixStream {
 
 impl From<std::os::unix::net::UnixStream> for UnixStream {
     fn from(s: std::os::unix::net::UnixStream) -> UnixStream {
-        UnixStream { fd: s.into() }
+        let fd: OwnedFd = s.into();
+        UnixStream { creds: CredsRoom::of(fd.as_fd()), fd }
     }
 }
 
@@ -626,6 +678,7 @@ impl From<UnixStream> for std::os::unix::net::UnixStream {
 /// [`recv`](Self::recv) returns one whole message.
 pub struct UnixSeqpacket {
     fd: OwnedFd,
+    creds: CredsRoom,
 }
 
 unix_common!(UnixSeqpacket, SockType::Seqpacket, "a Unix seqpacket socket");
@@ -633,7 +686,7 @@ unix_common!(UnixSeqpacket, SockType::Seqpacket, "a Unix seqpacket socket");
 impl UnixSeqpacket {
     /// `socket(AF_UNIX, SOCK_SEQPACKET)` + `connect(addr)`.
     pub fn connect(addr: impl Into<UnixAddr>) -> Result<UnixSeqpacket> {
-        Ok(UnixSeqpacket { fd: connect_fd(SockType::Seqpacket, &addr.into())? })
+        Ok(UnixSeqpacket { fd: connect_fd(SockType::Seqpacket, &addr.into())?, creds: CredsRoom::off() })
     }
 
     /// `socketpair(AF_UNIX, SOCK_SEQPACKET)`—Two connected ends with no name.
@@ -641,7 +694,10 @@ impl UnixSeqpacket {
     pub fn pair() -> Result<(UnixSeqpacket, UnixSeqpacket)> {
         let (a, b) = raw::socketpair(SockType::Seqpacket)
             .map_err(|e| sock_error("socketpair", Object::Name("seqpacket pair".into()), e))?;
-        Ok((UnixSeqpacket { fd: a }, UnixSeqpacket { fd: b }))
+        Ok((
+            UnixSeqpacket { fd: a, creds: CredsRoom::off() },
+            UnixSeqpacket { fd: b, creds: CredsRoom::off() },
+        ))
     }
 }
 
@@ -650,6 +706,7 @@ impl UnixSeqpacket {
 /// a sender waits while the receiver's queue is full.
 pub struct UnixDatagram {
     fd: OwnedFd,
+    creds: CredsRoom,
 }
 
 unix_common!(UnixDatagram, SockType::Datagram, "a Unix datagram socket");
@@ -662,14 +719,14 @@ impl UnixDatagram {
         let raw_addr = RawAddr::new(&addr.to_bytes()).map_err(|e| addr_error("bind", &addr, e))?;
         let fd = raw::socket(SockType::Datagram).map_err(|e| addr_error("socket", &addr, e))?;
         raw::bind(fd.as_fd(), &raw_addr).map_err(|e| addr_error("bind", &addr, e))?;
-        Ok(UnixDatagram { fd })
+        Ok(UnixDatagram { fd, creds: CredsRoom::off() })
     }
 
     /// `socket(AF_UNIX, SOCK_DGRAM)`—An unnamed datagram socket, to send from.
     pub fn unbound() -> Result<UnixDatagram> {
         let fd = raw::socket(SockType::Datagram)
             .map_err(|e| sock_error("socket", Object::Name("datagram socket".into()), e))?;
-        Ok(UnixDatagram { fd })
+        Ok(UnixDatagram { fd, creds: CredsRoom::off() })
     }
 
     /// `socketpair(AF_UNIX, SOCK_DGRAM)`—Two connected ends with no name.
@@ -677,7 +734,7 @@ impl UnixDatagram {
     pub fn pair() -> Result<(UnixDatagram, UnixDatagram)> {
         let (a, b) = raw::socketpair(SockType::Datagram)
             .map_err(|e| sock_error("socketpair", Object::Name("datagram pair".into()), e))?;
-        Ok((UnixDatagram { fd: a }, UnixDatagram { fd: b }))
+        Ok((UnixDatagram { fd: a, creds: CredsRoom::off() }, UnixDatagram { fd: b, creds: CredsRoom::off() }))
     }
 
     /// `connect(addr)`—Sets the default destination, and receives only from it.
@@ -710,7 +767,7 @@ impl UnixDatagram {
     /// descriptors; see [`recv_fds`](Self::recv_fds).
     #[doc(alias = "recvfrom")]
     pub fn recv_from_fds(&self, buf: &mut [u8], max_fds: usize) -> Result<(Received, UnixAddr)> {
-        let (r, from) = recv_fds_on(self.fd.as_fd(), buf, max_fds, FOREVER, true)?;
+        let (r, from) = recv_fds_on(self.fd.as_fd(), &self.creds, buf, max_fds, FOREVER, true)?;
         Ok((r, from.unwrap_or(UnixAddr::Unnamed)))
     }
 }
@@ -850,7 +907,7 @@ macro_rules! listener {
                 let addr = addr.into();
                 let (fd, file) = bind_listener($ty, &addr, opts)?;
                 let path = file.and(addr.as_path().map(|p| p.to_path_buf()));
-                Ok($L { fd, path, file })
+                Ok($L { fd, path, file, foreign: false })
             }
 
             #[doc = concat!("Wraps a listening ", $what, " descriptor (checked with `getsockopt`).")]
@@ -867,7 +924,7 @@ macro_rules! listener {
                     )
                     .with_detail("the socket does not listen"));
                 }
-                Ok($L { fd, path: None, file: None })
+                Ok($L { fd, path: None, file: None, foreign: true })
             }
 
             /// `getsockname`—The address this listener is bound to.
@@ -913,7 +970,10 @@ macro_rules! listener {
                     raw::accept(self.fd.as_fd(), false)
                 })
                 .map_err(|e| sock_error("accept4", obj(self.fd.as_fd()), e))?;
-                Ok($S { fd: got })
+                // An accepted socket inherits SO_PASSCRED from the listener, which only
+                // a listener from elsewhere can have on.
+                let creds = if self.foreign { CredsRoom::of(got.as_fd()) } else { CredsRoom::off() };
+                Ok($S { fd: got, creds })
             }
 
             /// Keeps the socket file when this listener is dropped (it is removed by
@@ -971,13 +1031,15 @@ pub struct UnixListener {
     fd: OwnedFd,
     path: Option<PathBuf>,
     file: Option<(u64, u64)>,
+    /// Made from a descriptor from elsewhere (which may have `SO_PASSCRED` on).
+    foreign: bool,
 }
 
 listener!(UnixListener, UnixStream, SockType::Stream, "Unix stream socket");
 
 impl From<std::os::unix::net::UnixListener> for UnixListener {
     fn from(l: std::os::unix::net::UnixListener) -> UnixListener {
-        UnixListener { fd: l.into(), path: None, file: None }
+        UnixListener { fd: l.into(), path: None, file: None, foreign: true }
     }
 }
 
@@ -987,6 +1049,8 @@ pub struct SeqpacketListener {
     fd: OwnedFd,
     path: Option<PathBuf>,
     file: Option<(u64, u64)>,
+    /// Made from a descriptor from elsewhere (which may have `SO_PASSCRED` on).
+    foreign: bool,
 }
 
 listener!(SeqpacketListener, UnixSeqpacket, SockType::Seqpacket, "Unix seqpacket socket");

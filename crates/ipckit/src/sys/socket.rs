@@ -255,6 +255,13 @@ pub(crate) fn set_passcred(fd: BorrowedFd<'_>, on: bool) -> SysResult<()> {
     setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_PASSCRED, on as libc::c_int)
 }
 
+/// `getsockopt(fd, SOL_SOCKET, SO_PASSCRED)`: whether received messages carry the
+/// sender's credentials.
+pub(crate) fn passcred(fd: BorrowedFd<'_>) -> SysResult<bool> {
+    let v: libc::c_int = getsockopt(fd, libc::SOL_SOCKET, libc::SO_PASSCRED)?;
+    Ok(v != 0)
+}
+
 /// `setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, on)`.
 pub(crate) fn set_nodelay(fd: BorrowedFd<'_>, on: bool) -> SysResult<()> {
     setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, on as libc::c_int)
@@ -300,9 +307,40 @@ pub(crate) fn recv(fd: BorrowedFd<'_>, buf: &mut [u8], dontwait: bool) -> SysRes
 /// kernel's `include/net/scm.h`).
 pub(crate) const SCM_MAX_FD: usize = 253;
 
-/// A control buffer aligned for `cmsghdr`.
-fn control_buffer(bytes: usize) -> Vec<u64> {
-    vec![0u64; bytes.div_ceil(size_of::<u64>())]
+/// Room for the largest control message ipckit sends or asks for: [`SCM_MAX_FD`]
+/// descriptors plus one `struct ucred` (1064 bytes on 64-bit Linux).
+const CONTROL_MAX: usize =
+    cmsg_space_const(SCM_MAX_FD * size_of::<RawFd>()) + cmsg_space_const(size_of::<libc::ucred>());
+
+/// `CMSG_SPACE` for a constant (the libc function is not `const`): the header and the
+/// payload, each rounded up to the alignment of `size_t`, as Linux defines it.
+const fn cmsg_space_const(len: usize) -> usize {
+    const fn round(n: usize) -> usize {
+        n.div_ceil(size_of::<usize>()) * size_of::<usize>()
+    }
+    round(size_of::<libc::cmsghdr>()) + round(len)
+}
+
+/// A control buffer on the stack, aligned for `cmsghdr`: no allocation per call. Only
+/// the bytes a call uses are initialised (zeroed), so a small message does not pay for
+/// clearing the whole buffer.
+struct Control {
+    words: [MaybeUninit<u64>; CONTROL_MAX.div_ceil(8)],
+}
+
+impl Control {
+    fn new() -> Control {
+        Control { words: [MaybeUninit::uninit(); CONTROL_MAX.div_ceil(8)] }
+    }
+
+    /// Zeroes the first `bytes` bytes (at most [`CONTROL_MAX`]) and points at them.
+    fn zeroed(&mut self, bytes: usize) -> *mut libc::c_void {
+        assert!(bytes <= CONTROL_MAX, "control buffer of {bytes} bytes");
+        let p = self.words.as_mut_ptr().cast::<u8>();
+        // SAFETY: `p` points to CONTROL_MAX writable bytes and `bytes` is no more.
+        unsafe { std::ptr::write_bytes(p, 0, bytes) };
+        p.cast()
+    }
 }
 
 fn cmsg_space(len: usize) -> usize {
@@ -318,7 +356,8 @@ fn cmsg_len(len: usize) -> usize {
 /// `sendmsg(fd, {iov, SCM_RIGHTS fds, SCM_CREDENTIALS creds}, MSG_NOSIGNAL |
 /// MSG_DONTWAIT?)`, to `dest` when given (an unconnected datagram socket).
 ///
-/// `fds` may hold up to [`SCM_MAX_FD`] descriptors (more is `EINVAL` from the kernel).
+/// `fds` may hold up to [`SCM_MAX_FD`] descriptors (more is `EINVAL`, as from the
+/// kernel). The control buffer is on the stack.
 pub(crate) fn send_msg(
     fd: BorrowedFd<'_>,
     bufs: &[IoSlice<'_>],
@@ -335,15 +374,10 @@ pub(crate) fn send_msg(
     if creds.is_some() {
         space += cmsg_space(size_of::<libc::ucred>());
     }
-    // Small control messages (the common case: a few descriptors) stay on the stack.
-    let mut stack = [0u64; 8];
-    let mut heap;
-    let control: &mut [u64] = if space <= size_of_val(&stack) {
-        &mut stack[..space.div_ceil(8)]
-    } else {
-        heap = control_buffer(space);
-        &mut heap
-    };
+    if fds.len() > SCM_MAX_FD {
+        return Err(Errno::EINVAL);
+    }
+    let mut control = Control::new();
     // SAFETY: msghdr is plain data; all zeros is valid (null pointers, zero lengths).
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
@@ -353,7 +387,7 @@ pub(crate) fn send_msg(
         msg.msg_namelen = d.len;
     }
     if space > 0 {
-        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_control = control.zeroed(space);
         msg.msg_controllen = space as _;
         // SAFETY: `msg_control` points to `space` zeroed, aligned bytes, enough for
         // each header and payload written below (their sizes were summed with
@@ -404,18 +438,21 @@ pub(crate) struct RecvMeta {
 /// `recvmsg(fd, {buf, control for max_fds descriptors and credentials},
 /// MSG_CMSG_CLOEXEC | MSG_DONTWAIT?)`.
 ///
-/// Every descriptor that arrived is pushed to `fds` as an [`OwnedFd`] (close-on-exec),
+/// Every descriptor that arrived is handed to `take` as an [`OwnedFd`] (close-on-exec),
 /// even when the control data was truncated, so that none leaks: the caller decides
-/// whether to keep them.
+/// whether to keep them. Room is made for exactly `max_fds` descriptors (at most
+/// [`SCM_MAX_FD`]) and, with `want_creds`, one `struct ucred`; the control buffer is
+/// on the stack.
 pub(crate) fn recv_msg(
     fd: BorrowedFd<'_>,
     buf: &mut [u8],
-    fds: &mut Vec<OwnedFd>,
+    mut take: impl FnMut(OwnedFd),
     max_fds: usize,
     want_creds: bool,
     want_from: bool,
     dontwait: bool,
 ) -> SysResult<RecvMeta> {
+    let max_fds = max_fds.min(SCM_MAX_FD);
     let mut space = 0;
     if max_fds > 0 {
         space += cmsg_space(max_fds * size_of::<RawFd>());
@@ -423,14 +460,7 @@ pub(crate) fn recv_msg(
     if want_creds {
         space += cmsg_space(size_of::<libc::ucred>());
     }
-    let mut stack = [0u64; 8];
-    let mut heap;
-    let control: &mut [u64] = if space <= size_of_val(&stack) {
-        &mut stack[..space.div_ceil(8)]
-    } else {
-        heap = control_buffer(space);
-        &mut heap
-    };
+    let mut control = Control::new();
     // SAFETY: all zeros is a valid sockaddr_un.
     let mut from: libc::sockaddr_un = unsafe { std::mem::zeroed() };
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
@@ -443,7 +473,7 @@ pub(crate) fn recv_msg(
         msg.msg_namelen = size_of::<libc::sockaddr_un>() as libc::socklen_t;
     }
     if space > 0 {
-        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_control = control.zeroed(space);
         msg.msg_controllen = space as _;
     }
     let flags = libc::MSG_CMSG_CLOEXEC | if dontwait { libc::MSG_DONTWAIT } else { 0 };
@@ -463,7 +493,7 @@ pub(crate) fn recv_msg(
                 if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
                     let data = libc::CMSG_DATA(c).cast::<RawFd>();
                     for i in 0..payload / size_of::<RawFd>() {
-                        fds.push(OwnedFd::from_raw_fd(data.add(i).read_unaligned()));
+                        take(OwnedFd::from_raw_fd(data.add(i).read_unaligned()));
                     }
                 } else if (*c).cmsg_level == libc::SOL_SOCKET
                     && (*c).cmsg_type == libc::SCM_CREDENTIALS
