@@ -7,7 +7,7 @@
 //! directly with `msgctl`/`semctl`/`shmctl(*_STAT_ANY)` over every slot of its
 //! tables, exactly as util-linux's `ipcs` falls back. It also lists the POSIX objects
 //! (shared memory and named semaphores in `/dev/shm`, message queues in
-//! `/dev/mqueue`), finds **stale** objects that no live process uses any more, and
+//! `/dev/mqueue`) and the Unix sockets (`/proc/net/unix`, with their owners), finds **stale** objects that no live process uses any more, and
 //! provides the two lookups a listing needs from the C library: user and group
 //! names, and local time.
 //!
@@ -39,6 +39,7 @@ mod calls;
 mod posix;
 mod posix_use;
 mod proc;
+mod sockets;
 mod stale;
 
 pub use calls::{Unseen, Waiter, Waiters, parse_status, parse_syscall, waiters, waiters_in};
@@ -48,6 +49,10 @@ pub use posix::{
 };
 pub use posix_use::{PosixUse, parse_maps_files};
 pub use proc::{parse_msg, parse_sem, parse_shm};
+pub use sockets::{
+    PROC_NET_UNIX, SocketOwner, UnixSocketEntry, UnixSocketState, UnixSocketType, parse_socket_link,
+    parse_unix_sockets, socket_owners, socket_owners_in, unix_sockets,
+};
 pub use stale::{SemPid, stale_msg, stale_sem, stale_shm};
 
 use std::path::Path;
