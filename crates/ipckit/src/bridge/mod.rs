@@ -90,6 +90,8 @@
 //! [message de-duplication](https://docs.nats.io/using-nats/developer/develop_jetstream/model_deep_dive#message-deduplication),
 //! [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html) (`MSG_COPY`).
 
+mod channel;
+mod fifo;
 mod local;
 mod state;
 
@@ -102,6 +104,8 @@ use async_nats::HeaderMap;
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
 
+pub use channel::ChannelEnd;
+pub use fifo::{FIFO_WRITE_MAX, FifoEnd, Framing};
 pub use local::{Local, LocalMessage};
 use state::{Phase, StateFile, hash};
 
@@ -113,7 +117,7 @@ pub const HEADER_MTYPE: &str = "Ipckit-Mtype";
 pub const HEADER_PRIORITY: &str = "Ipckit-Priority";
 /// The header that carries the largest body the source object takes.
 pub const HEADER_MAX: &str = "Ipckit-Max";
-/// The header that names the source object's kind (`sysv`, `posix`).
+/// The header that names the source object's kind (`sysv`, `posix`, `fifo`, `channel`).
 pub const HEADER_KIND: &str = "Ipckit-Kind";
 
 /// How to authenticate to the server.
@@ -404,6 +408,7 @@ fn headers(local: &Local, id: &str, msg: &LocalMessage, max: usize) -> HeaderMap
     match local {
         Local::SysvQueue(_) => h.insert(HEADER_MTYPE, msg.tag.to_string().as_str()),
         Local::PosixQueue(_) => h.insert(HEADER_PRIORITY, msg.tag.to_string().as_str()),
+        Local::Fifo(_) | Local::Channel(_) => {}
     }
     h.insert(HEADER_MAX, max.to_string().as_str());
     h.insert(HEADER_KIND, local.kind());
@@ -475,11 +480,20 @@ async fn export_async(local: &Local, opts: &Options, stop: &AtomicBool, stats: &
             }
         } else {
             while batch.len() < opts.batch {
-                match local.take(&mut buf)? {
-                    Some(m) => batch.push(m),
-                    None => break,
+                match local.take(&mut buf) {
+                    Ok(Some(m)) => batch.push(m),
+                    Ok(None) => break,
+                    // What was taken is published first; the error comes next round.
+                    Err(_) if !batch.is_empty() => break,
+                    Err(e) => return Err(e),
                 }
             }
+        }
+        if batch.is_empty() && local.finished() {
+            return Err(Error::new("bridge", local.object(), ErrorKind::Disconnected).with_detail(
+                "the sending program closed its end of the channel and every message it sent was \
+                 published: nothing more can come (a channel's ends are taken once)",
+            ));
         }
         if batch.is_empty() {
             idle.wait();
@@ -764,6 +778,13 @@ async fn import_async(local: &Local, opts: &Options, stop: &AtomicBool, stats: &
                 )));
             }
             let msg = LocalMessage { tag, body };
+            if let Err(e) = local.check(&msg) {
+                return Err(Error::new("put", local.object(), e.kind()).with_detail(format!(
+                    "message {seq} of subject {} cannot be put in, and stays in the stream, \
+                     unacknowledged: {e}",
+                    opts.subject
+                )));
+            }
             st.moving(seq, msg.tag, msg.body.len(), hash(msg.tag, &msg.body))?;
             let mut idle = Idle(0);
             let mut progress = Instant::now();
