@@ -16,7 +16,7 @@ use bridge_util::*;
 use ipckit::channel::{Channel, ChannelConfig, Receiver};
 use ipckit::fifo::Fifo;
 use ipckit::pipe::PipeReader;
-use ipckit::sysv::msg::{MsgQueue, Select};
+use ipckit::sysv::msg::MsgQueue;
 use ipckit::{ErrorKind, Key, Mode, Wait};
 
 /// A unique POSIX name for a channel of this test process.
@@ -429,7 +429,7 @@ impl Rng {
 
 #[test]
 fn a_fifo_exporter_killed_9_mid_stream_and_restarted_loses_and_repeats_nothing() {
-    const COUNT: usize = 3000;
+    const COUNT: usize = 10_000;
     let exe = need_nats!();
     let srv = Server::start(&exe, &[]);
     let dir = tempfile::tempdir().unwrap();
@@ -491,8 +491,8 @@ fn a_fifo_exporter_killed_9_mid_stream_and_restarted_loses_and_repeats_nothing()
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
     eprintln!("seed {seed}");
     let mut rng = Rng(seed);
-    for k in 0..6 {
-        let target = k * COUNT / 8 + (rng.next() % (COUNT as u64 / 16)) as usize;
+    for k in 0..8 {
+        let target = k * COUNT / 10 + (rng.next() % (COUNT as u64 / 20)) as usize;
         while progress.load(Ordering::SeqCst) < target {
             std::thread::sleep(Duration::from_millis(1));
         }

@@ -28,7 +28,10 @@ enum End {
     Tx(Sender),
 }
 
-/// One end of a channel, held by a bridge. See the [module docs](self).
+/// One end of a channel, held by a bridge: the receiving end for an exporter, the
+/// sending end for an importer. Each end of a channel is taken once, so a bridge
+/// that stopped cannot take its end again. See the [bridge module docs](super) for
+/// the delivery guarantees.
 #[derive(Debug)]
 pub struct ChannelEnd {
     end: Mutex<End>,

@@ -49,7 +49,10 @@ pub const FIFO_WRITE_MAX: usize = crate::socket::DEFAULT_MAX_FRAME;
 /// How much of the pipe a look copies first (all of it when no frame is complete).
 const FIRST_LOOK: usize = 64 * 1024;
 
-/// How messages are cut out of a FIFO's bytes.
+/// How messages are cut out of a FIFO's bytes: [`Line`](Framing::Line) (a newline ends each
+/// message and is not part of it; a line without its newline is not a message yet) or
+/// [`Length`](Framing::Length) (a 4-byte little-endian length, then the message, the
+/// format of [`socket::Framed`](crate::socket::Framed)).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Framing {
@@ -156,7 +159,15 @@ enum Side {
 }
 
 /// A FIFO that a bridge reads messages from ([`reader`](Self::reader)) or writes
-/// them into ([`writer`](Self::writer)). See the [module docs](self).
+/// them into ([`writer`](Self::writer)), cut into messages by a [`Framing`].
+///
+/// The reader (exporter) holds the FIFO open for reading and writing, so writers
+/// come and go without an end-of-file; it copies the pipe with `tee(2)` and removes
+/// frames only after the server has them. A frame must fit in the pipe whole (the
+/// pipe is grown to `/proc/sys/fs/pipe-max-size`). The writer (importer) waits while
+/// no process has the FIFO open for reading, and writes a frame of at most
+/// `PIPE_BUF` bytes in one atomic `write`. See the [bridge module docs](super) for
+/// the delivery guarantees.
 #[derive(Debug)]
 pub struct FifoEnd {
     fifo: Fifo,

@@ -58,6 +58,26 @@
 //! exporter republishes the spool with the same ids. The window: a kill between
 //! `mq_receive` returning and the spool record being written loses that batch.
 //!
+//! **Exporter, FIFO** ([`FifoEnd`]; frames cut by newline or by a 4-byte
+//! little-endian length, see [`Framing`]). A pipe can be read without removing: it
+//! copies the pipe's contents with `tee(2)` into a private pipe, cuts the frames,
+//! publishes them, and after the acknowledgements reads exactly those frames out of
+//! the FIFO, one `read` each, recording the removals as for a System V queue (and
+//! with the same one ambiguity: a frame removed just before a kill, followed by a
+//! byte-identical frame, takes that frame for itself). What is in the pipe survives
+//! a killed exporter as long as some writer keeps the FIFO open (the kernel discards
+//! a pipe's bytes when the last end closes). The exporter holds the FIFO open for
+//! reading and writing, so writers come and go without an end-of-file. A frame must
+//! fit in the pipe whole: the exporter grows the pipe to `/proc/sys/fs/pipe-max-size`,
+//! and a larger frame stops it with an error naming that limit.
+//!
+//! **Exporter, channel** ([`ChannelEnd`]). It takes messages from the ring, spools
+//! them and publishes them as for a POSIX queue (the same window). A channel's ends
+//! are taken once: once the exporter has stopped, or was killed, the channel's
+//! receiving end cannot be taken again, and the messages still in the ring stay
+//! there, out of reach. When the sending program closes its end, the exporter
+//! publishes what the ring held and stops with [`ErrorKind::Disconnected`].
+//!
 //! **Importer.** Its state file holds the stream sequence of the last message put
 //! into the local object. At start it re-creates its durable consumer to deliver from
 //! the next sequence, so messages come in stream order after any crash. For each
@@ -66,7 +86,13 @@
 //! records "done `s`", then acknowledges. A message it already put in (a redelivery)
 //! is acknowledged and skipped. The window: a kill after the local send and before
 //! the "done" record (a few microseconds per message) delivers that one message
-//! twice after the restart.
+//! twice after the restart. Into a FIFO, a message waits while no process has the
+//! FIFO open for reading, and counts as put in once its frame is in the pipe (a
+//! frame of more than `PIPE_BUF` bytes may be written in pieces, and an importer
+//! killed between two pieces leaves half a frame, then writes it whole again); the
+//! pipe's bytes are lost if the importer and every reader close it. A line-framed
+//! FIFO refuses a message that holds a newline: the importer stops with an error
+//! and the message stays in the stream. Into a channel, a full ring is waited on.
 //!
 //! **Server.** With file storage, a restarted server keeps the stream, the consumer
 //! and the de-duplication table; both bridges reconnect by themselves and retry.
