@@ -53,7 +53,7 @@ pub enum Cmd {
     /// Measure every IPC mechanism, ipckit's and raw libc, side by side
     #[cfg(feature = "bench")]
     Bench(crate::cmd::bench::BenchArgs),
-    /// Carry a local message queue to or from a NATS JetStream subject (across hosts)
+    /// Carry a local message queue, FIFO or channel to or from a NATS JetStream subject (across hosts)
     Bridge(crate::cmd::bridge::BridgeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions(crate::cmd::completions::CompletionsArgs),

@@ -1,6 +1,6 @@
-//! `ipckit bridge out|in`: carries a local message queue over NATS JetStream
-//! (`ipckit::bridge`). `out` publishes what arrives in the local queue; `in` puts
-//! what arrives on the subject into the local queue. Status once a second: a line on
+//! `ipckit bridge out|in`: carries a local message queue, FIFO or channel over NATS
+//! JetStream (`ipckit::bridge`). `out` publishes what arrives in the local object;
+//! `in` puts what arrives on the subject into the local object. Status once a second: a line on
 //! stderr when it is a terminal, a JSON line on stdout with `--json`. SIGINT and
 //! SIGTERM stop it cleanly: the batch in flight is finished first.
 
@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
-use ipckit::bridge::{self, Auth, Local, Options, Stats};
+use ipckit::bridge::{self, Auth, ChannelEnd, FifoEnd, Framing, Local, Options, Stats};
+use ipckit::channel::{Channel, ChannelConfig};
+use ipckit::fifo::Fifo;
 use ipckit::posix::mq::{self, QueueAttr};
 use ipckit::sysv::msg::MsgQueue;
 use ipckit::{Key, Mode};
@@ -24,8 +26,11 @@ Examples:
   host A: ipckit bridge out --queue /tmp/app:1 --subject app.scores --server nats://hub:4222 --token-file t
   host B: ipckit bridge in  --subject app.scores --queue /tmp/app:1 --create --server nats://hub:4222 --token-file t
   ipckit bridge out --posix-queue /jobs --subject jobs --server tls://hub:4222 --creds me.creds
+  ipckit bridge out --fifo /run/app/events --framing line --create --subject app.events
+  ipckit bridge in  --subject app.events --channel /app-events --create
 
-Delivery: nothing is removed from the local queue before the server has stored it; every message
+Delivery: nothing is removed from a System V queue or a FIFO before the server has stored it (a
+POSIX queue or a channel is taken from and spooled to disk first); every message
 carries a Nats-Msg-Id, so a republish after a crash is dropped by the server; the importer puts a
 message into the local queue before acknowledging it, and waits while the queue is full. See the
 README's bridge section for the exact guarantees.";
@@ -41,9 +46,9 @@ pub struct BridgeArgs {
 /// Which way the messages go.
 #[derive(Subcommand, Debug)]
 pub enum Dir {
-    /// Local queue -> NATS subject
+    /// Local queue, FIFO or channel -> NATS subject
     Out(Box<BridgeOpts>),
-    /// NATS subject -> local queue
+    /// NATS subject -> local queue, FIFO or channel
     In(Box<BridgeOpts>),
 }
 
@@ -59,13 +64,30 @@ pub struct BridgeOpts {
     /// A POSIX message queue (/NAME)
     #[arg(long = "posix-queue", value_name = "/NAME", group = "local")]
     pub posix_queue: Option<String>,
+    /// A FIFO (named pipe), framed as --framing says
+    #[arg(long, value_name = "PATH", group = "local")]
+    pub fifo: Option<PathBuf>,
+    /// How messages are cut out of a FIFO: line (a newline ends each; a message cannot hold one)
+    /// or length (a 4-byte little-endian length, then the message)
+    #[arg(long, value_name = "line|length", default_value = "line", value_parser = ["line", "length"])]
+    pub framing: String,
+    /// An ipckit channel in a named POSIX shared-memory object (/NAME); `out` takes its
+    /// receiving end, `in` its sending end
+    #[arg(long, value_name = "/NAME", group = "local")]
+    pub channel: Option<String>,
+    /// An ipckit channel in a System V segment by key: 0xHEX, decimal, or PATH:PROJ
+    #[arg(long = "channel-key", value_name = "KEY", group = "local")]
+    pub channel_key: Option<String>,
+    /// With --create: the new channel's ring size in bytes
+    #[arg(long = "channel-capacity", value_name = "BYTES", default_value_t = 1 << 20)]
+    pub channel_capacity: usize,
     /// The NATS subject
     #[arg(long, value_name = "SUBJ")]
     pub subject: String,
     /// The NATS server
     #[arg(long, value_name = "URL", default_value = "nats://127.0.0.1:4222")]
     pub server: String,
-    /// Create the local queue (mode 0600) if missing
+    /// Create the local queue, FIFO or channel (mode 0600) if missing
     #[arg(long)]
     pub create: bool,
     /// The JetStream stream (default: IPCKIT_ and the subject)
@@ -156,7 +178,40 @@ fn auth(o: &BridgeOpts) -> Result<Auth, Fail> {
     Ok(Auth::None)
 }
 
-fn open_local(o: &BridgeOpts) -> Result<(Local, String), Fail> {
+fn open_channel(o: &BridgeOpts) -> Result<Option<(Channel, String)>, Fail> {
+    let config = || ChannelConfig::new().with_capacity(o.channel_capacity);
+    let missing = |e: &ipckit::Error| o.create && e.kind() == ipckit::ErrorKind::NotFound;
+    if let Some(name) = &o.channel {
+        let chan = match Channel::open_named(name) {
+            Ok(c) => c,
+            Err(e) if missing(&e) => Channel::create_named(name, &config(), Mode::OWNER_RW)?,
+            Err(e) => return Err(e.into()),
+        };
+        return Ok(Some((chan, format!("channel-{}", name.trim_start_matches('/')))));
+    }
+    if let Some(k) = &o.channel_key {
+        let key: Key = crate::cmd::parse_key(k)?;
+        let chan = match Channel::open_sysv(key) {
+            Ok(c) => c,
+            Err(e) if missing(&e) => Channel::create_sysv(key, &config(), Mode::OWNER_RW)?,
+            Err(e) => return Err(e.into()),
+        };
+        return Ok(Some((chan, format!("channel-{key}"))));
+    }
+    Ok(None)
+}
+
+fn open_local(o: &BridgeOpts, out: bool) -> Result<(Local, String), Fail> {
+    if let Some(path) = &o.fifo {
+        let fifo = if o.create { Fifo::open_or_create(path, Mode::OWNER_RW)? } else { Fifo::at(path)? };
+        let framing = if o.framing == "length" { Framing::Length } else { Framing::Line };
+        let end = if out { FifoEnd::reader(fifo, framing)? } else { FifoEnd::writer(fifo, framing) };
+        return Ok((Local::Fifo(end), format!("fifo-{}", path.display())));
+    }
+    if let Some((chan, object)) = open_channel(o)? {
+        let end = if out { ChannelEnd::receiver(&chan)? } else { ChannelEnd::sender(&chan)? };
+        return Ok((Local::Channel(end), object));
+    }
     if let Some(k) = &o.queue {
         let key: Key = crate::cmd::parse_key(k)?;
         let q = if o.create { MsgQueue::open_or_create(key, Mode::OWNER_RW)? } else { MsgQueue::open(key)? };
@@ -177,7 +232,11 @@ fn open_local(o: &BridgeOpts) -> Result<(Local, String), Fail> {
         };
         return Ok((Local::PosixQueue(q), format!("posix-{}", name.trim_start_matches('/'))));
     }
-    Err(Fail::Usage("give the local queue: --queue KEY, --queue-id ID or --posix-queue /NAME".into()))
+    Err(Fail::Usage(
+        "give the local object: --queue KEY, --queue-id ID, --posix-queue /NAME, --fifo PATH, \
+         --channel /NAME or --channel-key KEY"
+            .into(),
+    ))
 }
 
 fn default_state(dir: &str, subject: &str, object: &str) -> PathBuf {
@@ -198,7 +257,7 @@ pub fn run(a: BridgeArgs) -> Res {
         Dir::In(o) => (false, o),
     };
     let dir = if out { "out" } else { "in" };
-    let (local, object) = open_local(&o)?;
+    let (local, object) = open_local(&o, out)?;
     let state = o.state.clone().unwrap_or_else(|| default_state(dir, &o.subject, &object));
     let mut opts = Options::new(&o.server, &o.subject, &state);
     if let Some(s) = &o.stream {

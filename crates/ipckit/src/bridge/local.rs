@@ -4,8 +4,12 @@
 //! A System V queue can be read without removing (`MSG_COPY`), so the exporter
 //! publishes first and removes after the server's acknowledgement. A POSIX queue
 //! cannot: its messages are taken, written to a spool file, then published (see the
-//! module docs of [`bridge`](super) for the window this leaves).
+//! module docs of [`bridge`](super) for the window this leaves). A FIFO is read
+//! without removing through `tee` (see [`FifoEnd`]); a channel is taken from, and
+//! spooled, like a POSIX queue (see [`ChannelEnd`]).
 
+use super::channel::ChannelEnd;
+use super::fifo::FifoEnd;
 use crate::error::{Error, ErrorKind, Object, Result};
 use crate::limits::Limit;
 use crate::posix::mq;
@@ -13,7 +17,7 @@ use crate::sysv::msg::{MsgQueue, Oversize, Select};
 use crate::wait::Wait;
 
 /// One local message: its body and its tag (the System V type, or the POSIX
-/// priority; 0 where the object has neither).
+/// priority; 0 where the object has neither: a FIFO, a channel).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LocalMessage {
     /// System V `mtype` or POSIX priority.
@@ -30,6 +34,10 @@ pub enum Local {
     SysvQueue(MsgQueue),
     /// A POSIX message queue: the tag is the priority.
     PosixQueue(mq::MsgQueue),
+    /// A FIFO, framed by newline or by length: no tag.
+    Fifo(FifoEnd),
+    /// One end of an ipckit channel: no tag.
+    Channel(ChannelEnd),
 }
 
 impl Local {
@@ -38,6 +46,8 @@ impl Local {
         match self {
             Local::SysvQueue(_) => "sysv",
             Local::PosixQueue(_) => "posix",
+            Local::Fifo(_) => "fifo",
+            Local::Channel(_) => "channel",
         }
     }
 
@@ -46,6 +56,8 @@ impl Local {
         match self {
             Local::SysvQueue(q) => Object::KeyId(q.key(), q.id()),
             Local::PosixQueue(q) => Object::Name(q.name().to_string()),
+            Local::Fifo(f) => f.object(),
+            Local::Channel(c) => c.object(),
         }
     }
 
@@ -62,12 +74,33 @@ impl Local {
                 }
             }
             Local::PosixQueue(q) => (q.msgsize(), format!("{} bytes (the queue's mq_msgsize)", q.msgsize())),
+            Local::Fifo(f) => f.max_body(),
+            Local::Channel(c) => c.max_body(),
         }
     }
 
     /// Whether messages can be read without removing them.
     pub(crate) fn peekable(&self) -> bool {
-        matches!(self, Local::SysvQueue(_))
+        match self {
+            Local::SysvQueue(_) => true,
+            Local::Fifo(f) => f.is_reader(),
+            Local::PosixQueue(_) | Local::Channel(_) => false,
+        }
+    }
+
+    /// Whether nothing more can come out of the object (a channel whose sender
+    /// closed its end, every message taken).
+    pub(crate) fn finished(&self) -> bool {
+        matches!(self, Local::Channel(c) if c.finished())
+    }
+
+    /// Whether `msg` can be put into the object at all (a newline in a message is
+    /// refused by a line-framed FIFO).
+    pub(crate) fn check(&self, msg: &LocalMessage) -> Result<()> {
+        match self {
+            Local::Fifo(f) => f.check(msg),
+            _ => Ok(()),
+        }
     }
 
     /// Copies the message at `index` (0 = the next one out) without removing it.
@@ -83,13 +116,17 @@ impl Local {
                     Some(r) => return Ok(Some(LocalMessage { tag: r.mtype, body: buf[..r.len].to_vec() })),
                 }
             },
-            Local::PosixQueue(_) => Err(self.unsupported("peek")),
+            Local::Fifo(f) => f.peek(index),
+            Local::PosixQueue(_) | Local::Channel(_) => Err(self.unsupported("peek")),
         }
     }
 
     /// Removes the next message, which the caller has seen with [`peek`](Self::peek).
     pub(crate) fn remove_next(&self, buf: &mut Vec<u8>) -> Result<Option<LocalMessage>> {
-        self.take(buf)
+        match self {
+            Local::Fifo(f) => f.remove_next(),
+            _ => self.take(buf),
+        }
     }
 
     /// Takes the next message out, if there is one now.
@@ -120,6 +157,8 @@ impl Local {
                     Err(e) => Err(e),
                 }
             }
+            Local::Channel(c) => c.take(buf),
+            Local::Fifo(_) => Err(self.unsupported("be taken from without a look first")),
         }
     }
 
@@ -134,6 +173,8 @@ impl Local {
                 let prio = u32::try_from(msg.tag.max(0)).unwrap_or(u32::MAX);
                 ready(q.send_with(&msg.body, prio, Wait::NoWait))
             }
+            Local::Fifo(f) => f.try_put(msg),
+            Local::Channel(c) => c.try_put(msg),
         }
     }
 

@@ -58,6 +58,26 @@
 //! exporter republishes the spool with the same ids. The window: a kill between
 //! `mq_receive` returning and the spool record being written loses that batch.
 //!
+//! **Exporter, FIFO** ([`FifoEnd`]; frames cut by newline or by a 4-byte
+//! little-endian length, see [`Framing`]). A pipe can be read without removing: it
+//! copies the pipe's contents with `tee(2)` into a private pipe, cuts the frames,
+//! publishes them, and after the acknowledgements reads exactly those frames out of
+//! the FIFO, one `read` each, recording the removals as for a System V queue (and
+//! with the same one ambiguity: a frame removed just before a kill, followed by a
+//! byte-identical frame, takes that frame for itself). What is in the pipe survives
+//! a killed exporter as long as some writer keeps the FIFO open (the kernel discards
+//! a pipe's bytes when the last end closes). The exporter holds the FIFO open for
+//! reading and writing, so writers come and go without an end-of-file. A frame must
+//! fit in the pipe whole: the exporter grows the pipe to `/proc/sys/fs/pipe-max-size`,
+//! and a larger frame stops it with an error naming that limit.
+//!
+//! **Exporter, channel** ([`ChannelEnd`]). It takes messages from the ring, spools
+//! them and publishes them as for a POSIX queue (the same window). A channel's ends
+//! are taken once: once the exporter has stopped, or was killed, the channel's
+//! receiving end cannot be taken again, and the messages still in the ring stay
+//! there, out of reach. When the sending program closes its end, the exporter
+//! publishes what the ring held and stops with [`ErrorKind::Disconnected`].
+//!
 //! **Importer.** Its state file holds the stream sequence of the last message put
 //! into the local object. At start it re-creates its durable consumer to deliver from
 //! the next sequence, so messages come in stream order after any crash. For each
@@ -66,7 +86,13 @@
 //! records "done `s`", then acknowledges. A message it already put in (a redelivery)
 //! is acknowledged and skipped. The window: a kill after the local send and before
 //! the "done" record (a few microseconds per message) delivers that one message
-//! twice after the restart.
+//! twice after the restart. Into a FIFO, a message waits while no process has the
+//! FIFO open for reading, and counts as put in once its frame is in the pipe (a
+//! frame of more than `PIPE_BUF` bytes may be written in pieces, and an importer
+//! killed between two pieces leaves half a frame, then writes it whole again); the
+//! pipe's bytes are lost if the importer and every reader close it. A line-framed
+//! FIFO refuses a message that holds a newline: the importer stops with an error
+//! and the message stays in the stream. Into a channel, a full ring is waited on.
 //!
 //! **Server.** With file storage, a restarted server keeps the stream, the consumer
 //! and the de-duplication table; both bridges reconnect by themselves and retry.
@@ -90,6 +116,8 @@
 //! [message de-duplication](https://docs.nats.io/using-nats/developer/develop_jetstream/model_deep_dive#message-deduplication),
 //! [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html) (`MSG_COPY`).
 
+mod channel;
+mod fifo;
 mod local;
 mod state;
 
@@ -102,6 +130,8 @@ use async_nats::HeaderMap;
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
 
+pub use channel::ChannelEnd;
+pub use fifo::{FIFO_WRITE_MAX, FifoEnd, Framing};
 pub use local::{Local, LocalMessage};
 use state::{Phase, StateFile, hash};
 
@@ -113,7 +143,7 @@ pub const HEADER_MTYPE: &str = "Ipckit-Mtype";
 pub const HEADER_PRIORITY: &str = "Ipckit-Priority";
 /// The header that carries the largest body the source object takes.
 pub const HEADER_MAX: &str = "Ipckit-Max";
-/// The header that names the source object's kind (`sysv`, `posix`).
+/// The header that names the source object's kind (`sysv`, `posix`, `fifo`, `channel`).
 pub const HEADER_KIND: &str = "Ipckit-Kind";
 
 /// How to authenticate to the server.
@@ -404,6 +434,7 @@ fn headers(local: &Local, id: &str, msg: &LocalMessage, max: usize) -> HeaderMap
     match local {
         Local::SysvQueue(_) => h.insert(HEADER_MTYPE, msg.tag.to_string().as_str()),
         Local::PosixQueue(_) => h.insert(HEADER_PRIORITY, msg.tag.to_string().as_str()),
+        Local::Fifo(_) | Local::Channel(_) => {}
     }
     h.insert(HEADER_MAX, max.to_string().as_str());
     h.insert(HEADER_KIND, local.kind());
@@ -475,11 +506,20 @@ async fn export_async(local: &Local, opts: &Options, stop: &AtomicBool, stats: &
             }
         } else {
             while batch.len() < opts.batch {
-                match local.take(&mut buf)? {
-                    Some(m) => batch.push(m),
-                    None => break,
+                match local.take(&mut buf) {
+                    Ok(Some(m)) => batch.push(m),
+                    Ok(None) => break,
+                    // What was taken is published first; the error comes next round.
+                    Err(_) if !batch.is_empty() => break,
+                    Err(e) => return Err(e),
                 }
             }
+        }
+        if batch.is_empty() && local.finished() {
+            return Err(Error::new("bridge", local.object(), ErrorKind::Disconnected).with_detail(
+                "the sending program closed its end of the channel and every message it sent was \
+                 published: nothing more can come (a channel's ends are taken once)",
+            ));
         }
         if batch.is_empty() {
             idle.wait();
@@ -764,6 +804,13 @@ async fn import_async(local: &Local, opts: &Options, stop: &AtomicBool, stats: &
                 )));
             }
             let msg = LocalMessage { tag, body };
+            if let Err(e) = local.check(&msg) {
+                return Err(Error::new("put", local.object(), e.kind()).with_detail(format!(
+                    "message {seq} of subject {} cannot be put in, and stays in the stream, \
+                     unacknowledged: {e}",
+                    opts.subject
+                )));
+            }
             st.moving(seq, msg.tag, msg.body.len(), hash(msg.tag, &msg.body))?;
             let mut idle = Idle(0);
             let mut progress = Instant::now();
