@@ -208,7 +208,22 @@ fn plan(rows: &[Row]) -> Vec<Planned> {
             push(what, Target::Info, sc(M::UdsFd, v, 64), sc(M::UdsSeqpacket, v, 64), Kind::RoundTrip);
         }
     }
-    for r in rows.iter().filter(|r| r.variant == Ipckit && r.size_bytes >= 8) {
+    // The bridge against raw NATS request/reply (the generic ipckit / raw below would
+    // hold it to the wrong target).
+    for r in rows.iter().filter(|r| r.mechanism == M::Bridge && r.variant == Ipckit && r.rtt_p50_ns.is_some())
+    {
+        if find(rows, M::Bridge, Raw, r.size_bytes).is_some_and(|raw| raw.rtt_p50_ns.is_some()) {
+            let size = r.size_bytes;
+            push(
+                bridge_round_trip(size),
+                Target::AtMost(1.5),
+                sc(M::Bridge, Ipckit, size),
+                sc(M::Bridge, Raw, size),
+                Kind::RoundTrip,
+            );
+        }
+    }
+    for r in rows.iter().filter(|r| r.variant == Ipckit && r.size_bytes >= 8 && r.mechanism != M::Bridge) {
         if !have(r.mechanism, Raw, r.size_bytes) {
             continue;
         }
@@ -224,6 +239,11 @@ fn plan(rows: &[Row]) -> Vec<Planned> {
         }
     }
     plan
+}
+
+/// What the bridge's round-trip comparison (and check) is called.
+pub(crate) fn bridge_round_trip(size: usize) -> String {
+    format!("bridge {size} B round trip / raw NATS request-reply")
 }
 
 /// The comparisons behind ipckit's performance targets, for the mechanisms and sizes in

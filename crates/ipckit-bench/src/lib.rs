@@ -34,6 +34,7 @@
 //! # Ok::<(), String>(())
 //! ```
 
+mod bridge;
 mod compare;
 mod measure;
 mod mechanism;

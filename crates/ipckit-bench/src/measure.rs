@@ -49,6 +49,9 @@ pub struct Row {
     pub bytes_per_s: Option<f64>,
     /// For `channel-idle`: CPU used by the blocked receiver, in percent of one core.
     pub idle_cpu_percent: Option<f64>,
+    /// Why nothing was measured (`bridge` without nats-server), if so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 impl Row {
@@ -66,6 +69,7 @@ impl Row {
             msgs_per_s: None,
             bytes_per_s: None,
             idle_cpu_percent: None,
+            skipped: None,
         }
     }
 }
@@ -273,7 +277,7 @@ fn memcpy(size: usize, dur: Duration, cpu: usize) -> Result<Rate, BenchError> {
 
 /// How many measurements `opts` makes (for a progress bar).
 pub fn planned(opts: &Options) -> usize {
-    rounds(opts) * scenarios(opts).iter().map(|s| s.mechanism.measures().count()).sum::<usize>()
+    rounds(opts) * scenarios(opts).iter().map(|s| s.measures().count()).sum::<usize>()
 }
 
 /// Runs the benchmark. `progress(done, total, what)` is called before each
@@ -321,7 +325,16 @@ fn one_round(
         } else {
             format!("{} {} {} B", s.mechanism, s.variant, s.size)
         };
-        let measures = s.mechanism.measures();
+        let measures = s.measures();
+        if s.mechanism == Mechanism::Bridge
+            && let Err(why) = crate::bridge::nats_server()
+        {
+            progress(counter.done, counter.total, &format!("{label}: skipped, {why}"));
+            row.skipped = Some(why);
+            counter.done += measures.count();
+            rows.push(row);
+            continue;
+        }
         if measures.idle_cpu {
             progress(counter.done, counter.total, &format!("{label}: idle receiver"));
             let idle = if opts.quick { Duration::from_millis(500) } else { Duration::from_secs(2) };

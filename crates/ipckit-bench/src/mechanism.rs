@@ -63,11 +63,17 @@ pub enum Mechanism {
     Memcpy,
     /// CPU used by a channel receiver blocked on an idle channel.
     ChannelIdle,
+    /// System V queues carried over NATS by `ipckit bridge` (a private nats-server).
+    ///
+    /// ipckit: a round trip crosses four bridges (out -> JetStream -> in, twice),
+    /// throughput one pair; raw: NATS request/reply with the same client (round trip
+    /// only). Skipped, with the reason, when nats-server is not installed.
+    Bridge,
 }
 
 impl Mechanism {
     /// Every mechanism, in report order.
-    pub const ALL: [Mechanism; 18] = [
+    pub const ALL: [Mechanism; 19] = [
         Mechanism::Pipe,
         Mechanism::Fifo,
         Mechanism::Uds,
@@ -86,6 +92,7 @@ impl Mechanism {
         Mechanism::SpinRing,
         Mechanism::Memcpy,
         Mechanism::ChannelIdle,
+        Mechanism::Bridge,
     ];
 
     /// The name used on the command line and in reports.
@@ -109,6 +116,7 @@ impl Mechanism {
             Mechanism::SpinRing => "spin-ring",
             Mechanism::Memcpy => "memcpy",
             Mechanism::ChannelIdle => "channel-idle",
+            Mechanism::Bridge => "bridge",
         }
     }
 
@@ -120,7 +128,9 @@ impl Mechanism {
     /// The largest message this mechanism carries here, if it has a limit.
     pub(crate) fn max_size(self) -> Option<usize> {
         match self {
-            Mechanism::SysvMsg => Some(ipckit::Limit::MsgMax.current().unwrap_or(8192) as usize),
+            Mechanism::SysvMsg | Mechanism::Bridge => {
+                Some(ipckit::Limit::MsgMax.current().unwrap_or(8192) as usize)
+            }
             Mechanism::PosixMq => Some(ipckit::Limit::MqMsgSizeMax.current().unwrap_or(8192) as usize),
             // A packet must fit the socket's send buffer (SO_SNDBUF, 208 KiB by default).
             Mechanism::UdsSeqpacket | Mechanism::UdsDgram | Mechanism::UdsFd => Some(64 * 1024),
@@ -140,7 +150,8 @@ impl Mechanism {
             | Mechanism::Tcp
             | Mechanism::SysvMsg
             | Mechanism::SysvSem
-            | Mechanism::PosixMq => &[Variant::Ipckit, Variant::Raw],
+            | Mechanism::PosixMq
+            | Mechanism::Bridge => &[Variant::Ipckit, Variant::Raw],
             Mechanism::SpinLine | Mechanism::SpinCopy | Mechanism::SpinRing | Mechanism::Memcpy => {
                 &[Variant::Raw]
             }
@@ -178,7 +189,7 @@ impl Serialize for Mechanism {
 pub enum Variant {
     /// Through ipckit.
     Ipckit,
-    /// Raw libc calls, no ipckit.
+    /// Without ipckit: raw libc calls (for `bridge`, raw NATS with the same client).
     Raw,
 }
 

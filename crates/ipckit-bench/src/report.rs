@@ -12,7 +12,7 @@
 
 use serde::Serialize;
 
-use crate::compare::Comparison;
+use crate::compare::{Comparison, bridge_round_trip};
 use crate::measure::{Row, find};
 use crate::mechanism::{Mechanism, Variant};
 use crate::raw;
@@ -64,7 +64,8 @@ pub fn checks(rows: &[Row]) -> Vec<Check> {
             }
         }
     }
-    for r in rows.iter().filter(|r| r.variant == Ipckit) {
+    let generic = |r: &&Row| r.variant == Ipckit && r.mechanism != Mechanism::Bridge;
+    for r in rows.iter().filter(generic) {
         if let (Some(a), Some(b)) =
             (r.rtt_p50_ns, find(rows, r.mechanism, Raw, r.size_bytes).and_then(|raw| raw.rtt_p50_ns))
         {
@@ -72,7 +73,7 @@ pub fn checks(rows: &[Row]) -> Vec<Check> {
             out.push(Check::new(what, a / b, Target::AtMost(1.05)));
         }
     }
-    for r in rows.iter().filter(|r| r.variant == Ipckit) {
+    for r in rows.iter().filter(generic) {
         if let (Some(a), Some(b)) =
             (r.msgs_per_s, find(rows, r.mechanism, Raw, r.size_bytes).and_then(|raw| raw.msgs_per_s))
         {
@@ -80,6 +81,21 @@ pub fn checks(rows: &[Row]) -> Vec<Check> {
             let what =
                 format!("{} {} B time per message (throughput), ipckit / raw", r.mechanism, r.size_bytes);
             out.push(Check::new(what, b / a, Target::AtMost(1.05)));
+        }
+    }
+    for r in rows.iter().filter(|r| r.mechanism == Mechanism::Bridge && r.variant == Ipckit) {
+        let raw = find(rows, Mechanism::Bridge, Raw, r.size_bytes).and_then(|raw| raw.rtt_p50_ns);
+        if let (Some(a), Some(b)) = (r.rtt_p50_ns, raw) {
+            out.push(Check::new(bridge_round_trip(r.size_bytes), a / b, Target::AtMost(1.5)));
+        }
+        if let Some(rate) = r.msgs_per_s
+            && r.size_bytes == 64
+        {
+            out.push(Check::new(
+                "bridge 64 B throughput, messages/s".to_string(),
+                rate,
+                Target::AtLeast(50_000.0),
+            ));
         }
     }
     if let Some(idle) = rows.iter().find_map(|r| r.idle_cpu_percent) {
@@ -125,6 +141,13 @@ pub fn table(rows: &[Row], comparisons: &[Comparison]) -> String {
     out.push_str("| mechanism | variant | size | rtt p50 | rtt p99 | rtt p99.9 | msgs/s | bytes/s |\n");
     out.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
     for r in rows {
+        if let Some(why) = &r.skipped {
+            out.push_str(&format!(
+                "| {} | {} | {} | skipped: {why} | | | | |\n",
+                r.mechanism, r.variant, r.size_bytes
+            ));
+            continue;
+        }
         if let Some(idle) = r.idle_cpu_percent {
             out.push_str(&format!(
                 "| {} | {} | - | idle receiver: {idle:.3}% of a core | | | | |\n",
@@ -170,10 +193,15 @@ pub fn table(rows: &[Row], comparisons: &[Comparison]) -> String {
     if !checks.is_empty() {
         out.push_str("\n| target (separate measurements) | measured | wanted | met |\n|---|---:|---|---|\n");
         for c in checks {
+            // Ratios with three decimals, rates as whole numbers.
+            let measured = if c.measured >= 1000.0 {
+                format!("{:.0}", c.measured)
+            } else {
+                format!("{:.3}", c.measured)
+            };
             out.push_str(&format!(
-                "| {} | {:.3} | {} | {} |\n",
+                "| {} | {measured} | {} | {} |\n",
                 c.what,
-                c.measured,
                 c.wanted,
                 yes_no(c.wanted, c.met)
             ));

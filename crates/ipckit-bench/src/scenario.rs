@@ -13,8 +13,8 @@
 //! - [`rounds`] is how many times the whole set runs (each figure of the report is
 //!   the median over the rounds).
 
-use crate::mechanism::{Mechanism, Variant};
-use crate::{BenchError, Setup, raw, sides};
+use crate::mechanism::{Measures, Mechanism, Variant};
+use crate::{BenchError, Setup, bridge, raw, sides};
 
 /// What to run.
 #[derive(Clone, Debug, Default)]
@@ -42,6 +42,18 @@ pub(crate) struct Scenario {
     pub mechanism: Mechanism,
     pub variant: Variant,
     pub size: usize,
+}
+
+impl Scenario {
+    /// What is measured in this scenario: the mechanism's measures, but a raw NATS
+    /// request/reply (`bridge`, raw) has no stream to measure.
+    pub(crate) fn measures(self) -> Measures {
+        let mut m = self.mechanism.measures();
+        if self.mechanism == Mechanism::Bridge && self.variant == Variant::Raw {
+            m.throughput = false;
+        }
+        m
+    }
 }
 
 /// The scenarios `opts` asks for, in report order.
@@ -114,6 +126,8 @@ pub(crate) fn setup(s: Scenario) -> Result<Box<dyn Setup>, BenchError> {
         Mechanism::SpinLine => Box::new(raw::SpinLine::new()?),
         Mechanism::SpinCopy => Box::new(raw::SpinCopy::new(s.size, 1)?),
         Mechanism::SpinRing => Box::new(raw::SpinCopy::new(s.size, 64 * 1024)?),
+        Mechanism::Bridge if raw => Box::new(bridge::RawNats::new()?),
+        Mechanism::Bridge => Box::new(bridge::Bridges::new()?),
         Mechanism::Memcpy | Mechanism::ChannelIdle => return Err("not a two-process loop".into()),
     })
 }
