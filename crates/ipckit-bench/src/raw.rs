@@ -27,6 +27,37 @@ pub(crate) fn allowed_cpus() -> Vec<usize> {
     (0..libc::CPU_SETSIZE as usize).filter(|&c| unsafe { libc::CPU_ISSET(c, &set) }).collect()
 }
 
+/// The CPUs allowed when the benchmark first asked (before it pinned itself).
+pub(crate) fn original_cpus() -> Vec<usize> {
+    static ORIGINAL: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    ORIGINAL.get_or_init(allowed_cpus).clone()
+}
+
+/// Makes the process `cmd` starts die with the benchmark (`PR_SET_PDEATHSIG`,
+/// `SIGKILL`: it cannot outlive a killed benchmark) and run on `cpus`, not on the CPU
+/// the benchmark pinned itself to.
+pub(crate) fn die_with_parent(cmd: &mut std::process::Command, cpus: Vec<usize>) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: cpu_set_t is plain bits; zero is an empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for c in cpus.into_iter().filter(|&c| c < libc::CPU_SETSIZE as usize) {
+        // SAFETY: CPU_SET writes one bit inside the fixed-size set (checked above).
+        unsafe { libc::CPU_SET(c, &mut set) };
+    }
+    // SAFETY: between fork and exec the closure makes two system calls (async-signal
+    // safe) on values it owns; it allocates nothing and takes no lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // Best effort: an empty or foreign set leaves the inherited one.
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+            Ok(())
+        })
+    };
+}
+
 /// Pins the calling process to the given CPUs (`sched_setaffinity`).
 pub(crate) fn pin(cpus: &[usize]) -> Result<(), BenchError> {
     // SAFETY: cpu_set_t is plain bits; zero is an empty set.

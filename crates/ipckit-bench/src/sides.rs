@@ -247,7 +247,7 @@ impl Setup for ChannelPair {
 pub(crate) fn idle_cpu_percent(idle: Duration) -> Result<f64, BenchError> {
     let chan = Channel::create_memfd(&ChannelConfig::new()).map_err(e)?;
     let page = crate::raw::SharedPage::new()?;
-    let child = crate::fork(|| {
+    let child = crate::measure::fork(|| {
         let Ok(mut rx) = chan.receiver() else { return 2 };
         let cpu0 = crate::raw::process_cpu_ns();
         let t0 = std::time::Instant::now();
@@ -262,7 +262,7 @@ pub(crate) fn idle_cpu_percent(idle: Duration) -> Result<f64, BenchError> {
     let mut tx = chan.sender().map_err(e)?;
     std::thread::sleep(idle);
     tx.send(&[0; 8]).map_err(e)?;
-    crate::wait_child(child)?;
+    crate::measure::wait_child(child)?;
     let cpu = page.word(0).load(std::sync::atomic::Ordering::SeqCst) as f64;
     let wall = page.word(1).load(std::sync::atomic::Ordering::SeqCst) as f64;
     Ok(100.0 * cpu / wall.max(1.0))

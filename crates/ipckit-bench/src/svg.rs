@@ -57,7 +57,9 @@ fn latency_panel(s: &mut String, rows: &[Row], y0: f64) {
     };
     let bars: Vec<&Row> = rows
         .iter()
-        .filter(|r| r.rtt_p50_ns.is_some() && (r.size_bytes == size || r.mechanism == "spin-line"))
+        .filter(|r| {
+            r.rtt_p50_ns.is_some() && (r.size_bytes == size || r.mechanism == crate::Mechanism::SpinLine)
+        })
         .collect();
     let _ = write!(
         s,
@@ -94,13 +96,13 @@ fn latency_panel(s: &mut String, rows: &[Row], y0: f64) {
         let v = r.rtt_p50_ns.unwrap_or(1.0);
         let y = log_y(v, lo, hi, top, h);
         let x = left + i as f64 * slot + slot * 0.15;
-        let color = if r.variant == "raw" { "#999" } else { COLORS[i % COLORS.len()] };
+        let color = if r.variant == crate::Variant::Raw { "#999" } else { COLORS[i % COLORS.len()] };
         let _ = write!(
             s,
             r#"<rect x="{x:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="{color}"><title>{} {}: {:.0} ns</title></rect>"#,
             slot * 0.7,
             top + h - y,
-            esc(&r.mechanism),
+            esc(r.mechanism.name()),
             r.variant,
             v
         );
@@ -109,7 +111,7 @@ fn latency_panel(s: &mut String, rows: &[Row], y0: f64) {
         let _ = write!(
             s,
             r#"<text x="{lx:.1}" y="{ly:.1}" text-anchor="end" transform="rotate(-40 {lx:.1} {ly:.1})">{} {}</text>"#,
-            esc(&r.mechanism),
+            esc(r.mechanism.name()),
             r.variant
         );
     }
@@ -152,17 +154,18 @@ fn throughput_panel(s: &mut String, rows: &[Row], y0: f64) {
         let x = x_of(*sz);
         let _ = write!(s, r#"<text x="{x:.1}" y="{:.1}" text-anchor="middle">{sz}</text>"#, top + h + 16.0);
     }
-    let mut series: Vec<(String, String)> =
-        pts.iter().map(|r| (r.mechanism.clone(), r.variant.clone())).collect();
+    // Sorted by name, as the legend reads.
+    let mut series: Vec<(&str, crate::Variant)> =
+        pts.iter().map(|r| (r.mechanism.name(), r.variant)).collect();
     series.dedup();
     series.sort();
     series.dedup();
     for (i, (m, v)) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        let dash = if v == "raw" { r#" stroke-dasharray="5,3""# } else { "" };
+        let dash = if *v == crate::Variant::Raw { r#" stroke-dasharray="5,3""# } else { "" };
         let mut line: Vec<(f64, f64)> = pts
             .iter()
-            .filter(|r| &r.mechanism == m && &r.variant == v)
+            .filter(|r| r.mechanism.name() == *m && r.variant == *v)
             .map(|r| (x_of(r.size_bytes), log_y(r.bytes_per_s.unwrap_or(1.0), lo, hi, top, h)))
             .collect();
         line.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -67,6 +67,14 @@ fn json_has_rows_with_every_field_and_the_comparisons() {
     assert_eq!(spin["wanted"], "<= 1.3");
     let ratio = spin["ratio_p50"].as_f64().unwrap();
     assert_eq!(spin["met"].as_bool().unwrap(), ratio <= 1.3, "met agrees with the ratio: {spin}");
+    // The separately measured checks travel too, each with its figure and target.
+    let checks = report["checks"].as_array().expect("an array of checks");
+    let check = checks
+        .iter()
+        .find(|c| c["what"] == "sysv-msg 64 B round trip, ipckit / raw")
+        .expect("sysv-msg ipckit / raw checked");
+    assert_eq!(check["wanted"], "<= 1.05");
+    assert_eq!(check["met"].as_bool().unwrap(), check["measured"].as_f64().unwrap() <= 1.05, "{check}");
     let svg = std::fs::read_to_string(svg).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("channel-spin"));
 }

@@ -61,6 +61,9 @@ struct Report<'a> {
     /// The paired measurements: both medians, the ratio with p10/p90, the target and
     /// whether it is met.
     comparisons: &'a [ipckit_bench::Comparison],
+    /// The targets checked on figures measured separately (the rows' medians), each
+    /// with the figure, the target and whether it is met.
+    checks: Vec<ipckit_bench::Check>,
 }
 
 /// Runs `ipckit bench`.
@@ -110,6 +113,7 @@ pub fn run(a: BenchArgs) -> Res {
             same_core: a.same_core,
             rows: &rows,
             comparisons: &comparisons,
+            checks: ipckit_bench::checks(&rows),
         };
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
