@@ -172,6 +172,9 @@ struct Doc {
     summary: Option<SummaryJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     posix: Option<PosixJson>,
+    /// With `--stale`: the stale ipckit channels (see `channels`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channels: Option<Vec<super::channels::ChannelJson>>,
 }
 
 fn mode(m: u32) -> String {
@@ -294,6 +297,10 @@ pub(super) fn json(out: &mut dyn Write, o: &Opts, names: &mut Names) -> Res0 {
             doc.semaphore_sets =
                 Some(list.into_iter().filter(|e| keep(e.id)).map(|s| sem_json(s, names, None)).collect());
         }
+    }
+    if o.stale && o.shm && o.id.is_none() {
+        let list = super::channels::find_stale()?;
+        doc.channels = Some(list.iter().map(|(c, w)| super::channels::to_json(c, Some(w.clone()))).collect());
     }
     if o.format == Format::Limits {
         let l = Limits::read()?;

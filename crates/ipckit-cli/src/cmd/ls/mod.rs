@@ -6,9 +6,11 @@
 //! section order (queues, segments, sets) and the blank lines between them.
 //!
 //! One file per part: `opts` (options and help), `text` (the ipcs lists),
-//! `detail` (`-i ID`), `stale` (`--stale`), `json` (`--json`). This file parses
-//! the options and sends the work to the right part.
+//! `detail` (`-i ID`), `stale` (`--stale`), `json` (`--json`), `channels`
+//! (`--channels`, and the stale channels of `--stale`). This file parses the options
+//! and sends the work to the right part.
 
+mod channels;
 mod detail;
 mod json;
 mod opts;
@@ -17,6 +19,7 @@ mod text;
 
 use std::io::Write;
 
+pub use channels::find_stale as find_stale_channels;
 pub use stale::find_stale;
 
 use crate::getopt::{self, Opt};
@@ -40,7 +43,7 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
         stale: false,
     };
     let mut out = util::stdout();
-    let mut sockets = false;
+    let (mut sockets, mut channels) = (false, false);
     for opt in getopt::parse(OPTIONS, args).opts {
         match opt {
             Opt::Err(e) => return Err(Fail::Usage(e)),
@@ -63,6 +66,7 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
                 Flag::Posix => o.posix = true,
                 Flag::Stale => o.stale = true,
                 Flag::Sockets => sockets = true,
+                Flag::Channels => channels = true,
                 Flag::Help => {
                     out.write_all(help(ctx).as_bytes())?;
                     out.flush()?;
@@ -87,11 +91,20 @@ pub fn run(ctx: &Ctx, args: &[String]) -> Res {
         out.flush()?;
         return Ok(r);
     }
+    if channels {
+        channels::print(&mut *out, o.json, o.stale)?;
+        out.flush()?;
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
     let mut names = Names::default();
     if o.json {
         json::json(&mut *out, &o, &mut names)?;
     } else if o.stale {
         stale::stale_text(&mut *out, &o, &mut names)?;
+        if o.shm {
+            let list: Vec<_> = channels::find_stale()?.into_iter().map(|(c, w)| (c, Some(w))).collect();
+            channels::stale_section(&mut *out, &list)?;
+        }
         if o.posix {
             super::posix_ls::stale_text(&mut *out)?;
         }

@@ -27,6 +27,7 @@ pub(super) enum Flag {
     Posix,
     Stale,
     Sockets,
+    Channels,
 }
 
 pub(super) const OPTIONS: &[Spec<Flag>] = &[
@@ -48,6 +49,7 @@ pub(super) const OPTIONS: &[Spec<Flag>] = &[
     Spec::long("posix", HasArg::No, Flag::Posix),
     Spec::long("stale", HasArg::No, Flag::Stale),
     Spec::long("sockets", HasArg::No, Flag::Sockets),
+    Spec::long("channels", HasArg::No, Flag::Channels),
 ];
 
 pub(super) fn help(ctx: &Ctx) -> String {
@@ -87,6 +89,9 @@ ipckit options:
      --stale       only the objects no live process uses any more, with the reason
                    (with --posix: also POSIX objects no process maps or holds open)
      --sockets     the Unix sockets instead (/proc/net/unix), with their owners
+     --channels    the ipckit channels instead (named, System V, memfd): kind,
+                   place, sizes, message counts, and the pids of their ends
+                   (with --stale: only those whose every end is gone)
 
 Examples:
  {c}                    queues, segments and semaphore sets, as ipcs
@@ -94,6 +99,7 @@ Examples:
  {c} -q -i 3            details of queue 3
  {c} --json -l          everything and the limits, as JSON
  {c} --stale            leaked objects, and why they look leaked
+ {c} --channels --json  every ipckit channel, as JSON
 "
     )
 }
