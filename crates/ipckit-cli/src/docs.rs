@@ -71,6 +71,7 @@ fn ls() -> Command {
             flag("posix", None, "Also list POSIX shared memory, named semaphores and message queues"),
             flag("stale", None, "Only the objects no live process uses any more, with the reason"),
             flag("sockets", None, "The Unix sockets instead (/proc/net/unix), with their owners"),
+            flag("channels", None, "The ipckit channels instead (named, System V, memfd): kind, sizes, message counts, the pids of their ends (with --stale: only those whose every end is gone)"),
         ])
 }
 
@@ -99,7 +100,7 @@ fn rm() -> Command {
                 .value_parser(["shm", "msg", "sem", "pshm", "pmsg", "psem"])
                 .help("Remove all (in the given category)"),
             flag("verbose", Some('v'), "Explain what is being done"),
-            flag("stale", None, "Remove what `ipckit ls --stale` shows"),
+            flag("stale", None, "Remove what `ipckit ls --stale` shows, with the named and System V ipckit channels whose every end is gone"),
             flag("dry-run", None, "With --stale: only say what would be removed"),
             opt("posix-shmem", None, "NAME", "Remove the POSIX shared memory object NAME"),
             opt("posix-mqueue", None, "NAME", "Remove the POSIX message queue NAME"),

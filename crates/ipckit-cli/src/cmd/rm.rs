@@ -8,6 +8,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use ipckit::posix::shm::ShmObject;
+use ipckit::registry::ChannelPlace;
 use ipckit::sysv::msg::MsgQueue;
 use ipckit::sysv::sem::SemSet;
 use ipckit::sysv::shm::ShmSegment;
@@ -92,7 +94,8 @@ Options:
  -V, --version              display version
 
 ipckit options:
-     --stale                remove what `ipckit ls --stale` shows
+     --stale                remove what `ipckit ls --stale` shows (with the ipckit
+                            channels whose every end is gone: named and System V)
      --dry-run              with --stale: only say what would be removed
      --posix                with --stale: also POSIX objects that no live process
                             maps or holds open (needs root to see every process)
@@ -448,5 +451,25 @@ fn remove_stale(r: &mut Remover<'_>, dry_run: bool) -> Result<u32, Fail> {
     for (e, why) in &found.msg {
         each(r, Kind::Msg, "message queue", e.id, why)?;
     }
-    Ok(failures)
+    // ipckit channels whose every end is gone: the System V ones not removed above as
+    // stale segments already, and the named ones. Never a memfd: it goes with the
+    // last process that holds it.
+    let mut named_failures = 0;
+    for (c, why) in super::ls::find_stale_channels()? {
+        match &c.place {
+            ChannelPlace::SysV { id, .. } if !found.shm.iter().any(|(e, _)| e.id == *id) => {
+                each(r, Kind::Shm, "channel in shared memory segment", *id, &why)?;
+            }
+            ChannelPlace::Named(name) => {
+                writeln!(r.out, "{verb} channel {name}: {why}")?;
+                r.out.flush()?;
+                if !dry_run && let Err(e) = ShmObject::unlink(name) {
+                    util::warn(&r.ctx.prog, e);
+                    named_failures += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(failures + named_failures)
 }

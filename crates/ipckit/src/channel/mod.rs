@@ -123,6 +123,8 @@ mod async_io;
 #[cfg(not(ipckit_loom))]
 mod event;
 #[cfg(not(ipckit_loom))]
+pub(crate) mod inspect;
+#[cfg(not(ipckit_loom))]
 mod layout;
 #[cfg(not(ipckit_loom))]
 mod peer;

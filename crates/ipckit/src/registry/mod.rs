@@ -36,6 +36,8 @@
 //! [mq_overview(7)](https://man7.org/linux/man-pages/man7/mq_overview.7.html).
 
 mod calls;
+#[cfg(not(ipckit_loom))]
+mod channels;
 mod posix;
 mod posix_use;
 mod proc;
@@ -43,6 +45,8 @@ mod sockets;
 mod stale;
 
 pub use calls::{Unseen, Waiter, Waiters, parse_status, parse_syscall, waiters, waiters_in};
+#[cfg(not(ipckit_loom))]
+pub use channels::{ChannelEnd, ChannelEntry, ChannelKind, ChannelPlace, EndHold, channels};
 pub use posix::{
     PosixMq, PosixObjects, PosixSem, PosixShm, mqueue_mounted, parse_mqueue_status, posix_objects,
     posix_objects_in,
