@@ -29,7 +29,7 @@ use super::shared::{Shared, close_role, corrupted, disconnected};
 use crate::error::{Error, ErrorKind, Object, Result};
 use crate::wait::Wait;
 
-/// The receiving end of a [`Channel`].
+/// The receiving end of a [`Channel`](super::Channel).
 pub struct Receiver {
     pub(super) shared: Arc<Shared>,
     pub(super) ring: RawRing,
@@ -191,7 +191,7 @@ impl Receiver {
         Ok(value)
     }
 
-    /// Receives a `serde` value sent by [`Sender::send_value`].
+    /// Receives a `serde` value sent by [`Sender::send_value`](super::Sender::send_value).
     #[cfg(feature = "serde")]
     pub fn recv_value<T: serde::de::DeserializeOwned>(&mut self) -> Result<T> {
         self.recv_value_with(Wait::Block)

@@ -30,7 +30,7 @@ use super::shared::{Shared, close_role, corrupted, disconnected, too_large};
 use crate::error::{Error, ErrorKind, Object, Result};
 use crate::wait::Wait;
 
-/// The sending end of a [`Channel`].
+/// The sending end of a [`Channel`](super::Channel).
 pub struct Sender {
     pub(super) shared: Arc<Shared>,
     pub(super) ring: RawRing,
