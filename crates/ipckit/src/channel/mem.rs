@@ -2,7 +2,7 @@
 //! publish/subscribe, request/response): a memfd or a named POSIX object, mapped once,
 //! reached only through headers made of atomics and rings of [`RawRing`].
 //!
-//! The single-pair channel keeps its own holder (`endpoint::Shared`); this one adds a
+//! The single-pair channel keeps its own holder (`endpoint::shared::Shared`); this one adds a
 //! typed view of any all-atomic `#[repr(C)]` struct at a checked offset, which the
 //! patterns' slot tables need.
 #![allow(unsafe_code)]
