@@ -446,10 +446,14 @@ impl Publisher {
             return Err(table::too_large(op, &base.seg, len, base.plan.max_payload(PUBSUB)));
         }
         let strategy = self.strategy;
+        let mut first = true;
         let mut poll = |full: bool| -> Result<Option<Slot>> {
             // Subscribers that died are looked for every 50 ms while the ring is full
-            // (with DropOldest too, where the publisher never waits for them).
-            let check = self.every.due();
+            // (with DropOldest too, where the publisher never waits for them): on the
+            // first look and on the full looks of a wait (every 64th), so that the
+            // polls in between read no clock.
+            let check = (full || first) && self.every.due();
+            first = false;
             if full || check {
                 self.rescan(check);
             }
