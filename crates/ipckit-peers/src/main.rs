@@ -3,8 +3,9 @@
 //! `cargo run --release` (from this directory) measures ipckit's shared-memory channel
 //! against each peer in one process pair pinned to CPUs 0 and 1, in alternating blocks
 //! of about a millisecond, and prints the median ratio of adjacent blocks with p10–p90
-//! (see [`harness`]). `--json` prints the same as JSON; `--quick` runs fewer blocks;
-//! `--only TEXT` runs the rows whose name contains TEXT. With `IPCKIT_PEERS_DEBUG` set
+//! (see [`harness`]). `--json` prints the same as JSON; `--quick` runs fewer blocks,
+//! `--blocks N` N block pairs a row (default 30; more steadies a row on a busy machine);
+//! `--only TEXT` runs the rows whose scenario or variant names contain TEXT. With `IPCKIT_PEERS_DEBUG` set
 //! in the environment, each pair prints its calibration (time per operation, operations
 //! per block) to stderr.
 //!
@@ -93,23 +94,20 @@ fn plans() -> Vec<Plan> {
     for peer in [IOX, IPC_CHANNEL, INTERPROCESS] {
         add(Kind::Setup, "setup: make a link, both ends, connected".into(), (IPCKIT, setup), (peer, setup));
     }
-    // Publish/subscribe: the child publishes, the parent holds every subscriber. ipckit has
-    // no publish/subscribe yet: its side is one channel per subscriber, the publisher
-    // loaning into each. When `ipckit::channel`'s publish/subscribe lands, add a Variant for
-    // it in ipckit_side.rs and a row here.
+    // Publish/subscribe: the child publishes, the parent holds every subscriber. ipckit
+    // twice: its publish/subscribe (one ring read in place by every subscriber), and one
+    // channel per subscriber with the publisher loaning into each.
+    const PUBSUB: Variant = Variant { name: "ipckit pubsub", make: ipckit_side::make_pubsub };
+    const PER_SUB: Variant = Variant { name: "ipckit (a channel per subscriber)", make: ipckit_side::make };
     for size in [64usize, 4096] {
         for subscribers in [1usize, 3] {
             let spec = Spec { subscribers, ..Spec::new(size, Mode::Loan) };
-            let a = Variant { name: "ipckit (a channel per subscriber)", make: ipckit_side::make };
-            add(
-                Kind::PubSub,
-                format!(
-                    "{size} B publish/subscribe, {subscribers} subscriber{}, loan",
-                    if subscribers > 1 { "s" } else { "" }
-                ),
-                (a, spec),
-                (IOX, spec),
+            let what = format!(
+                "{size} B publish/subscribe, {subscribers} subscriber{}, loan",
+                if subscribers > 1 { "s" } else { "" }
             );
+            add(Kind::PubSub, what.clone(), (PUBSUB, spec), (IOX, spec));
+            add(Kind::PubSub, what, (PER_SUB, spec), (IOX, spec));
         }
     }
     out
@@ -244,14 +242,22 @@ fn main() -> ExitCode {
     let mut json = false;
     let mut quick = false;
     let mut only: Option<String> = None;
+    let mut blocks_arg: Option<usize> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--json" => json = true,
             "--quick" => quick = true,
             "--only" => only = it.next().cloned(),
+            "--blocks" => match it.next().and_then(|n| n.parse::<usize>().ok()).filter(|&n| n >= 2) {
+                Some(n) => blocks_arg = Some(n),
+                None => {
+                    eprintln!("ipckit-peers: --blocks needs a number of at least 2");
+                    return ExitCode::from(2);
+                }
+            },
             "-h" | "--help" => {
-                println!("usage: ipckit-peers [--json] [--quick] [--only TEXT]");
+                println!("usage: ipckit-peers [--json] [--quick] [--blocks N] [--only TEXT]");
                 return ExitCode::SUCCESS;
             }
             other => {
@@ -274,13 +280,17 @@ fn main() -> ExitCode {
         }
     };
     let (blocks, reps) = if quick { (10, 10) } else { (30, 30) };
+    let blocks = blocks_arg.unwrap_or(blocks);
     let date = utc_now();
     let machine = machine();
     let mut rows = Vec::new();
     let mut failed = false;
     let plans: Vec<Plan> = plans()
         .into_iter()
-        .filter(|p| only.as_ref().is_none_or(|o| format!("{} {}", p.what, p.b.0.name).contains(o.as_str())))
+        .filter(|p| {
+            only.as_ref()
+                .is_none_or(|o| format!("{} {} {}", p.what, p.a.0.name, p.b.0.name).contains(o.as_str()))
+        })
         .collect();
     for (i, plan) in plans.iter().enumerate() {
         eprint!("\r[{}/{}] {} vs {}\x1b[K", i + 1, plans.len(), plan.what, plan.b.0.name);

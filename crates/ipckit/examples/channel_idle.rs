@@ -1,6 +1,8 @@
 //! How much CPU an idle waiting end costs: each new waiting primitive of the channel
 //! (a blocking receive, a sender waiting for room, a wait set, an event, a pollable
-//! receiver in an epoll-style loop through tokio) waits in a child process for
+//! receiver in an epoll-style loop through tokio) and the waiting end of every
+//! pattern (publish/subscribe subscriber and publisher on a full ring, many-to-one
+//! receiver, request/response server and client) waits in a child process for
 //! nothing, and the parent reads the child's CPU time from `/proc/PID/stat`
 //! (utime + stime, in 1/100 s) and `/proc/PID/schedstat` (nanoseconds on a CPU)
 //! over a few seconds.
@@ -13,7 +15,10 @@
 
 use std::time::{Duration, Instant};
 
-use ipckit::channel::{Channel, ChannelConfig, Event, WaitSet};
+use ipckit::channel::merge::Merge;
+use ipckit::channel::pubsub::PubSub;
+use ipckit::channel::rpc::Rpc;
+use ipckit::channel::{Channel, ChannelConfig, Event, PatternConfig, WaitSet};
 use ipckit::process::{self, Signal};
 
 /// utime + stime in 1/100 s (USER_HZ), and the schedstat run time in ns.
@@ -104,6 +109,66 @@ fn main() -> Result<(), ipckit::Error> {
         secs,
         fork(|| {
             let _ = ev.wait();
+            0
+        }),
+    );
+
+    let ps = PubSub::create_memfd(&PatternConfig::new())?;
+    let _publisher = ps.publisher()?;
+    measure(
+        "pubsub Subscriber::recv",
+        secs,
+        fork(|| {
+            let mut sub = ps.subscriber().unwrap();
+            let _ = sub.recv(&mut [0u8; 64]);
+            0
+        }),
+    );
+
+    let ps = PubSub::create_memfd(&PatternConfig::new().with_capacity(4096))?;
+    let _sub = ps.subscriber()?; // admitted on the first send, never reads
+    measure(
+        "pubsub Publisher::send, ring full",
+        secs,
+        fork(|| {
+            let mut p = ps.publisher().unwrap();
+            while p.send(&[0u8; 64]).is_ok() {}
+            1
+        }),
+    );
+
+    let m = Merge::create_memfd(&PatternConfig::new())?;
+    let _merge_tx = m.sender()?;
+    measure(
+        "merge Receiver::recv",
+        secs,
+        fork(|| {
+            let mut rx = m.receiver().unwrap();
+            let _ = rx.recv(&mut [0u8; 64]);
+            0
+        }),
+    );
+
+    let r = Rpc::create_memfd(&PatternConfig::new())?;
+    let _client = r.client()?;
+    measure(
+        "rpc Server::recv",
+        secs,
+        fork(|| {
+            let mut server = r.server().unwrap();
+            let _ = server.recv(&mut [0u8; 64]);
+            0
+        }),
+    );
+
+    let r = Rpc::create_memfd(&PatternConfig::new())?;
+    let _server = r.server()?; // takes no request, so no reply comes
+    measure(
+        "rpc Client::call, no reply",
+        secs,
+        fork(|| {
+            let mut c = r.client().unwrap();
+            let _ = c.call(b"ping", &mut [0u8; 64]);
             0
         }),
     );

@@ -59,6 +59,9 @@
 //! it admits joiners at its current tail (`slot::admit`), frees the slots of
 //! subscribers that closed, and (every 50 ms of waiting for room) of subscribers
 //! whose process is gone — so a dead subscriber never blocks the publisher for long.
+//! A subscriber killed in the middle of its join (slot claimed, identity not yet or not
+//! wholly recorded, `changes` not bumped) is found by the same checks through its owner
+//! word, which holds its pid (`table::member_gone`; test: `tests/channel_pubsub_join.rs`).
 //!
 //! **Wake-ups**: each subscriber sleeps on the wake of its slot (the `Wake` handshake
 //! of `ring`); the publisher, after each publication, makes one full barrier and
@@ -364,9 +367,12 @@ impl Publisher {
         self.strategy = strategy;
     }
 
-    /// Admits joining subscribers and lets go of those that left (a send does it too).
+    /// Admits joining subscribers and lets go of those that left (a send does it too),
+    /// and, at most every 50 ms, of those whose process is gone (also while joining):
+    /// a publisher that seldom sends calls it to give their slots back.
     pub fn refresh(&mut self) {
-        self.rescan(false);
+        let check = self.every.due();
+        self.rescan(check);
     }
 
     /// Sends `data` to every subscriber, waiting for room.
@@ -440,10 +446,14 @@ impl Publisher {
             return Err(table::too_large(op, &base.seg, len, base.plan.max_payload(PUBSUB)));
         }
         let strategy = self.strategy;
+        let mut first = true;
         let mut poll = |full: bool| -> Result<Option<Slot>> {
             // Subscribers that died are looked for every 50 ms while the ring is full
-            // (with DropOldest too, where the publisher never waits for them).
-            let check = self.every.due();
+            // (with DropOldest too, where the publisher never waits for them): on the
+            // first look and on the full looks of a wait (every 64th), so that the
+            // polls in between read no clock.
+            let check = (full || first) && self.every.due();
+            first = false;
             if full || check {
                 self.rescan(check);
             }

@@ -434,15 +434,19 @@ pub(crate) fn clear_slot(slot: &SlotOwner) {
 }
 
 /// Whether the member of a held slot is gone: it closed, its process died, or it died
-/// while claiming (owner set, identity never recorded). `check_proc` allows the
-/// `/proc` checks (rate-limited by the caller).
+/// while joining (owner set, identity not or not wholly recorded: [`enter_slot`] marks
+/// the slot connected before it writes the pid). `check_proc` allows the `/proc`
+/// checks (rate-limited by the caller).
 pub(crate) fn member_gone(slot: &SlotOwner, check_proc: bool) -> bool {
     match slot.role.state.load(Ordering::Acquire) {
         ROLE_CLOSED => true,
-        ROLE_CONNECTED => check_proc && peer::is_gone(&slot.role),
+        _ if !check_proc => false,
+        // Acquire pairs with the Release of the pid in `peer::record`.
+        ROLE_CONNECTED if slot.role.pid.load(Ordering::Acquire) != 0 => peer::is_gone(&slot.role),
+        // Killed before its pid was recorded: the owner word holds the pid too.
         _ => {
             let owner = slot.owner.load(Ordering::Relaxed);
-            check_proc && owner != 0 && !crate::process::is_alive(owner)
+            owner != 0 && !crate::process::is_alive(owner)
         }
     }
 }
