@@ -4,7 +4,7 @@
 //! them as opaque argument lists. Here each gets a clap description of its options,
 //! used only to document them (`ipckit completions`, `ipckit man`); parsing stays in
 //! `cmd/ls.rs`, `cmd/rm.rs` and `cmd/mk.rs`. An option added there is added here too;
-//! `tests/completions_man.rs` checks that every long option of each tool's `--help`
+//! `tests/bench_demo/completions_man.rs` checks that every long option of each tool's `--help`
 //! appears in its man page.
 
 use clap::{Arg, ArgAction, Command, CommandFactory};

@@ -34,7 +34,7 @@ pub fn nats_server() -> Result<PathBuf, String> {
 #[macro_export]
 macro_rules! need_nats {
     () => {
-        match bridge_util::nats_server() {
+        match $crate::bridge_util::nats_server() {
             Ok(p) => p,
             Err(why) => {
                 eprintln!("SKIPPED {}: {why}", module_path!());

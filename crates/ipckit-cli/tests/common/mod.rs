@@ -1,17 +1,23 @@
-//! Helpers for the tests that run the built `ipckit` binary.
-#![allow(dead_code)]
+//! Helpers for the tests that run the built `ipckit` binary. The helpers that know
+//! nothing of ipckit (skips, compiling C, child roles, descriptor counts) come from the
+//! `ipckit-testsupport` crate, shared with the library's tests, and are re-exported here.
+#![allow(dead_code, unused_imports)]
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+
+// Not a glob: `skip!` is defined below, for `#[macro_use]`.
+pub use ipckit_testsupport::{
+    ROLE_VAR, assert_no_fd_leak, cc, compile_c, fd_count, open_fds, open_tempdir, role, serial, spawn_role,
+    test_name, thread_count, wait_blocked_in, works,
+};
 
 /// Skips the rest of a test (returning early) with a stated reason.
 #[macro_export]
 macro_rules! skip {
-    ($($why:tt)*) => {{
-        eprintln!("SKIPPED {}: {}", module_path!(), format_args!($($why)*));
-        return;
-    }};
+    ($($why:tt)*) => {
+        ::ipckit_testsupport::skip!($($why)*)
+    };
 }
 
 /// The binary under test.
@@ -44,16 +50,6 @@ pub fn ok(args: &[&str]) -> Vec<u8> {
     let out = run(args, b"");
     assert!(out.status.success(), "ipckit {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     out.stdout
-}
-
-fn works(cmd: &str, args: &[&str]) -> bool {
-    Command::new(cmd)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
 }
 
 /// Why a private IPC namespace cannot be had here, if it cannot.
@@ -94,29 +90,4 @@ pub fn in_namespace(script: &str, tz: &str) -> Output {
         .env("TZ", tz)
         .output()
         .expect("run unshare")
-}
-
-/// The C compiler, if there is one.
-pub fn cc() -> Option<&'static str> {
-    static CC: OnceLock<Option<&'static str>> = OnceLock::new();
-    *CC.get_or_init(|| ["cc", "gcc", "clang"].into_iter().find(|c| works(c, &["--version"])))
-}
-
-/// Compiles C source `src` into an executable named `name` inside `dir`.
-pub fn compile_c(dir: &Path, name: &str, src: &str) -> PathBuf {
-    let cc = cc().expect("a C compiler");
-    let c = dir.join(format!("{name}.c"));
-    let exe = dir.join(name);
-    std::fs::write(&c, src).expect("write C source");
-    let out = Command::new(cc).arg("-O1").arg("-Wall").arg("-o").arg(&exe).arg(&c).output().expect("run cc");
-    assert!(out.status.success(), "cc failed for {name}:\n{}", String::from_utf8_lossy(&out.stderr));
-    exe
-}
-
-/// A directory others may enter (for commands run as `nobody`), removed on drop.
-pub fn open_tempdir() -> tempfile::TempDir {
-    use std::os::unix::fs::PermissionsExt;
-    let d = tempfile::tempdir().expect("tempdir");
-    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    d
 }

@@ -1,23 +1,29 @@
-//! Helpers shared by the integration tests: unique keys, child processes, skips.
+//! Helpers for the library's integration tests: unique keys, forked children, the C
+//! sources and the examples. The helpers that know nothing of ipckit (skips, child
+//! roles, descriptor counts, the `serial` lock, compiling C) come from the
+//! `ipckit-testsupport` crate, shared with the CLI's tests, and are re-exported here.
 //!
 //! Every test makes its own objects (private keys, or keys from its own temp files,
 //! created exclusively so that a test never touches an object it did not make) and
 //! removes them through guards, also when it panics.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use ipckit::Key;
+// Not a glob: `skip!` is defined below, for `#[macro_use]`.
+pub use ipckit_testsupport::{
+    ROLE_VAR, assert_no_fd_leak, cc, compile_c, fd_count, open_fds, open_tempdir, role, serial, spawn_role,
+    test_name, thread_count, wait_blocked_in, works,
+};
 
 /// Skips the rest of a test (returning early) with a stated reason.
 #[macro_export]
 macro_rules! skip {
-    ($($why:tt)*) => {{
-        eprintln!("SKIPPED {}: {}", module_path!(), format_args!($($why)*));
-        return;
-    }};
+    ($($why:tt)*) => {
+        ::ipckit_testsupport::skip!($($why)*)
+    };
 }
 
 /// Skips unless running as root.
@@ -25,11 +31,12 @@ macro_rules! skip {
 macro_rules! require_root {
     () => {
         if ipckit::process::effective_uid() != 0 {
-            $crate::skip!("needs root (to act as a second user); run the suite as root to include it");
+            ::ipckit_testsupport::skip!(
+                "needs root (to act as a second user); run the suite as root to include it"
+            );
         }
     };
 }
-
 /// A temp directory with an anchor file, and keys derived from it with `ftok`.
 pub struct KeyDir {
     pub dir: tempfile::TempDir,
@@ -68,63 +75,6 @@ pub fn wait_ok(child: ipckit::process::Child) {
     let pid = child.pid();
     let status = child.wait().expect("waitpid");
     assert!(status.success(), "child {pid} failed: {status:?}");
-}
-
-/// The environment variable that tells a re-executed test binary which role to play.
-pub const ROLE_VAR: &str = "IPCKIT_TEST_ROLE";
-
-/// If this process was started by [`spawn_role`], the role and its arguments.
-pub fn role() -> Option<Vec<String>> {
-    let v = std::env::var(ROLE_VAR).ok()?;
-    Some(v.split('\u{1f}').map(str::to_string).collect())
-}
-
-/// A command that re-runs this test binary, running only `test` (which must start by
-/// checking [`role`]), with `role` and its arguments.
-pub fn spawn_role(test: &str, role: &[&str]) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
-    cmd.args(["--exact", test, "--nocapture", "--test-threads=1"]);
-    cmd.env(ROLE_VAR, role.join("\u{1f}"));
-    cmd
-}
-
-/// The C compiler, if there is one.
-pub fn cc() -> Option<&'static str> {
-    static CC: OnceLock<Option<&'static str>> = OnceLock::new();
-    *CC.get_or_init(|| {
-        ["cc", "gcc", "clang"]
-            .into_iter()
-            .find(|c| Command::new(c).arg("--version").output().map(|o| o.status.success()).unwrap_or(false))
-    })
-}
-
-/// Compiles C source `src` into an executable named `name` inside `dir`.
-pub fn compile_c(dir: &Path, name: &str, src: &str) -> PathBuf {
-    let cc = cc().expect("a C compiler");
-    let c = dir.join(format!("{name}.c"));
-    let exe = dir.join(name);
-    std::fs::write(&c, src).expect("write C source");
-    let out = Command::new(cc).arg("-O1").arg("-Wall").arg("-o").arg(&exe).arg(&c).output().expect("run cc");
-    assert!(out.status.success(), "cc failed for {name}:\n{}", String::from_utf8_lossy(&out.stderr));
-    exe
-}
-
-/// Waits until process `pid` sleeps in a kernel function whose name contains `wchan`
-/// (such as `"msgrcv"` or `"semtimedop"`), read from `/proc/PID/wchan`. Panics after
-/// two minutes: that is a hang guard, not a timing assertion.
-pub fn wait_blocked_in(pid: u32, wchan: &str) {
-    let start = std::time::Instant::now();
-    loop {
-        let w = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
-        if w.contains(wchan) {
-            return;
-        }
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(120),
-            "process {pid} never blocked in {wchan} (wchan now {w:?})"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
 }
 
 /// The path of the example binary `name`, building it first if this test run did
@@ -179,46 +129,4 @@ pub fn compile_c_file(dir: &Path, name: &str) -> PathBuf {
         .expect("run cc");
     assert!(out.status.success(), "cc failed for {name}:\n{}", String::from_utf8_lossy(&out.stderr));
     exe
-}
-
-/// The descriptors this process has open, sorted (from `/proc/self/fd`; the listing
-/// includes the directory's own descriptor, the same one each time when nothing
-/// else changed).
-pub fn open_fds() -> Vec<i32> {
-    let mut fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
-        .expect("/proc/self/fd")
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    fds.sort_unstable();
-    fds
-}
-
-/// How many descriptors this process has open.
-pub fn fd_count() -> usize {
-    open_fds().len()
-}
-
-/// How many threads this process has (from `/proc/self/task`).
-pub fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task").expect("/proc/self/task").count()
-}
-
-/// Runs `f` and asserts that it leaves exactly the descriptors that were open before
-/// (none leaked, none closed). Only meaningful when no other test of the binary runs
-/// at the same time.
-pub fn assert_no_fd_leak<T>(what: &str, f: impl FnOnce() -> T) -> T {
-    let before = open_fds();
-    let out = f();
-    let after = open_fds();
-    assert_eq!(before, after, "{what}: open descriptors changed (before vs after)");
-    out
-}
-
-/// Serialises the tests of one binary that fork. A child forked while another test
-/// holds pipe ends gets copies of them (fork ignores close-on-exec), which would delay
-/// that test's end-of-file, or deadlock two tests that each wait for the other's
-/// child to exit. Hold the guard for the whole test.
-pub fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
