@@ -252,11 +252,11 @@ pub struct Names {
 
 impl Names {
     pub fn user(&mut self, uid: u32) -> Option<String> {
-        self.users.entry(uid).or_insert_with(|| ipckit::cli_support::user_name(uid)).clone()
+        self.users.entry(uid).or_insert_with(|| ipckit::process::user_name(uid)).clone()
     }
 
     pub fn group(&mut self, gid: u32) -> Option<String> {
-        self.groups.entry(gid).or_insert_with(|| ipckit::cli_support::group_name(gid)).clone()
+        self.groups.entry(gid).or_insert_with(|| ipckit::process::group_name(gid)).clone()
     }
 }
 
@@ -295,16 +295,6 @@ pub fn parse_secs(text: &str) -> Result<std::time::Duration, String> {
         return Err(format!("'{text}' is not a non-negative number of seconds"));
     }
     std::time::Duration::try_from_secs_f64(v).map_err(|e| format!("'{text}': {e}"))
-}
-
-/// The library's "not now" error (a `try_`/timed call that did nothing) as `None`,
-/// for commands that report it in their own words.
-pub fn not_now<T>(r: ipckit::Result<T>) -> ipckit::Result<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.is_not_now() => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 #[cfg(test)]
@@ -353,9 +343,28 @@ mod tests {
     }
 }
 
-/// The date of `days` since 1970-01-01: (year, month 1–12, day 1–31), by Howard
-/// Hinnant's `civil_from_days`.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+/// A moment as a calendar date and time of day (no time zone: the caller adds the
+/// offset it wants first).
+#[derive(Debug, PartialEq, Eq)]
+struct Civil {
+    year: i64,
+    /// 1–12.
+    month: i64,
+    /// 1–31.
+    day: i64,
+    hour: i64,
+    minute: i64,
+    second: i64,
+    /// 0 (Sunday) to 6.
+    weekday: i64,
+}
+
+/// `secs` since 1970-01-01 00:00 as a [`Civil`] date, by Howard Hinnant's
+/// `civil_from_days`. The one date conversion of the CLI: RFC 3339 in UTC and
+/// `ctime` in local time both use it.
+fn civil(secs: i64) -> Civil {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -364,15 +373,23 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
+    Civil {
+        year: yoe + era * 400 + i64::from(month <= 2),
+        month,
+        day,
+        hour: rem / 3600,
+        minute: (rem / 60) % 60,
+        second: rem % 60,
+        // 1970-01-01 was a Thursday.
+        weekday: (days + 4).rem_euclid(7),
+    }
 }
 
 /// `epoch_secs` as RFC 3339 in UTC: `2026-11-26T15:41:21Z`. The one date format of
 /// ipckit's own output (JSON, `shm show`, `bench`).
 pub fn rfc3339(epoch_secs: i64) -> String {
-    let (year, month, day) = civil_from_days(epoch_secs.div_euclid(86_400));
-    let rem = epoch_secs.rem_euclid(86_400);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem / 60) % 60, rem % 60)
+    let t = civil(epoch_secs);
+    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", t.year, t.month, t.day, t.hour, t.minute, t.second)
 }
 
 const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
@@ -382,11 +399,11 @@ const MONTHS: [&str; 12] =
 /// The 24 characters of `ctime(3)` without its newline, in local time (`TZ`):
 /// `Thu Nov 26 15:41:21 2026`, as `ipcs` prints times; `None` out of range.
 pub fn ctime(epoch_secs: i64) -> Option<String> {
-    let t = ipckit::cli_support::local_time(epoch_secs)?;
-    Some(ctime_of(&t))
+    let local = epoch_secs.checked_add(ipckit::process::utc_offset(epoch_secs)?)?;
+    Some(ctime_of(&civil(local)))
 }
 
-fn ctime_of(t: &ipckit::cli_support::LocalTime) -> String {
+fn ctime_of(t: &Civil) -> String {
     format!(
         "{} {}{:3} {:02}:{:02}:{:02} {}",
         DAYS[t.weekday as usize % 7],
@@ -413,16 +430,9 @@ mod date_tests {
 
     #[test]
     fn ctime_layout() {
-        let t = ipckit::cli_support::LocalTime {
-            year: 2026,
-            month: 11,
-            day: 6,
-            hour: 5,
-            minute: 4,
-            second: 3,
-            weekday: 5,
-            utc_offset: 0,
-        };
-        assert_eq!(ctime_of(&t), "Fri Nov  6 05:04:03 2026");
+        // 2026-11-06 05:04:03 UTC, a Friday.
+        assert_eq!(ctime_of(&civil(1_793_941_443)), "Fri Nov  6 05:04:03 2026");
+        assert_eq!(ctime_of(&civil(0)), "Thu Jan  1 00:00:00 1970");
+        assert_eq!(ctime_of(&civil(-1)), "Wed Dec 31 23:59:59 1969");
     }
 }

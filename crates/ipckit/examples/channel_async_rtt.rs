@@ -9,7 +9,7 @@
 //! cargo run --release -p ipckit-unix --features tokio --example channel_async_rtt [ROUND_TRIPS] [ROUNDS]
 //! ```
 //!
-//! Needs a C compiler (`cc`). The target of issue 11: ipckit ≤ 1.2× the eventfd.
+//! Needs a C compiler (`cc`). The goal: ipckit within 1.2× of the bare eventfd.
 
 #[cfg(feature = "tokio")]
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -11,7 +11,7 @@
 //! cargo run --release -p ipckit-unix --features tokio --example channel_idle [SECONDS]
 //! ```
 //!
-//! The target: under 1% of a core each.
+//! The goal: under 1% of a core each.
 
 use std::time::{Duration, Instant};
 

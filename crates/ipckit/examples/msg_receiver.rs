@@ -1,4 +1,4 @@
-//! The seed's `rcver.c`: the passive side, which receives first.
+//! The Rust twin of the classic C `rcver.c`: the passive side, which receives first.
 //!
 //! ```text
 //! msg_receiver PATH PROJ
@@ -7,7 +7,7 @@
 //! Opens (or creates, mode 0600) the message queue whose key is `ftok(PATH, PROJ)`,
 //! waits for one `struct msg_st` (see `common/proto.rs`), prints it as
 //! `name=NAME math=M chinese=C`, and exits 0. If it created the queue, it removes it
-//! when done (the seed's `msgctl(id, IPC_RMID, NULL)`); a queue that existed before is
+//! when done (like the C `msgctl(id, IPC_RMID, NULL)`); a queue that existed before is
 //! left alone.
 
 #[path = "common/proto.rs"]

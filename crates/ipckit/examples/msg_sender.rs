@@ -1,4 +1,4 @@
-//! The seed's `snder.c`: the active side, which sends to a queue the receiver made.
+//! The Rust twin of the classic C `snder.c`: the active side, which sends to a queue the receiver made.
 //!
 //! ```text
 //! msg_sender PATH PROJ NAME MATH CHINESE

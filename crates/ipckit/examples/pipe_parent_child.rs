@@ -1,4 +1,4 @@
-//! The seed's `demo1.c`, in Rust: a parent writes to a pipe, its child reads.
+//! The classic C pipe demo (`demo1.c`), in Rust: a parent writes to a pipe, its child reads.
 //!
 //! ```text
 //! cargo run --example pipe_parent_child

@@ -1,4 +1,4 @@
-//! A counter in shared memory, protected by a semaphore: the seed's shared-memory
+//! A counter in shared memory, protected by a semaphore: the classic shared-memory
 //! workflow (shmget, shmat, access, shmdt) with a semaphore lock around each access.
 //!
 //! ```text

@@ -288,6 +288,8 @@ impl Error {
     /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    ///
+    /// [`NotNow::now`] turns such a result into an `Option`.
     #[inline]
     pub fn is_not_now(&self) -> bool {
         matches!(self.kind, ErrorKind::WouldBlock | ErrorKind::TimedOut)
@@ -329,6 +331,46 @@ impl Error {
     /// description.
     pub(crate) fn explanation(&self) -> &str {
         self.detail().unwrap_or(self.kind.describe())
+    }
+}
+
+/// The "not now" of a call as `None`: for code that treats "nothing yet" as an
+/// ordinary outcome rather than an error to propagate.
+///
+/// Implemented for [`Result`]: `r.now()` is `Ok(Some(v))` when the call did its work,
+/// `Ok(None)` when it reported "not now" ([`Error::is_not_now`]: `WouldBlock` from a
+/// `try_` call, `TimedOut` from one with a timeout or deadline), and `Err(e)` for any
+/// other failure, which `?` still propagates.
+///
+/// ```
+/// use ipckit::NotNow;
+/// use ipckit::channel::{Channel, ChannelConfig};
+/// let chan = Channel::create_memfd(&ChannelConfig::new())?;
+/// let (mut tx, mut rx) = (chan.sender()?, chan.receiver()?);
+/// let mut buf = [0u8; 64];
+/// assert_eq!(rx.try_recv(&mut buf).now()?, None); // empty: not now
+/// tx.send(b"hi")?;
+/// assert_eq!(rx.try_recv(&mut buf).now()?, Some(2));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait NotNow<T> {
+    /// `Some` if the call did its work, `None` if it said "not now"; other errors stay
+    /// errors.
+    ///
+    /// # Errors
+    ///
+    /// Every error of the call except "not now".
+    fn now(self) -> Result<Option<T>>;
+}
+
+impl<T> NotNow<T> for Result<T> {
+    #[inline]
+    fn now(self) -> Result<Option<T>> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_now() => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 

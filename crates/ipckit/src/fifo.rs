@@ -355,6 +355,13 @@ impl Fifo {
     /// Opens the FIFO for reading, waiting for a writer as `wait` says. The end is
     /// blocking. See the [module docs](self#waiting-to-open) for how the wait works.
     /// "Not now" ([`Error::is_not_now`]) when no writer came in time.
+    ///
+    /// # Errors
+    ///
+    /// "Not now" ([`ErrorKind::WouldBlock`] or [`ErrorKind::TimedOut`]) when no writer came
+    /// in time (no descriptor is left open); [`ErrorKind::WrongType`] when the path is not
+    /// a FIFO; [`ErrorKind::NotFound`] when nothing is at the path;
+    /// [`ErrorKind::PermissionDenied`] when the FIFO's mode refuses reading.
     pub fn open_read_with(&self, wait: Wait) -> Result<PipeReader> {
         let Some(deadline) = wait.deadline() else {
             return self.open_read();
@@ -425,6 +432,13 @@ impl Fifo {
     /// Opens the FIFO for writing, waiting for a reader as `wait` says. The end is
     /// blocking. See the [module docs](self#waiting-to-open) for how the wait works.
     /// "Not now" ([`Error::is_not_now`]) when no reader came in time.
+    ///
+    /// # Errors
+    ///
+    /// "Not now" ([`ErrorKind::WouldBlock`] or [`ErrorKind::TimedOut`]) when no reader came
+    /// in time (no descriptor is left open); [`ErrorKind::WrongType`] when the path is not
+    /// a FIFO; [`ErrorKind::NotFound`] when nothing is at the path;
+    /// [`ErrorKind::PermissionDenied`] when the FIFO's mode refuses writing.
     pub fn open_write_with(&self, wait: Wait) -> Result<PipeWriter> {
         let Some(deadline) = wait.deadline() else {
             return self.open_write();

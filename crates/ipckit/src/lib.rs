@@ -49,16 +49,18 @@
 //! `// SAFETY:` comment saying why it is sound, in three places only:
 //!
 //! - the code that touches memory shared with other processes (System V and POSIX
-//!   shared memory, the channel's ring). That memory is never exposed as
+//!   shared memory, POSIX semaphores, which live in such memory, the channel's
+//!   ring). That memory is never exposed as
 //!   `&[u8]`/`&mut [u8]`: another process can change it at any time, which Rust
 //!   references forbid. It is reached through bounds-checked copies, atomics, or raw
 //!   pointers behind `unsafe`;
 //! - `fork` ([`process::fork`] and the [`pipe`] helpers built on it), which are
 //!   `unsafe fn`: what a forked child of a multi-threaded program may do is the
 //!   caller's promise;
-//! - with the `tokio` feature, registering a pipe end with tokio's reactor
-//!   (`AsyncFd::register_with_interest` is `unsafe`: the descriptor must stay open
-//!   while registered, which the end that owns it guarantees).
+//! - with the `tokio` feature, registering a descriptor with tokio's reactor (pipe
+//!   ends, sockets, POSIX message queues, the channel's eventfds):
+//!   `AsyncFd::register_with_interest` is `unsafe` because the descriptor must stay
+//!   open while registered, which the ipckit type that owns it guarantees.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
@@ -72,8 +74,6 @@ compile_error!("ipckit supports Linux only: it is built on Linux system calls an
 #[cfg(feature = "nats")]
 pub mod bridge;
 pub mod channel;
-#[doc(hidden)]
-pub mod cli_support;
 mod error;
 pub mod fifo;
 mod key;
@@ -91,7 +91,7 @@ mod sysv_types;
 mod wait;
 
 pub use bytemuck;
-pub use error::{Error, ErrorKind, Object, Result};
+pub use error::{Error, ErrorKind, NotNow, Object, Result};
 pub use key::{FtokParts, Key, KeySpec};
 pub use limits::Limit;
 pub use perm::Mode;

@@ -74,6 +74,47 @@ pub fn effective_gid() -> u32 {
     sys::process::getegid()
 }
 
+/// `getpwuid_r`—The login name of user `uid`, or `None` if no user has it (or the
+/// user database cannot be read).
+///
+/// The owner and creator of an IPC object are ids (`uid`, `cuid` in its stat row);
+/// this is how `ipcs` shows them as names. The lookup goes through the C library's
+/// name service, so it may read files or ask a directory service: cache the result
+/// when showing many objects.
+///
+/// ```
+/// use ipckit::process::{group_name, user_name};
+/// assert_eq!(user_name(0).as_deref(), Some("root"));
+/// assert_eq!(group_name(0).as_deref(), Some("root"));
+/// assert_eq!(user_name(3_999_999_999), None);
+/// ```
+///
+/// References: [getpwuid_r(3)](https://man7.org/linux/man-pages/man3/getpwuid_r.3.html).
+pub fn user_name(uid: u32) -> Option<String> {
+    sys::user::user_name(uid)
+}
+
+/// `getgrgid_r`—The name of group `gid`, or `None` if no group has it (or the group
+/// database cannot be read). The group counterpart of [`user_name`].
+///
+/// References: [getgrgid_r(3)](https://man7.org/linux/man-pages/man3/getgrgid_r.3.html).
+pub fn group_name(gid: u32) -> Option<String> {
+    sys::user::group_name(gid)
+}
+
+/// `localtime_r`—The offset of this process's local time from UTC at `epoch_secs`,
+/// in seconds east (3600 for UTC+1), following `TZ` as C programs do; `None` if the
+/// time is out of the C library's range.
+///
+/// IPC objects record times as seconds since the epoch (the `*time` fields of stat
+/// rows); adding this offset gives the local wall-clock time `ipcs` prints.
+///
+/// References: [localtime_r(3)](https://man7.org/linux/man-pages/man3/localtime_r.3.html),
+/// [tzset(3)](https://man7.org/linux/man-pages/man3/tzset.3.html).
+pub fn utc_offset(epoch_secs: i64) -> Option<i64> {
+    sys::time::utc_offset(epoch_secs)
+}
+
 /// Whether a process with this pid exists (`kill(pid, 0)`).
 ///
 /// A process owned by another user counts as alive (`EPERM`). A zombie (exited, not yet

@@ -15,6 +15,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use ipckit::NotNow;
 use ipckit::process::{self, Signal};
 use ipckit::sysv::msg::{MsgQueue, Select};
 use ipckit::sysv::sem::SemSet;
@@ -348,7 +349,9 @@ fn part_msg() -> Result<(), Fail> {
         format!("the sender has exited; its {} messages ({} bytes) wait in the kernel", st.qnum, st.cbytes),
     )?;
 
-    let (t, s): (i64, Score) = crate::util::not_now(q.recv_pod(Select::Type(2), Wait::NoWait))?
+    let (t, s): (i64, Score) = q
+        .recv_pod(Select::Type(2), Wait::NoWait)
+        .now()?
         .ok_or_else(|| Fail::Msg("the score record is missing".into()))?;
     let name = String::from_utf8_lossy(&s.name).trim_end_matches('\0').to_string();
     say(
@@ -360,13 +363,15 @@ fn part_msg() -> Result<(), Fail> {
     )?;
     let show =
         |m: ipckit::sysv::msg::Message| format!("type {} \"{}\"", m.mtype, String::from_utf8_lossy(&m.data));
-    let m = crate::util::not_now(q.recv_vec(Select::UpTo(3), Wait::NoWait))?
+    let m = q
+        .recv_vec(Select::UpTo(3), Wait::NoWait)
+        .now()?
         .ok_or_else(|| Fail::Msg("message missing".into()))?;
     say("receiver", format!("msgrcv(..., -3, 0): the lowest type <= 3 -> {}", show(m)))?;
-    let m = crate::util::not_now(q.recv_vec(Select::Any, Wait::NoWait))?
-        .ok_or_else(|| Fail::Msg("message missing".into()))?;
+    let m =
+        q.recv_vec(Select::Any, Wait::NoWait).now()?.ok_or_else(|| Fail::Msg("message missing".into()))?;
     say("receiver", format!("msgrcv(..., 0, 0): the first message left -> {}", show(m)))?;
-    let none = crate::util::not_now(q.recv_vec(Select::Any, Wait::NoWait))?;
+    let none = q.recv_vec(Select::Any, Wait::NoWait).now()?;
     say(
         "receiver",
         format!(

@@ -1,4 +1,4 @@
-//! The `bridge` part of `ipckit demo`: the seed's sender and receiver on two "hosts"
+//! The `bridge` part of `ipckit demo`: the C-style sender and receiver on two "hosts"
 //! (two queues with different keys), joined by `ipckit bridge out` and `ipckit bridge
 //! in` through a private nats-server on a free loopback port. Skipped, with how to
 //! install it, when nats-server is missing.

@@ -1,6 +1,6 @@
 //! The socket parts of `ipckit demo`: `socket` (a server and an unrelated client over
 //! a Unix socket, credentials, a pipe end and a memfd channel passed across) and `net`
-//! (the seed's sender/receiver pair over TCP on the loopback).
+//! (the C-style sender/receiver pair over TCP on the loopback).
 //!
 //! A child module of `demo`, so that it shares its narration, helper processes and
 //! clean-up registry.

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use base64::Engine;
 use ipckit::posix::mq::{MsgQueue, QueueAttr};
-use ipckit::{ErrorKind, Mode, Wait};
+use ipckit::{ErrorKind, Mode, NotNow, Wait};
 use serde::Serialize;
 
 use crate::cli::{Format, RecvArgs, SendArgs};
@@ -73,12 +73,11 @@ pub fn send(a: SendArgs) -> Res {
     let data =
         if a.data.is_empty() { read_stdin(q.msgsize(), "sent")? } else { a.data.join(" ").into_bytes() };
     let wait = if a.nowait { Wait::NoWait } else { Wait::Block };
-    match q.send_with(&data, prio, wait) {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e) if e.is_not_now() => {
+    match q.send_with(&data, prio, wait).now()? {
+        Some(()) => Ok(ExitCode::SUCCESS),
+        None => {
             Err(Fail::Msg(format!("mq_send({}): the queue is full; nothing was sent (--nowait)", q.name())))
         }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -149,11 +148,7 @@ pub fn recv(a: RecvArgs) -> Res {
     let mut out = util::stdout();
     let mut got = 0usize;
     while a.all || got < a.count {
-        let got_one = match q.recv_with(&mut buf, wait) {
-            Ok(r) => Some((r.len, r.priority)),
-            Err(e) if e.is_not_now() => None,
-            Err(e) => return Err(e.into()),
-        };
+        let got_one = q.recv_with(&mut buf, wait).now()?.map(|r| (r.len, r.priority));
         let Some((len, prio)) = got_one else {
             if a.all {
                 break;

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use base64::Engine;
+use ipckit::NotNow;
 use ipckit::Wait;
 use ipckit::limits::Limit;
 use ipckit::sysv::msg::{Message, Oversize, Select};
@@ -127,14 +128,16 @@ pub fn run(a: RecvArgs) -> Res {
             )));
         }
         let next = match limit {
-            Some(_) => util::not_now(q.recv_with(
-                &mut buf,
-                select,
-                if a.truncate { Oversize::Truncate } else { Oversize::Refuse },
-                wait,
-            ))?
-            .map(|r| (Message { mtype: r.mtype, data: buf[..r.len].to_vec() }, r.truncated)),
-            None => util::not_now(q.recv_vec(select, wait))?.map(|m| (m, false)),
+            Some(_) => q
+                .recv_with(
+                    &mut buf,
+                    select,
+                    if a.truncate { Oversize::Truncate } else { Oversize::Refuse },
+                    wait,
+                )
+                .now()?
+                .map(|r| (Message { mtype: r.mtype, data: buf[..r.len].to_vec() }, r.truncated)),
+            None => q.recv_vec(select, wait).now()?.map(|m| (m, false)),
         };
         let Some((msg, truncated)) = next else {
             if a.all {

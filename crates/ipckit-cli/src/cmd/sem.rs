@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use ipckit::NotNow;
 use ipckit::registry;
 use ipckit::sysv::sem::{self, SemOp, SemSet};
 
@@ -30,9 +31,9 @@ fn apply(
     what: &str,
 ) -> Result<(), Fail> {
     let done = if nowait {
-        crate::util::not_now(set.try_op(ops))?
+        set.try_op(ops).now()?
     } else if let Some(d) = t {
-        crate::util::not_now(set.op_timeout(ops, d))?
+        set.op_timeout(ops, d).now()?
     } else {
         set.op(ops)?;
         Some(())

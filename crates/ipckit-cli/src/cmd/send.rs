@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use ipckit::NotNow;
 use ipckit::limits::Limit;
 use ipckit::sysv::msg::MsgQueue;
 use ipckit::{Mode, Wait};
@@ -48,7 +49,7 @@ pub fn run(a: SendArgs) -> Res {
         a.data.join(" ").into_bytes()
     };
     let wait = if a.nowait { Wait::NoWait } else { Wait::Block };
-    if crate::util::not_now(q.send_with(&data, a.mtype, wait))?.is_none() {
+    if q.send_with(&data, a.mtype, wait).now()?.is_none() {
         return Err(Fail::Msg(format!(
             "msgsnd(id {}): the queue is full; nothing was sent (--nowait)",
             q.id()

@@ -1,5 +1,5 @@
 //! The protocol shared by `msg_sender` and `msg_receiver`: the Rust side of the
-//! seed's `proto.h`, which C programs include (see `tests/c/proto.h`).
+//! C header `proto.h`, which the C programs include (see `tests/c/proto.h`).
 //!
 //! ```c
 //! #define NAMESIZE 32

@@ -186,9 +186,5 @@ impl Local {
 
 /// A non-waiting call's outcome as "done" (`true`) or "not now" (`false`).
 fn ready(r: Result<()>) -> Result<bool> {
-    match r {
-        Ok(()) => Ok(true),
-        Err(e) if e.is_not_now() => Ok(false),
-        Err(e) => Err(e),
-    }
+    Ok(crate::NotNow::now(r)?.is_some())
 }

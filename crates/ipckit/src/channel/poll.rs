@@ -61,7 +61,7 @@ use super::endpoint::{Receiver, Sender};
 use super::peer;
 use super::ring::{PollSlot, Wake};
 use super::sync::Ordering;
-use crate::error::{Error, ErrorKind, Object, Result};
+use crate::error::{Error, ErrorKind, NotNow, Object, Result};
 use crate::sys::{self, Errno};
 use crate::wait::Wait;
 
@@ -450,9 +450,8 @@ impl Drop for PollSender {
 /// The channel's "not now" error ([`Error::is_not_now`](crate::Error::is_not_now)) as an [`Attempt`]; the one place that
 /// knows the convention of the inner calls.
 fn opt<T>(r: Result<T>) -> Result<Attempt<T>> {
-    match r {
-        Ok(v) => Ok(Attempt::Got(v)),
-        Err(e) if e.is_not_now() => Ok(Attempt::Nothing),
-        Err(e) => Err(e),
-    }
+    Ok(match r.now()? {
+        Some(v) => Attempt::Got(v),
+        None => Attempt::Nothing,
+    })
 }

@@ -178,6 +178,11 @@ pub const PIPE_BUF: usize = sys::pipe::PIPE_BUF;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
+/// # Errors
+///
+/// [`ErrorKind::LimitExceeded`] when the process has `RLIMIT_NOFILE` descriptors open,
+/// or the system its `/proc/sys/fs/file-max`.
+///
 /// References: [pipe(2)](https://man7.org/linux/man-pages/man2/pipe.2.html).
 #[doc(alias = "pipe2")]
 pub fn pipe() -> Result<(PipeReader, PipeWriter)> {
@@ -551,6 +556,12 @@ impl PipeWriter {
     /// assert!(err.to_string().contains("PIPE_BUF"));
     /// # Ok::<(), ipckit::Error>(())
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] for a frame longer than `PIPE_BUF` (nothing is written);
+    /// [`ErrorKind::BrokenPipe`] when no reader is left; [`ErrorKind::WouldBlock`] on a
+    /// non-blocking end without room for the whole frame (nothing is written).
     ///
     /// References: [pipe(7)](https://man7.org/linux/man-pages/man7/pipe.7.html)
     /// ("PIPE_BUF"), [POSIX write()](https://pubs.opengroup.org/onlinepubs/9799919799/functions/write.html).

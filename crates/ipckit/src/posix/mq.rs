@@ -117,6 +117,15 @@ impl MsgQueue {
     /// The queue gets exactly `mode`: `mq_open` applies the process umask (022 turns
     /// 0666 into 0644), so the mode is set again with `fchmod` after creation; if that
     /// fails the new queue is unlinked again.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] for a bad name (empty, too long, or with a `/` after the
+    /// first character); [`ErrorKind::AlreadyExists`] when the name is taken;
+    /// [`ErrorKind::LimitExceeded`] for a capacity or message size above
+    /// `/proc/sys/fs/mqueue/msg_max` / `msgsize_max` (without `CAP_SYS_RESOURCE`), or when
+    /// the user already has `/proc/sys/fs/mqueue/queues_max` queues or its `RLIMIT_MSGQUEUE`
+    /// is used up.
     #[doc(alias = "mq_open")]
     pub fn create(name: &str, attr: QueueAttr, mode: Mode) -> Result<MsgQueue> {
         let (full, c) = super::c_name("mq_open", name)?;
@@ -153,6 +162,12 @@ impl MsgQueue {
     }
 
     /// `mq_open(name, O_RDWR)`—Opens an existing queue.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] when no queue has the name; [`ErrorKind::PermissionDenied`]
+    /// when its mode refuses reading and writing; [`ErrorKind::InvalidInput`] for a bad
+    /// name.
     pub fn open(name: &str) -> Result<MsgQueue> {
         let (full, c) = super::c_name("mq_open", name)?;
         let fd = sys::posix_mq::mq_open(&c, false, true, true, false, 0, None)
@@ -258,6 +273,14 @@ impl MsgQueue {
 
     /// `mq_timedsend`—Sends, waiting as `wait` says; "not now"
     /// ([`Error::is_not_now`]) if it ran out of time.
+    ///
+    /// # Errors
+    ///
+    /// "Not now" ([`ErrorKind::WouldBlock`] or [`ErrorKind::TimedOut`]) when the queue
+    /// stayed full, with nothing sent; [`ErrorKind::MessageTooLarge`] for a message longer
+    /// than the queue's message size; [`ErrorKind::InvalidInput`] for a priority at or
+    /// above `MQ_PRIO_MAX`;
+    /// [`ErrorKind::Interrupted`] when a signal ends the wait.
     #[doc(alias = "mq_timedsend")]
     pub fn send_with(&self, data: &[u8], prio: u32, wait: Wait) -> Result<()> {
         self.check_send_len(data)?;
@@ -297,6 +320,13 @@ impl MsgQueue {
 
     /// `mq_timedreceive`—Receives, waiting as `wait` says; "not now"
     /// ([`Error::is_not_now`]) if it ran out of time.
+    ///
+    /// # Errors
+    ///
+    /// "Not now" ([`ErrorKind::WouldBlock`] or [`ErrorKind::TimedOut`]) when the queue
+    /// stayed empty; [`ErrorKind::InvalidInput`] when `buf` is shorter than the queue's
+    /// message size (checked before receiving, so nothing is taken);
+    /// [`ErrorKind::Interrupted`] when a signal ends the wait.
     #[doc(alias = "mq_timedreceive")]
     pub fn recv_with(&self, buf: &mut [u8], wait: Wait) -> Result<Received> {
         self.check_recv_buf(buf)?;

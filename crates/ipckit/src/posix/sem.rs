@@ -293,6 +293,12 @@ impl NamedSemaphore {
     /// `sem_open(name, O_CREAT | O_EXCL, mode, value)`—Creates a new semaphore holding
     /// `value`; fails with [`ErrorKind::AlreadyExists`] if the name is taken. The
     /// mode is exactly `mode`, whatever the umask (see the [module docs](self)).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AlreadyExists`] when the name is taken; [`ErrorKind::InvalidInput`] for
+    /// a bad name or a `value` above `SEM_VALUE_MAX`; [`ErrorKind::PermissionDenied`] when
+    /// `/dev/shm` refuses the caller.
     #[doc(alias = "sem_open")]
     pub fn create(name: &str, value: u32, mode: Mode) -> Result<NamedSemaphore> {
         let (full, c) = super::c_name("sem_open", name)?;
@@ -308,6 +314,12 @@ impl NamedSemaphore {
     }
 
     /// `sem_open(name, 0)`—Opens an existing semaphore.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] when no semaphore has the name;
+    /// [`ErrorKind::PermissionDenied`] when its mode refuses the caller;
+    /// [`ErrorKind::InvalidInput`] for a bad name.
     pub fn open(name: &str) -> Result<NamedSemaphore> {
         let (full, c) = super::c_name("sem_open", name)?;
         let sem = sys::posix_sem::sem_open(&c, SemOpenHow::Open, 0, 0).map_err(|e| open_error(&full, e))?;

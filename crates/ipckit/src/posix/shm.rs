@@ -67,6 +67,15 @@ impl ShmObject {
     /// The object gets exactly `mode`: `shm_open` applies the process umask (022 turns
     /// 0666 into 0644), so the mode is set again with `fchmod` after creation.
     /// If that or sizing fails, the new name is unlinked again: nothing is left behind.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AlreadyExists`] when the name is taken; [`ErrorKind::InvalidInput`] for
+    /// a bad name; [`ErrorKind::PermissionDenied`] when `/dev/shm` refuses the caller;
+    /// [`ErrorKind::LimitExceeded`] when the system is out of descriptors. `/dev/shm` is a
+    /// tmpfs that reserves nothing: a `size` beyond what is free there is accepted, and
+    /// touching the pages that do not fit fails later (`SIGBUS`); compare with
+    /// [`fs_size`](Self::fs_size) first.
     #[doc(alias = "shm_open")]
     pub fn create(name: &str, size: usize, mode: Mode) -> Result<ShmObject> {
         let (full, c) = super::c_name("shm_open", name)?;
@@ -92,6 +101,12 @@ impl ShmObject {
     }
 
     /// `shm_open(name, O_RDWR)`—Opens an existing named object for reading and writing.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] when no object has the name;
+    /// [`ErrorKind::PermissionDenied`] when its mode refuses reading and writing;
+    /// [`ErrorKind::InvalidInput`] for a bad name.
     pub fn open(name: &str) -> Result<ShmObject> {
         ShmObject::open_with(name, false)
     }
@@ -213,6 +228,12 @@ impl ShmObject {
     }
 
     /// `mmap(MAP_SHARED, PROT_READ | PROT_WRITE)`—Maps the whole object read-write.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`] when the object was opened read-only;
+    /// [`ErrorKind::NotInitialized`] for an object of size 0; [`ErrorKind::LimitExceeded`]
+    /// when the process's address space is full or limited (`RLIMIT_AS`).
     #[doc(alias = "mmap")]
     pub fn map(&self) -> Result<Mapping> {
         self.map_with(false)

@@ -322,6 +322,13 @@ fn check_mtype(op: &'static str, obj: Object, mtype: i64) -> Result<std::ffi::c_
 
 impl MsgQueue {
     /// `msgget(key, flags)`—Gets a queue as `how` says, creating it with `mode`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] when opening a key no queue has; [`ErrorKind::AlreadyExists`]
+    /// when creating exclusively a key that is taken; [`ErrorKind::PermissionDenied`] when
+    /// the queue's mode refuses the caller; [`ErrorKind::LimitExceeded`] when the system
+    /// already has `MSGMNI` queues (`/proc/sys/kernel/msgmni`).
     #[doc(alias = "msgget")]
     pub fn get(key: Key, how: Create, mode: Mode) -> Result<MsgQueue> {
         let (id, created) = get_id(
@@ -446,6 +453,14 @@ impl MsgQueue {
     }
 
     /// Sends as `wait` says; "not now" ([`Error::is_not_now`]) if the queue stayed full.
+    ///
+    /// # Errors
+    ///
+    /// "Not now" ([`ErrorKind::WouldBlock`] or [`ErrorKind::TimedOut`]) when the queue
+    /// stayed full, with nothing sent; [`ErrorKind::InvalidInput`] for an `mtype` that is
+    /// not positive; [`ErrorKind::LimitExceeded`] for a message longer than `MSGMAX`
+    /// (`/proc/sys/kernel/msgmax`); [`ErrorKind::Removed`] when the queue is removed while
+    /// the call waits; [`ErrorKind::Interrupted`] when a signal ends the wait.
     pub fn send_with(&self, data: &[u8], mtype: i64, wait: Wait) -> Result<()> {
         let t = check_mtype("msgsnd", self.obj(), mtype)?;
         with_scratch(MTYPE_SIZE + data.len(), |buf| {
@@ -575,6 +590,14 @@ impl MsgQueue {
     /// longer than `buf` is cut to fit (and [`Received::truncated`] says so); with
     /// [`Oversize::Refuse`], such a message is an error and stays in the queue. "Not now" ([`Error::is_not_now`])
     /// when nothing matched in time.
+    ///
+    /// # Errors
+    ///
+    /// "Not now" ([`ErrorKind::WouldBlock`] or [`ErrorKind::TimedOut`]) when no message
+    /// matched in time; [`ErrorKind::MessageTooLarge`] with [`Oversize::Refuse`] when the
+    /// message does not fit `buf` (it stays in the queue); [`ErrorKind::Removed`] when the
+    /// queue is removed while the call waits; [`ErrorKind::Interrupted`] when a signal ends
+    /// the wait; [`ErrorKind::PermissionDenied`] without read permission.
     pub fn recv_with(
         &self,
         buf: &mut [u8],

@@ -125,6 +125,15 @@ impl SemSet {
     /// (0 accepts any). A new set's values are all 0 and its `sem_otime` is unset; to
     /// create with initial values and no race, use [`create`](Self::create) or
     /// [`open_or_create`](Self::open_or_create).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] when opening a key no set has; [`ErrorKind::AlreadyExists`]
+    /// when creating exclusively a key that is taken; [`ErrorKind::PermissionDenied`] when
+    /// the set's mode refuses the caller; [`ErrorKind::LimitExceeded`] for more than
+    /// `SEMMSL` semaphores in a set, or when the system already has `SEMMNI` sets (both in
+    /// `/proc/sys/kernel/sem`); [`ErrorKind::InvalidInput`] when an existing set is smaller
+    /// than `nsems`.
     #[doc(alias = "semget")]
     pub fn get(key: Key, how: Create, nsems: usize, mode: Mode) -> Result<SemSet> {
         let n = i32::try_from(nsems).map_err(|_| {
@@ -325,6 +334,14 @@ impl SemSet {
     ///
     /// Only an operation flagged `IPC_NOWAIT` can make it return without applying
     /// anything: then it fails with [`ErrorKind::WouldBlock`].
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::WouldBlock`] when an operation flagged `IPC_NOWAIT` cannot proceed
+    /// (nothing is applied); [`ErrorKind::LimitExceeded`] for more than `SEMOPM` operations,
+    /// or a result above `SEMVMX` (32767); [`ErrorKind::InvalidInput`] for a semaphore
+    /// number outside the set; [`ErrorKind::Removed`] when the set is removed while the call
+    /// waits; [`ErrorKind::Interrupted`] when a signal ends the wait.
     pub fn op(&self, ops: &[SemOp]) -> Result<()> {
         self.op_raw(ops, None)
     }

@@ -118,6 +118,15 @@ impl fmt::Debug for ShmSegment {
 impl ShmSegment {
     /// `shmget(key, size, flags)`—Gets a segment as `how` says. `size` is the size of a
     /// new segment; when opening, the least size accepted (0 accepts any).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`] when opening a key no segment has; [`ErrorKind::AlreadyExists`]
+    /// when creating exclusively a key that is taken; [`ErrorKind::PermissionDenied`] when
+    /// the segment's mode refuses the caller; [`ErrorKind::LimitExceeded`] for a size above
+    /// `SHMMAX` or beyond what `SHMALL` leaves (`/proc/sys/kernel/shmmax`, `shmall`), or
+    /// when the system already has `SHMMNI` segments; [`ErrorKind::InvalidInput`] when an
+    /// existing segment is smaller than `size`.
     #[doc(alias = "shmget")]
     pub fn get(key: Key, how: Create, size: usize, mode: Mode, flags: ShmFlags) -> Result<ShmSegment> {
         if size == 0 && how != Create::Open {
@@ -229,6 +238,12 @@ impl ShmSegment {
     }
 
     /// `shmat(id, NULL, flags)`—Attaches the segment at an address the kernel picks.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PermissionDenied`] when the segment's mode refuses the access asked
+    /// for; [`ErrorKind::LimitExceeded`] when the process's address space is full or limited
+    /// (`RLIMIT_AS`).
     #[allow(unsafe_code)]
     pub fn attach_with(&self, flags: AttachFlags) -> Result<Attachment> {
         // SAFETY: a null address lets the kernel pick a free range, so no existing

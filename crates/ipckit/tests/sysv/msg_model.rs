@@ -2,7 +2,7 @@
 //! sequences of sends and receives (proptest).
 
 use ipckit::sysv::msg::{MsgQueue, Select};
-use ipckit::{Key, Mode};
+use ipckit::{Key, Mode, NotNow};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -53,11 +53,7 @@ proptest! {
                     model.push((t, body));
                 }
                 Step::Recv(sel) => {
-                    let got = match q.try_recv(&mut buf, sel) {
-                        Ok(r) => Some(r),
-                        Err(e) if e.is_not_now() => None,
-                        Err(e) => panic!("{e}"),
-                    };
+                    let got = q.try_recv(&mut buf, sel).now().unwrap_or_else(|e| panic!("{e}"));
                     let want = model_pick(&model, sel).map(|i| model.remove(i));
                     let got = got.map(|r| (r.mtype, buf[..r.len].to_vec()));
                     prop_assert_eq!(got, want, "selector {:?}", sel);
