@@ -11,3 +11,5 @@ mod util;
 
 mod handoff;
 mod unix;
+mod creds;
+mod registry;

@@ -2,11 +2,11 @@
 //! abstract and a pathname socket made here and in a forked child, with their types,
 //! states and the processes that hold them.
 
-mod util;
+use crate::util;
 
 use ipckit::registry::{self, UnixSocketEntry, UnixSocketState, UnixSocketType};
 use ipckit::socket::{SeqpacketListener, UnixAddr, UnixDatagram, UnixListener, UnixStream};
-use util::{fork, serial, wait_ok};
+use crate::util::{fork, serial, wait_ok};
 
 fn unique(tag: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};

@@ -3,14 +3,14 @@
 //! sender's credentials exactly, whichever handle turned credentials on; an overflow
 //! by a single descriptor is refused and closes what arrived.
 
-mod util;
+use crate::util;
 
 use std::io::{Read, Seek, Write};
 use std::os::fd::{AsFd, OwnedFd};
 
 use ipckit::ErrorKind;
 use ipckit::socket::{INLINE_FDS, UnixDatagram, UnixSeqpacket, UnixStream};
-use util::{fork, serial, wait_ok};
+use crate::util::{fork, serial, wait_ok};
 
 fn file_with(text: &[u8]) -> std::fs::File {
     let mut f = tempfile::tempfile().unwrap();
