@@ -2,7 +2,6 @@
 //! abstract and a pathname socket made here and in a forked child, with their types,
 //! states and the processes that hold them.
 
-use crate::util;
 
 use ipckit::registry::{self, UnixSocketEntry, UnixSocketState, UnixSocketType};
 use ipckit::socket::{SeqpacketListener, UnixAddr, UnixDatagram, UnixListener, UnixStream};
