@@ -2,8 +2,9 @@
 //! runtime bounce a 64-byte message through a pair of channels
 //! (`AsyncSender::send().await`, `AsyncReceiver::recv().await`), against two C
 //! processes bouncing an eventfd counter (`write`/`read`, blocking) — the kernel
-//! wake-up that both pay. Blocks of each alternate; the medians and their ratio are
-//! printed.
+//! wake-up that both pay. Blocks of each alternate; the medians and the per-round
+//! ratios (median, p10-p90) are printed, for the default receive (which parks at
+//! once) and for one that first looks for 10 µs (`set_spin`).
 //!
 //! ```text
 //! cargo run --release -p ipckit-unix --features tokio --example channel_async_rtt [ROUND_TRIPS] [ROUNDS]
@@ -60,7 +61,7 @@ int main(int argc, char **argv) {
         return Err("cc failed".into());
     }
 
-    let ipckit_block = || -> Result<f64, Box<dyn std::error::Error>> {
+    let ipckit_block = |spin: std::time::Duration| -> Result<f64, Box<dyn std::error::Error>> {
         let there = Channel::create_memfd(&ChannelConfig::new())?;
         let back = Channel::create_memfd(&ChannelConfig::new())?;
         // SAFETY: the parent is single-threaded here (its runtime is built after the
@@ -70,6 +71,7 @@ int main(int argc, char **argv) {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 rt.block_on(async {
                     let mut rx = AsyncReceiver::new(there.receiver().unwrap()).unwrap();
+                    rx.set_spin(spin);
                     let mut tx = AsyncSender::new(back.sender().unwrap()).unwrap();
                     let mut buf = [0u8; 64];
                     for _ in 0..n {
@@ -84,6 +86,7 @@ int main(int argc, char **argv) {
         let ns = rt.block_on(async {
             let mut tx = AsyncSender::new(there.sender().unwrap()).unwrap();
             let mut rx = AsyncReceiver::new(back.receiver().unwrap()).unwrap();
+            rx.set_spin(spin);
             let mut buf = [0u8; 64];
             let msg = [7u8; 64];
             let start = Instant::now();
@@ -102,22 +105,32 @@ int main(int argc, char **argv) {
         Ok(String::from_utf8(out.stdout)?.trim().parse()?)
     };
 
-    let (mut ours, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut theirs, mut ours, mut spun) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ratios, mut ratios_spun) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         let c = c_block()?;
-        let i = ipckit_block()?;
+        let i = ipckit_block(std::time::Duration::ZERO)?;
+        let z = ipckit_block(std::time::Duration::from_micros(10))?;
         theirs.push(c);
         ours.push(i);
+        spun.push(z);
         ratios.push(i / c);
+        ratios_spun.push(z / c);
     }
-    let median = |v: &mut Vec<f64>| {
+    // Median, p10 and p90.
+    let q = |v: &mut Vec<f64>| {
         v.sort_by(|a, b| a.total_cmp(b));
-        v[v.len() / 2]
+        let at = |p: f64| v[((v.len() as f64 * p) as usize).min(v.len() - 1)];
+        (at(0.5), at(0.1), at(0.9))
     };
     println!("{n} round trips x {rounds} alternating rounds, 64-byte messages, processes not pinned");
-    println!("eventfd ping-pong (C, blocking)      median {:>9.1} ns", median(&mut theirs));
-    println!("ipckit AsyncSender/AsyncReceiver     median {:>9.1} ns", median(&mut ours));
-    println!("ratio ipckit / eventfd               median {:>9.2} x (per-round ratios)", median(&mut ratios));
+    println!("eventfd ping-pong (C, blocking)         median {:>9.1} ns", q(&mut theirs).0);
+    println!("ipckit async, default (parks at once)   median {:>9.1} ns", q(&mut ours).0);
+    println!("ipckit async, set_spin(10 us)           median {:>9.1} ns", q(&mut spun).0);
+    let (m, lo, hi) = q(&mut ratios);
+    println!("ratio default / eventfd                 median {m:>9.2} x  [p10 {lo:.2} - p90 {hi:.2}]");
+    let (m, lo, hi) = q(&mut ratios_spun);
+    println!("ratio spin 10 us / eventfd              median {m:>9.2} x  [p10 {lo:.2} - p90 {hi:.2}]");
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
