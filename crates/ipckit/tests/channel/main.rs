@@ -20,3 +20,5 @@ mod stream;
 mod timeout;
 mod typed;
 mod with_tokio;
+mod async_spin;
+mod pubsub_join;

@@ -3,7 +3,7 @@
 //! subscriber killed anywhere in between must neither keep its slot for good nor hold
 //! the publisher back. Real processes, real kills; the slot table is read by offset
 //! (slots at 512, 384 bytes each: owner u32 at +0, role state u32 at +8, head at +128).
-mod util;
+use crate::util;
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};

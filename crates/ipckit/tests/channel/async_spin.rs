@@ -4,14 +4,14 @@
 //! processes; with the spin, a killed sender still gives `Disconnected`.
 #![cfg(feature = "tokio")]
 
-mod util;
+use crate::util;
 
 use std::time::Duration;
 
 use ipckit::ErrorKind;
 use ipckit::channel::{AsyncReceiver, AsyncSender, Channel, ChannelConfig};
 use ipckit::process::Signal;
-use util::{fork, wait_ok};
+use crate::util::{fork, wait_ok};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
