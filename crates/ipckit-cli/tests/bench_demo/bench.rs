@@ -116,3 +116,34 @@ fn help_lists_every_mechanism_with_its_meaning() {
         );
     }
 }
+
+#[test]
+fn bridge_rows_compare_with_raw_nats_or_say_why_they_are_skipped() {
+    let out = ok(&["bench", "--quick", "--json", "-m", "bridge", "-s", "64"]);
+    let report: serde_json::Value = serde_json::from_slice(&out).expect("one JSON document");
+    let rows = report["rows"].as_array().expect("rows");
+    let variants: Vec<&str> = rows.iter().map(|r| r["variant"].as_str().unwrap()).collect();
+    assert_eq!(variants, ["ipckit", "raw"], "{report}");
+    let installed = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists());
+    if !installed {
+        // Skipped rows say why; no comparison is made.
+        assert!(rows.iter().all(|r| r["skipped"].as_str().is_some_and(|s| s.contains("nats-server"))));
+        assert_eq!(report["comparisons"].as_array().map(Vec::len), Some(0));
+        return;
+    }
+    assert!(rows.iter().all(|r| r["rtt_p50_ns"].as_f64().is_some_and(|v| v > 0.0)), "{report}");
+    assert!(rows[0]["msgs_per_s"].as_f64().is_some_and(|v| v > 0.0), "{report}");
+    let c = report["comparisons"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["what"] == "bridge 64 B round trip / raw NATS request-reply"))
+        .expect("the bridge compared with raw NATS");
+    assert_eq!(c["wanted"], "<= 1.5");
+    assert_eq!(c["met"].as_bool().unwrap(), c["ratio_p50"].as_f64().unwrap() <= 1.5, "{c}");
+    let checks = report["checks"].as_array().expect("checks");
+    let t =
+        checks.iter().find(|c| c["what"] == "bridge 64 B throughput, messages/s").expect("throughput check");
+    assert_eq!(t["wanted"], ">= 50000");
+    assert_eq!(t["met"].as_bool().unwrap(), t["measured"].as_f64().unwrap() >= 50000.0, "{t}");
+}

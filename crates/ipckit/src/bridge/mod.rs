@@ -359,13 +359,21 @@ async fn connect(opts: &Options, stats: Arc<Stats>) -> Result<async_nats::Client
     }
     let client = co.connect(opts.server.as_str()).await.map_err(|e| {
         use async_nats::ConnectErrorKind as K;
+        // rustls reports a certificate it does not trust, or a server that does not
+        // speak TLS, as an I/O error.
+        let text = e.to_string();
+        let wants_tls = opts.require_tls || opts.server.starts_with("tls://") || opts.tls_ca.is_some();
+        let tls = e.kind() == K::Tls
+            || (wants_tls && ["certificate", "corrupt message", "handshake"].iter().any(|w| text.contains(w)));
         let kind = match e.kind() {
+            _ if tls => ErrorKind::PermissionDenied,
             K::ServerParse | K::Dns => ErrorKind::InvalidInput,
             K::Authentication | K::AuthorizationViolation => ErrorKind::PermissionDenied,
             K::TimedOut => ErrorKind::TimedOut,
             _ => ErrorKind::Disconnected,
         };
         let what = match e.kind() {
+            _ if tls => "the TLS handshake failed (does the server speak TLS, and did the CA certificate sign its certificate?)",
             K::AuthorizationViolation | K::Authentication => "the server refused the credentials",
             K::ServerParse => "not a server URL",
             K::Io | K::TimedOut | K::MaxReconnects => {
