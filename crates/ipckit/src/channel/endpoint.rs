@@ -353,6 +353,62 @@ impl Channel {
         })
     }
 
+    /// Takes the receiving end over from a process that took it and died without
+    /// closing it (killed, or one that left the end open on purpose, as the NATS
+    /// bridge's exporter does): the messages its predecessor had not freed are
+    /// received again, from the first one.
+    ///
+    /// An end nobody has taken is simply taken. Fails with
+    /// [`ErrorKind::AlreadyExists`] while the holder's process lives, when the end
+    /// was closed (a closed end is never reopened), or when another process is
+    /// taking it over at the same moment. Across pid namespaces a holder cannot be
+    /// seen to die, and is taken for alive.
+    ///
+    /// The sender's count of published messages then serves as the count of messages
+    /// taken before, so the check for messages lost to damage misses up to as many
+    /// messages as the ring held at the takeover.
+    pub fn take_over_receiver(&self) -> Result<Receiver> {
+        let op = "channel take over";
+        let h = self.shared.header();
+        let role = &h.rx.0;
+        match role.state.load(Ordering::Acquire) {
+            ROLE_FREE => return self.receiver(),
+            ROLE_CLOSED => {
+                let pid = role.pid.load(Ordering::Acquire);
+                return Err(Error::new(op, self.shared.obj(), ErrorKind::AlreadyExists).with_detail(
+                    format!(
+                        "the receiver end was taken (by pid {pid}) and closed; a closed end is never reopened"
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        let pid = role.pid.load(Ordering::Acquire);
+        if pid == 0 || !peer::is_gone(role) {
+            return Err(Error::new(op, self.shared.obj(), ErrorKind::AlreadyExists)
+                .with_detail(format!("the receiver end is held by pid {pid}, which is alive")));
+        }
+        // AcqRel: one taker wins; its record below follows the claim.
+        if role.pid.compare_exchange(pid, 0, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return Err(Error::new(op, self.shared.obj(), ErrorKind::AlreadyExists)
+                .with_detail("another process is taking the receiver end over"));
+        }
+        let me = peer::current();
+        peer::record(role, me);
+        let g = self.shared.geometry;
+        // Acquire pairs with the Release stores of the consumer that stopped.
+        let head = h.head.0.load(Ordering::Acquire);
+        let published = h.tx.0.count.load(Ordering::Acquire);
+        Ok(Receiver {
+            ring: self.shared.ring(),
+            shared: Arc::clone(&self.shared),
+            cons: Consumer::resume(head, published, g.capacity, g.max_message, g.align),
+            watch: peer::Watch::new(),
+            strategy: WaitStrategy::default(),
+            pid: me.pid,
+        })
+    }
+
     /// Takes the receiving end. Fails with [`ErrorKind::AlreadyExists`] if a process
     /// took it before.
     pub fn receiver(&self) -> Result<Receiver> {
@@ -807,6 +863,28 @@ impl Receiver {
         self.ring.read(rec.off, &mut buf[..len]);
         self.finish(rec);
         Ok(len)
+    }
+
+    /// A copy of the message `index` places behind the next one (0: the next one),
+    /// receiving nothing; `None` when fewer messages are there.
+    #[cfg(feature = "nats")]
+    pub(crate) fn peek_nth(&mut self, index: usize) -> Result<Option<Vec<u8>>> {
+        let mut pos = self.cons.position();
+        let mut i = 0;
+        loop {
+            match self.cons.look_at(&self.ring, pos).map_err(|f| corrupted("peek", &self.shared, f))? {
+                None => return Ok(None),
+                Some((rec, _)) if i == index => {
+                    let mut v = vec![0u8; rec.len as usize];
+                    self.ring.read(rec.off, &mut v);
+                    return Ok(Some(v));
+                }
+                Some((_, next)) => {
+                    pos = next;
+                    i += 1;
+                }
+            }
+        }
     }
 
     /// Receives a message into a new `Vec`, waiting for one.
