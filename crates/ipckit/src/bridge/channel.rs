@@ -20,7 +20,8 @@
 //!
 //! **Importer.** A send into a full ring is back-pressure: the importer waits and
 //! tries again; nothing is dropped. The largest message is the channel's
-//! `max_message`.
+//! `max_message`. A sending end cannot be taken over: once the importer stops (or
+//! is killed), no importer can be started again on that channel.
 
 use std::mem::ManuallyDrop;
 use std::sync::Mutex;

@@ -98,6 +98,9 @@
 //! pipe's bytes are lost if the importer and every reader close it. A line-framed
 //! FIFO refuses a message that holds a newline: the importer stops with an error
 //! and the message stays in the stream. Into a channel, a full ring is waited on.
+//! A channel's sending end is taken once and cannot be taken over: an importer
+//! that stopped or was killed cannot be started again on the same channel (its
+//! receiver sees [`ErrorKind::Disconnected`] after the last message).
 //!
 //! **Server.** With file storage, a restarted server keeps the stream, the consumer
 //! and the de-duplication table; both bridges reconnect by themselves and retry.
