@@ -2,7 +2,8 @@
 //! across byte for byte and in order (FIFO to FIFO in both framings, channel to
 //! channel, and mixed with a System V queue), writers coming and going, back-pressure
 //! (no FIFO reader, a full channel), messages the far side cannot take, and the FIFO
-//! exporter SIGKILLed mid-stream and restarted: exactly the messages sent, once each.
+//! and channel exporters SIGKILLed mid-stream and restarted: exactly the messages
+//! sent, once each.
 
 mod bridge_util;
 
@@ -409,11 +410,105 @@ fn a_channel_exporter_stops_when_the_sender_closes_after_publishing_everything()
     let mut reader = FrameReader::open(&fb, false);
     let want: Vec<Vec<u8>> = (0..20).map(|n| format!("last words {n}").into_bytes()).collect();
     assert_eq!(reader.take(20, Duration::from_secs(30)), want);
-    // A channel's ends are taken once: a second exporter says so.
-    let out = bridge_output(&["out", "--channel", &na, "--subject", "t.close", "--server", &srv.url()]);
+    // A second exporter takes the receiving end over (the first left it open), finds
+    // the sender closed and nothing left, and stops the same way: nothing twice.
+    let st = s(&dir.path().join("out.state"));
+    let out = bridge_output(&[
+        "out",
+        "--channel",
+        &na,
+        "--subject",
+        "t.close",
+        "--server",
+        &srv.url(),
+        "--state",
+        &st,
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("receiver"), "{err}");
+    assert!(err.contains("closed its end"), "{err}");
+    assert_eq!(reader.next(Duration::from_millis(500)), None, "a message came twice");
+}
+
+#[test]
+fn a_channel_exporter_killed_9_mid_stream_is_taken_over_and_loses_and_repeats_nothing() {
+    const COUNT: usize = 10_000;
+    let exe = need_nats!();
+    let srv = Server::start(&exe, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, na) = channel("a", &ChannelConfig::new().with_capacity(16 * 1024));
+    let (cb, nb) = channel("b", &ChannelConfig::new().with_capacity(64 * 1024));
+    let mut out = bridge(&srv, dir.path(), "out", &["out", "--channel", &na], "t.ckill", &[]);
+    let _in = bridge(&srv, dir.path(), "in", &["in", "--channel", &nb], "t.ckill", &[]);
+    let body = |n: usize| format!("message {n:05} {}", ".".repeat(n % 60)).into_bytes();
+    // While the exporter is dead, a send that waits for room sees the receiver gone
+    // (Disconnected) and sends nothing: it is tried again.
+    let mut tx = ca.sender().unwrap();
+    let writer = std::thread::spawn(move || {
+        for n in 0..COUNT {
+            let b = body(n);
+            loop {
+                match tx.send_with(&b, Wait::Timeout(Duration::from_millis(100))) {
+                    Ok(()) => break,
+                    Err(e) if e.is_not_now() || e.kind() == ErrorKind::Disconnected => {}
+                    Err(e) => panic!("send {n}: {e}"),
+                }
+            }
+        }
+        tx
+    });
+    let progress = Arc::new(AtomicUsize::new(0));
+    let mut rx = cb.receiver().unwrap();
+    let receiver = {
+        let progress = progress.clone();
+        std::thread::spawn(move || {
+            let mut got = Vec::with_capacity(COUNT);
+            let mut last = Instant::now();
+            while got.len() < COUNT && last.elapsed() < Duration::from_secs(120) {
+                match rx.recv_vec_with(Wait::Timeout(Duration::from_millis(200))) {
+                    Ok(m) => {
+                        got.push(m);
+                        progress.store(got.len(), Ordering::SeqCst);
+                        last = Instant::now();
+                    }
+                    Err(e) if e.is_not_now() => {}
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            while let Ok(m) = rx.recv_vec_with(Wait::Timeout(Duration::from_secs(1))) {
+                got.push(m);
+            }
+            got
+        })
+    };
+    let seed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    eprintln!("seed {seed}");
+    let mut rng = Rng(seed);
+    for k in 0..8 {
+        let target = k * COUNT / 10 + (rng.next() % (COUNT as u64 / 20)) as usize;
+        while progress.load(Ordering::SeqCst) < target {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_micros(rng.next() % 3000));
+        out.kill9();
+        std::thread::sleep(Duration::from_millis(rng.next() % 50));
+        out.restart();
+    }
+    let _tx = writer.join().unwrap();
+    let got = receiver.join().unwrap();
+    let want: Vec<Vec<u8>> = (0..COUNT).map(body).collect();
+    if got != want {
+        let first = got.iter().zip(&want).position(|(g, w)| g != w).unwrap_or(got.len().min(want.len()));
+        panic!(
+            "seed {seed}: got {} messages, want {}; first difference at {first}: got {:?}, want {:?}\nexporter: {}",
+            got.len(),
+            want.len(),
+            got.get(first).map(|m| String::from_utf8_lossy(m).into_owned()),
+            want.get(first).map(|m| String::from_utf8_lossy(m).into_owned()),
+            out.stderr()
+        );
+    }
 }
 
 /// A small xorshift generator, seeded from the clock (the seed is printed).

@@ -29,8 +29,8 @@ Examples:
   ipckit bridge out --fifo /run/app/events --framing line --create --subject app.events
   ipckit bridge in  --subject app.events --channel /app-events --create
 
-Delivery: nothing is removed from a System V queue or a FIFO before the server has stored it (a
-POSIX queue or a channel is taken from and spooled to disk first); every message
+Delivery: nothing is removed from a System V queue, a FIFO or a channel before the server has
+stored it (a POSIX queue is taken from and spooled to disk first); every message
 carries a Nats-Msg-Id, so a republish after a crash is dropped by the server; the importer puts a
 message into the local queue before acknowledging it, and waits while the queue is full. See the
 README's bridge section for the exact guarantees.";

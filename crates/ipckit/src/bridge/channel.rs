@@ -2,29 +2,40 @@
 //!
 //! The exporter takes the channel's receiving end ([`ChannelEnd::receiver`]), the
 //! importer its sending end ([`ChannelEnd::sender`]); the local program holds the
-//! other end. A channel is one pair: each end is taken once, so a bridge that has
-//! stopped (or was killed) cannot take its end again, and a channel whose other end
+//! other end. A channel is one pair: each end is taken once (a receiving end left
+//! open by a process that is gone can be taken over), and a channel whose other end
 //! closed carries nothing more.
 //!
-//! **Exporter.** A receive removes the message from the ring, so the exporter takes
-//! a batch, writes it to the spool beside its state file, then publishes (as for a
-//! POSIX queue). When the sending program closes its end, the exporter publishes
-//! what the ring still held and stops with [`ErrorKind::Disconnected`].
+//! **Exporter.** It reads messages where they lie in the ring without receiving
+//! them, publishes them, and receives (frees) each only after the server's
+//! acknowledgement, recording the removals as for a System V queue (with the same one
+//! ambiguity: a message freed just before a kill, followed by a byte-identical one,
+//! takes that one for itself). It never closes the receiving end, stopped or killed:
+//! the next exporter takes it over once the process is gone
+//! ([`Channel::take_over_receiver`]), and receives from the first message not freed.
+//! While no exporter runs, a sender waiting for room sees the receiver gone
+//! ([`ErrorKind::Disconnected`]); a sender with room goes on. When the sending
+//! program closes its end, the exporter publishes what the ring held and stops with
+//! [`ErrorKind::Disconnected`].
 //!
 //! **Importer.** A send into a full ring is back-pressure: the importer waits and
 //! tries again; nothing is dropped. The largest message is the channel's
-//! `max_message`.
+//! `max_message`. A sending end cannot be taken over: once the importer stops (or
+//! is killed), no importer can be started again on that channel.
 
+use std::mem::ManuallyDrop;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::LocalMessage;
 use crate::channel::{Channel, Receiver, Sender};
 use crate::error::{Error, ErrorKind, Object, Result};
+use crate::wait::Wait;
 
 #[derive(Debug)]
 enum End {
-    Rx(Receiver),
+    /// Never dropped: the end stays open for the next exporter to take over.
+    Rx(ManuallyDrop<Receiver>),
     Tx(Sender),
 }
 
@@ -41,16 +52,50 @@ pub struct ChannelEnd {
 }
 
 impl ChannelEnd {
-    /// The exporter's end: takes the channel's receiving end.
+    /// The exporter's end: takes the channel's receiving end, or takes it over from
+    /// an exporter that is gone ([`Channel::take_over_receiver`]). The end is never
+    /// closed, so that the next exporter can take it over.
     pub fn receiver(channel: &Channel) -> Result<ChannelEnd> {
-        let rx = channel.receiver()?;
+        let rx = channel.take_over_receiver()?;
         let object = rx.object();
         Ok(ChannelEnd {
-            end: Mutex::new(End::Rx(rx)),
+            end: Mutex::new(End::Rx(ManuallyDrop::new(rx))),
             object,
             max: channel.max_message(),
             closed: AtomicBool::new(false),
         })
+    }
+
+    pub(crate) fn is_receiver(&self) -> bool {
+        matches!(&*self.end(), End::Rx(_))
+    }
+
+    /// A copy of the message `index` places behind the next one, receiving nothing.
+    pub(crate) fn peek(&self, index: usize) -> Result<Option<LocalMessage>> {
+        let mut end = self.end();
+        let End::Rx(rx) = &mut *end else { return Err(self.wrong_end("receive")) };
+        if let Some(body) = rx.peek_nth(index)? {
+            return Ok(Some(LocalMessage { tag: 0, body }));
+        }
+        if index == 0 && rx.is_disconnected() {
+            // The sender is gone: one more look sees everything it published.
+            match rx.peek_nth(0)? {
+                Some(body) => return Ok(Some(LocalMessage { tag: 0, body })),
+                None => self.closed.store(true, Ordering::Relaxed),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Receives (frees) the next message, which [`peek`](Self::peek) showed.
+    pub(crate) fn remove_next(&self) -> Result<Option<LocalMessage>> {
+        let mut end = self.end();
+        let End::Rx(rx) = &mut *end else { return Err(self.wrong_end("receive")) };
+        match rx.recv_vec_with(Wait::NoWait) {
+            Ok(body) => Ok(Some(LocalMessage { tag: 0, body })),
+            Err(e) if e.is_not_now() || e.kind() == ErrorKind::Disconnected => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The importer's end: takes the channel's sending end.

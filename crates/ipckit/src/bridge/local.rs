@@ -5,8 +5,8 @@
 //! publishes first and removes after the server's acknowledgement. A POSIX queue
 //! cannot: its messages are taken, written to a spool file, then published (see the
 //! module docs of [`bridge`](super) for the window this leaves). A FIFO is read
-//! without removing through `tee` (see [`FifoEnd`]); a channel is taken from, and
-//! spooled, like a POSIX queue (see [`ChannelEnd`]).
+//! without removing through `tee` (see [`FifoEnd`]), a channel by reading its ring
+//! in place (see [`ChannelEnd`]).
 
 use super::channel::ChannelEnd;
 use super::fifo::FifoEnd;
@@ -84,7 +84,8 @@ impl Local {
         match self {
             Local::SysvQueue(_) => true,
             Local::Fifo(f) => f.is_reader(),
-            Local::PosixQueue(_) | Local::Channel(_) => false,
+            Local::Channel(c) => c.is_receiver(),
+            Local::PosixQueue(_) => false,
         }
     }
 
@@ -117,7 +118,8 @@ impl Local {
                 }
             },
             Local::Fifo(f) => f.peek(index),
-            Local::PosixQueue(_) | Local::Channel(_) => Err(self.unsupported("peek")),
+            Local::Channel(c) => c.peek(index),
+            Local::PosixQueue(_) => Err(self.unsupported("peek")),
         }
     }
 
@@ -125,6 +127,7 @@ impl Local {
     pub(crate) fn remove_next(&self, buf: &mut Vec<u8>) -> Result<Option<LocalMessage>> {
         match self {
             Local::Fifo(f) => f.remove_next(),
+            Local::Channel(c) => c.remove_next(),
             _ => self.take(buf),
         }
     }

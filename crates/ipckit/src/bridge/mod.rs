@@ -71,12 +71,17 @@
 //! fit in the pipe whole: the exporter grows the pipe to `/proc/sys/fs/pipe-max-size`,
 //! and a larger frame stops it with an error naming that limit.
 //!
-//! **Exporter, channel** ([`ChannelEnd`]). It takes messages from the ring, spools
-//! them and publishes them as for a POSIX queue (the same window). A channel's ends
-//! are taken once: once the exporter has stopped, or was killed, the channel's
-//! receiving end cannot be taken again, and the messages still in the ring stay
-//! there, out of reach. When the sending program closes its end, the exporter
-//! publishes what the ring held and stops with [`ErrorKind::Disconnected`].
+//! **Exporter, channel** ([`ChannelEnd`]). It reads the messages where they lie in
+//! the ring without receiving them, publishes them, and after the acknowledgements
+//! receives (frees) them one by one, recording each removal as for a System V queue
+//! (the same one ambiguity). It never closes the channel's receiving end, stopped or
+//! killed: the next exporter takes it over once the process is gone
+//! ([`Channel::take_over_receiver`](crate::channel::Channel::take_over_receiver)) and
+//! starts from the first message not freed. While no exporter runs, the sending
+//! program's sends go on while the ring has room; one that waits for room fails with
+//! [`ErrorKind::Disconnected`] (nothing sent; it may try again). When the sending
+//! program closes its end, the exporter publishes what the ring held and stops with
+//! [`ErrorKind::Disconnected`].
 //!
 //! **Importer.** Its state file holds the stream sequence of the last message put
 //! into the local object. At start it re-creates its durable consumer to deliver from
@@ -93,6 +98,9 @@
 //! pipe's bytes are lost if the importer and every reader close it. A line-framed
 //! FIFO refuses a message that holds a newline: the importer stops with an error
 //! and the message stays in the stream. Into a channel, a full ring is waited on.
+//! A channel's sending end is taken once and cannot be taken over: an importer
+//! that stopped or was killed cannot be started again on the same channel (its
+//! receiver sees [`ErrorKind::Disconnected`] after the last message).
 //!
 //! **Server.** With file storage, a restarted server keeps the stream, the consumer
 //! and the de-duplication table; both bridges reconnect by themselves and retry.

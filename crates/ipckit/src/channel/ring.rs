@@ -306,6 +306,56 @@ impl Consumer {
         Consumer { head: pos, capacity, max_message, align, consumed: 0 }
     }
 
+    /// A consumer that takes over at `pos` (the shared `head`) from one that stopped
+    /// there, counting `consumed` messages as taken before it (a count at least the
+    /// true one keeps [`peek_counted`](Self::peek_counted) from reporting a loss that
+    /// did not happen).
+    #[cfg_attr(ipckit_loom, allow(dead_code))]
+    pub(crate) fn resume(pos: u64, consumed: u64, capacity: u64, max_message: u64, align: u64) -> Consumer {
+        Consumer { head: pos, capacity, max_message, align, consumed }
+    }
+
+    /// The message at `pos` (a record boundary at or after the consumer's position),
+    /// padding skipped, and the position after it, without moving anything: neither
+    /// the consumer's position nor `head`. The records between the consumer's
+    /// position and the producer's are published and not freed, so the producer does
+    /// not touch them while they are looked at.
+    #[cfg_attr(ipckit_loom, allow(dead_code))]
+    pub(crate) fn look_at<D: RingData>(
+        &self,
+        data: &D,
+        mut pos: u64,
+    ) -> Result<Option<(Record, u64)>, Fault> {
+        loop {
+            let off = pos & (self.capacity - 1);
+            // Acquire pairs with the producer's Release store of the stamp (pair 1).
+            let word = data.word(off).load(Ordering::Acquire);
+            if word != stamp(pos) {
+                let found = word ^ STAMP_KEY;
+                if found > pos
+                    && found - pos <= LATER_LAPS * self.capacity
+                    && (found - pos) & (self.capacity - 1) == 0
+                {
+                    return Err(Fault::Lap { pos, found });
+                }
+                return Ok(None);
+            }
+            let m = data.word(off + 8).load(Ordering::Relaxed);
+            let (kind, len) = ((m >> 32) as u32, m & 0xFFFF_FFFF);
+            match kind {
+                KIND_PADDING => pos += self.capacity - off,
+                KIND_MESSAGE => {
+                    if len > self.max_message || off + record_size(len, self.align) > self.capacity {
+                        return Err(Fault::Length { pos, len });
+                    }
+                    let rec = Record { pos, off: off + RECORD_HEADER, len };
+                    return Ok(Some((rec, pos + record_size(len, self.align))));
+                }
+                kind => return Err(Fault::Kind { pos, kind }),
+            }
+        }
+    }
+
     /// The consumer's position: the next record it reads.
     #[cfg_attr(ipckit_loom, allow(dead_code))]
     pub(crate) fn position(&self) -> u64 {

@@ -136,6 +136,28 @@ impl Receiver {
         Ok(len)
     }
 
+    /// A copy of the message `index` places behind the next one (0: the next one),
+    /// receiving nothing; `None` when fewer messages are there.
+    #[cfg(feature = "nats")]
+    pub(crate) fn peek_nth(&mut self, index: usize) -> Result<Option<Vec<u8>>> {
+        let mut pos = self.cons.position();
+        let mut i = 0;
+        loop {
+            match self.cons.look_at(&self.ring, pos).map_err(|f| corrupted("peek", &self.shared, f))? {
+                None => return Ok(None),
+                Some((rec, _)) if i == index => {
+                    let mut v = vec![0u8; rec.len as usize];
+                    self.ring.read(rec.off, &mut v);
+                    return Ok(Some(v));
+                }
+                Some((_, next)) => {
+                    pos = next;
+                    i += 1;
+                }
+            }
+        }
+    }
+
     /// Receives a message into a new `Vec`, waiting for one.
     pub fn recv_vec(&mut self) -> Result<Vec<u8>> {
         self.recv_vec_with(Wait::Block)

@@ -281,6 +281,59 @@ impl Channel {
         Ok(Sender::new(Arc::clone(&self.shared), prod, me))
     }
 
+    /// Takes the receiving end over from a process that took it and died without
+    /// closing it (killed, or one that left the end open on purpose, as the NATS
+    /// bridge's exporter does): the messages its predecessor had not freed are
+    /// received again, from the first one.
+    ///
+    /// An end nobody has taken is simply taken.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AlreadyExists`] while the holder's process lives, when the end
+    /// was closed (a closed end is never reopened), or when another process is
+    /// taking it over at the same moment. Across pid namespaces a holder cannot be
+    /// seen to die, and is taken for alive.
+    ///
+    /// The sender's count of published messages then serves as the count of messages
+    /// taken before, so the check for messages lost to damage misses up to as many
+    /// messages as the ring held at the takeover.
+    pub fn take_over_receiver(&self) -> Result<Receiver> {
+        let op = "channel take over";
+        let h = self.shared.header();
+        let role = &h.rx.0;
+        match role.state.load(Ordering::Acquire) {
+            ROLE_FREE => return self.receiver(),
+            ROLE_CLOSED => {
+                let pid = role.pid.load(Ordering::Acquire);
+                return Err(Error::new(op, self.shared.obj(), ErrorKind::AlreadyExists).with_detail(
+                    format!(
+                        "the receiver end was taken (by pid {pid}) and closed; a closed end is never reopened"
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        let pid = role.pid.load(Ordering::Acquire);
+        if pid == 0 || !peer::is_gone(role) {
+            return Err(Error::new(op, self.shared.obj(), ErrorKind::AlreadyExists)
+                .with_detail(format!("the receiver end is held by pid {pid}, which is alive")));
+        }
+        // AcqRel: one taker wins; its record below follows the claim.
+        if role.pid.compare_exchange(pid, 0, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return Err(Error::new(op, self.shared.obj(), ErrorKind::AlreadyExists)
+                .with_detail("another process is taking the receiver end over"));
+        }
+        let me = peer::current();
+        peer::record(role, me);
+        let g = self.shared.geometry;
+        // Acquire pairs with the Release stores of the consumer that stopped.
+        let head = h.head.0.load(Ordering::Acquire);
+        let published = h.tx.0.count.load(Ordering::Acquire);
+        let cons = Consumer::resume(head, published, g.capacity, g.max_message, g.align);
+        Ok(Receiver::new(Arc::clone(&self.shared), cons, me.pid))
+    }
+
     /// Takes the receiving end. Fails with [`ErrorKind::AlreadyExists`] if a process
     /// took it before.
     pub fn receiver(&self) -> Result<Receiver> {
