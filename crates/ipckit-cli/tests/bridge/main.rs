@@ -11,3 +11,5 @@ mod bridge_util;
 
 mod bridge;
 mod crash;
+mod fifo_channel;
+mod security;

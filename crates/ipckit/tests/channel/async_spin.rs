@@ -4,7 +4,6 @@
 //! processes; with the spin, a killed sender still gives `Disconnected`.
 #![cfg(feature = "tokio")]
 
-use crate::util;
 
 use std::time::Duration;
 

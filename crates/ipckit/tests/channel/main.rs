@@ -22,3 +22,4 @@ mod typed;
 mod with_tokio;
 mod async_spin;
 mod pubsub_join;
+mod takeover;

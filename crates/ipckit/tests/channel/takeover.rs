@@ -2,7 +2,7 @@
 //! it is taken over, and the new receiver gets every message not freed, the one the
 //! dead receiver held in place included, in order; a living holder or a closed end
 //! is refused.
-mod util;
+use crate::util;
 
 use std::io::{Read, Write};
 

@@ -9,14 +9,12 @@
 //! operator and an account, which needs an operator-mode server and a resolver; the
 //! test checks that a bad `.creds` file is a clear error naming it.
 
-mod bridge_util;
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use bridge_util::*;
+use crate::bridge_util::*;
 use ipckit::sysv::msg::{MsgQueue, Select};
 use ipckit::{Key, Mode, Wait};
 

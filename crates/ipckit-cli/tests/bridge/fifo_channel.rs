@@ -5,7 +5,6 @@
 //! and channel exporters SIGKILLed mid-stream and restarted: exactly the messages
 //! sent, once each.
 
-mod bridge_util;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -13,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use bridge_util::*;
+use crate::bridge_util::*;
 use ipckit::channel::{Channel, ChannelConfig, Receiver};
 use ipckit::fifo::Fifo;
 use ipckit::pipe::PipeReader;
