@@ -25,6 +25,19 @@
 //! most half the ring, which guarantees that it fits into an empty ring whatever the
 //! current offset.
 //!
+//! # Starting over early (large records)
+//!
+//! A producer whose ring is configured for it ([`Producer::restart_from`]) also pads
+//! *before* the end of the ring: when a large record (at least the configured size)
+//! would fit at offset 0 right now, because the consumer has already freed the start
+//! of the ring, it writes the same padding record from its position to the end and
+//! starts the record at offset 0. Large messages then cycle through as few buffers as
+//! the consumer's lag allows (one when it keeps up), which stay in the caches, instead
+//! of walking the whole ring through cold memory. Nothing changes for the consumer:
+//! it skips this padding as any other. The producer decides with a fresh `head`
+//! (pair 2 below), so it never writes space the consumer has not freed; small records
+//! pay one comparison.
+//!
 //! # Synchronisation
 //!
 //! The consumer does not read a tail index: it polls the stamp of the record at its
@@ -204,14 +217,34 @@ pub(crate) struct Producer {
     capacity: u64,
     align: u64,
     published: u64,
+    /// Records of at least this many bytes start over at offset 0 when they can
+    /// (`u64::MAX`: never early).
+    restart_min: u64,
 }
+
+/// The record size from which the single-pair channel starts over at the beginning of
+/// the ring when the consumer has freed it (see [`Producer::restart_from`]): large
+/// enough that the padding record (one more cache line for each side) costs under 1%
+/// of the copy, small enough to cover the messages whose rings outgrow the caches.
+#[cfg_attr(ipckit_loom, allow(dead_code))]
+pub(crate) const RESTART_MIN: u64 = 64 * 1024;
 
 impl Producer {
     /// A producer at position 0 of a ring of `capacity` bytes (a power of two) whose
     /// records start at multiples of `align` (a power of two, 16 to capacity / 4).
     pub(crate) fn new(capacity: u64, align: u64) -> Producer {
         debug_assert!(capacity.is_power_of_two() && align.is_power_of_two() && align * 4 <= capacity);
-        Producer { tail: 0, head: 0, capacity, align, published: 0 }
+        Producer { tail: 0, head: 0, capacity, align, published: 0, restart_min: u64::MAX }
+    }
+
+    /// Records of at least `bytes` (header included) start over at offset 0 whenever
+    /// the consumer has freed the room there, instead of going on to fresh memory
+    /// (see "Starting over early" above). Only for rings whose consumer has a single
+    /// `head` the producer reads, as the single-pair channel.
+    #[cfg_attr(ipckit_loom, allow(dead_code))]
+    pub(crate) fn restart_from(mut self, bytes: u64) -> Producer {
+        self.restart_min = bytes.max(RECORD_HEADER);
+        self
     }
 
     /// The producer's position.
@@ -233,7 +266,12 @@ impl Producer {
         let rec = record_size(len, self.align);
         let mut off = self.tail & (self.capacity - 1);
         let to_end = self.capacity - off;
-        let need = if rec <= to_end { rec } else { to_end + rec };
+        let mut need = if rec <= to_end { rec } else { to_end + rec };
+        // A large record starts over at offset 0 if the consumer freed that room
+        // (a record that does not fit before the end pads anyway, below).
+        if rec >= self.restart_min && rec <= off && rec <= to_end && self.start_is_free(head, to_end + rec)? {
+            need = to_end + rec;
+        }
         if self.tail + need - self.head > self.capacity {
             // Acquire pairs with the consumer's Release store of `head` (pair 2): its
             // reads of the space it freed happen before we write there.
@@ -246,7 +284,7 @@ impl Producer {
                 return Ok(None);
             }
         }
-        if rec > to_end {
+        if need > rec {
             data.word(off + 8).store(meta(KIND_PADDING, to_end - RECORD_HEADER), Ordering::Relaxed);
             // Release (pair 1): the meta word is visible with the stamp.
             data.word(off).store(stamp(self.tail), Ordering::Release);
@@ -254,6 +292,24 @@ impl Producer {
             off = 0;
         }
         Ok(Some(Slot { pos: self.tail, off: off + RECORD_HEADER, len }))
+    }
+
+    /// Whether `need` bytes from our position (padding to the end of the ring, then a
+    /// record at offset 0) are free now: with our last view of `head`, or else a fresh
+    /// one. Out of line: only large records come here.
+    #[inline(never)]
+    fn start_is_free(&mut self, head: &AtomicU64, need: u64) -> Result<bool, Fault> {
+        if self.tail + need - self.head <= self.capacity {
+            return Ok(true);
+        }
+        // Acquire pairs with the consumer's Release store of `head` (pair 2), as in
+        // `reserve`: its reads of the room at the start happen before we write there.
+        let h = head.load(Ordering::Acquire);
+        if h < self.head || h > self.tail || h % self.align != 0 {
+            return Err(Fault::Head { head: h, tail: self.tail });
+        }
+        self.head = h;
+        Ok(self.tail + need - h <= self.capacity)
     }
 
     /// Publishes like [`commit`](Self::commit), for rings whose readers keep no count
