@@ -129,6 +129,7 @@ fn large_messages_start_over_at_the_beginning_of_a_drained_ring() {
             // after it, never at the start of the ring, unless it starts over.
             if seq % 2 == 0 {
                 send(&mut tx, 1000 + seq, 20).unwrap();
+                acks.recv(&mut buf).unwrap();
             }
             send(&mut tx, seq, large).unwrap();
             // Wait until the receiver has drained the ring.
@@ -142,6 +143,7 @@ fn large_messages_start_over_at_the_beginning_of_a_drained_ring() {
     for seq in 0..rounds {
         if seq % 2 == 0 {
             check(1000 + seq, 20, &rx.recv_vec().unwrap());
+            acks.send(b"drained").unwrap();
         }
         let g = rx.recv_in_place().unwrap();
         check(seq, large, &g.to_vec());

@@ -29,14 +29,15 @@
 //!
 //! A producer whose ring is configured for it ([`Producer::restart_from`]) also pads
 //! *before* the end of the ring: when a large record (at least the configured size)
-//! would fit at offset 0 right now, because the consumer has already freed the start
-//! of the ring, it writes the same padding record from its position to the end and
-//! starts the record at offset 0. Large messages then cycle through as few buffers as
-//! the consumer's lag allows (one when it keeps up), which stay in the caches, instead
-//! of walking the whole ring through cold memory. Nothing changes for the consumer:
-//! it skips this padding as any other. The producer decides with a fresh `head`
-//! (pair 2 below), so it never writes space the consumer has not freed; small records
-//! pay one comparison.
+//! comes while the ring is empty (the consumer has taken everything) and the record
+//! fits before the producer's offset, it writes the same padding record from its
+//! position to the end and starts the record at offset 0. Large messages sent to a
+//! consumer that keeps up then reuse the same memory, still in the caches, instead of
+//! walking the whole ring through cold memory. Nothing changes for the consumer: it
+//! skips this padding as any other, at once, since it has nothing else to read (so the
+//! padding never holds room the producer wants for long). The producer decides with a
+//! fresh `head` (pair 2 below), so it never writes space the consumer has not freed;
+//! small records pay one comparison.
 //!
 //! # Synchronisation
 //!
@@ -237,9 +238,9 @@ impl Producer {
         Producer { tail: 0, head: 0, capacity, align, published: 0, restart_min: u64::MAX }
     }
 
-    /// Records of at least `bytes` (header included) start over at offset 0 whenever
-    /// the consumer has freed the room there, instead of going on to fresh memory
-    /// (see "Starting over early" above). Only for rings whose consumer has a single
+    /// Records of at least `bytes` (header included) start over at offset 0 when the
+    /// ring is empty, instead of going on to fresh memory (see "Starting over early"
+    /// above). Only for rings whose consumer has a single
     /// `head` the producer reads, as the single-pair channel.
     #[cfg_attr(ipckit_loom, allow(dead_code))]
     pub(crate) fn restart_from(mut self, bytes: u64) -> Producer {
@@ -267,9 +268,9 @@ impl Producer {
         let mut off = self.tail & (self.capacity - 1);
         let to_end = self.capacity - off;
         let mut need = if rec <= to_end { rec } else { to_end + rec };
-        // A large record starts over at offset 0 if the consumer freed that room
-        // (a record that does not fit before the end pads anyway, below).
-        if rec >= self.restart_min && rec <= off && rec <= to_end && self.start_is_free(head, to_end + rec)? {
+        // A large record starts over at offset 0 if the ring is empty (a record that
+        // does not fit before the end pads anyway, below).
+        if rec >= self.restart_min && rec <= off && rec <= to_end && self.is_drained(head)? {
             need = to_end + rec;
         }
         if self.tail + need - self.head > self.capacity {
@@ -294,12 +295,13 @@ impl Producer {
         Ok(Some(Slot { pos: self.tail, off: off + RECORD_HEADER, len }))
     }
 
-    /// Whether `need` bytes from our position (padding to the end of the ring, then a
-    /// record at offset 0) are free now: with our last view of `head`, or else a fresh
-    /// one. Out of line: only large records come here.
+    /// Whether the consumer has taken every record: our last view of `head`, or else
+    /// a fresh one, is our position. Then the whole ring is free, so padding to its
+    /// end and a record at offset 0 fit when the record fits before our offset. Out of
+    /// line: only large records come here.
     #[inline(never)]
-    fn start_is_free(&mut self, head: &AtomicU64, need: u64) -> Result<bool, Fault> {
-        if self.tail + need - self.head <= self.capacity {
+    fn is_drained(&mut self, head: &AtomicU64) -> Result<bool, Fault> {
+        if self.head == self.tail {
             return Ok(true);
         }
         // Acquire pairs with the consumer's Release store of `head` (pair 2), as in
@@ -309,7 +311,7 @@ impl Producer {
             return Err(Fault::Head { head: h, tail: self.tail });
         }
         self.head = h;
-        Ok(self.tail + need - h <= self.capacity)
+        Ok(h == self.tail)
     }
 
     /// Publishes like [`commit`](Self::commit), for rings whose readers keep no count

@@ -150,8 +150,8 @@ mod real_memory {
         assert_eq!(c.peek(&ring, &head), Ok(None));
     }
 
-    /// A large record starts over at offset 0 once the consumer has freed the start,
-    /// and goes on to fresh memory while it has not.
+    /// A large record starts over at offset 0 when the ring is empty, and goes on to
+    /// fresh memory while the consumer still has records to read.
     #[test]
     fn large_records_start_over_when_the_start_is_free() {
         let cap = 4096;
@@ -198,11 +198,15 @@ mod real_memory {
         let s4 = send(&mut p, 4, big);
         assert_eq!(s4.pos, s3.pos + 1024);
         take(&mut c, 3, big);
-        // The consumer freed offset 0 but still holds 1024: start over at 0 again.
+        // The consumer freed offset 0 but has the message at 1024 to read: go on.
         let s5 = send(&mut p, 5, big);
-        assert_eq!((s5.pos % cap, s5.pos / cap), (0, 2));
+        assert_eq!(s5.pos, s4.pos + 1024);
         take(&mut c, 4, big);
         take(&mut c, 5, big);
+        // Drained again, at offset 3072: start over.
+        let s6 = send(&mut p, 6, big);
+        assert_eq!((s6.pos % cap, s6.pos / cap), (0, 2));
+        take(&mut c, 6, big);
         assert!(c.peek_counted(&ring, &head, &count).unwrap().is_none());
     }
 
@@ -334,9 +338,9 @@ mod model {
         });
     }
 
-    /// Starting over early: large records go back to offset 0 as soon as the consumer
-    /// has freed the room there, under every interleaving of the producer's fresh
-    /// `head` load with the consumer's release. Every message arrives once, in order,
+    /// Starting over early: large records go back to offset 0 when the ring is empty,
+    /// under every interleaving of the producer's fresh `head` load with the
+    /// consumer's release. Every message arrives once, in order,
     /// intact, the count never runs ahead, and the producer never writes room the
     /// consumer has not freed (a stale payload read would show).
     #[test]
@@ -347,8 +351,8 @@ mod model {
             let head = Arc::new(AtomicU64::new(0));
             let count = Arc::new(AtomicU64::new(0));
             // Records of 32 bytes are "large": from offset 32 on, the producer starts
-            // over whenever offset 0 is free.
-            let lens = [16u64, 16, 16, 16];
+            // over whenever the consumer has taken everything.
+            let lens = [16u64, 16, 16];
             let producer = {
                 let (data, head, count) = (Arc::clone(&data), Arc::clone(&head), Arc::clone(&count));
                 loom::thread::spawn(move || {
