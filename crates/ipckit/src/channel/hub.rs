@@ -363,14 +363,7 @@ impl Hub {
     /// The next message, waiting as `wait` says.
     #[inline]
     pub(crate) fn next(&mut self, op: &'static str, wait: Wait) -> Result<(Origin, Record)> {
-        let polls = if wait == Wait::Block { self.strategy.inline_polls() } else { 1 };
-        for _ in 0..polls {
-            if let Some(x) = self.poll(op, false)? {
-                return Ok(x);
-            }
-            std::hint::spin_loop();
-        }
-        self.next_slow(op, wait)
+        wait::poll_then(self, self.strategy, wait, |s| s.poll(op, false), |s| s.next_slow(op, wait))
     }
 
     #[cold]

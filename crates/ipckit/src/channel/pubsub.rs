@@ -817,14 +817,7 @@ impl Subscriber {
 
     #[inline]
     fn next(&mut self, op: &'static str, wait: Wait) -> Result<Record> {
-        let polls = if wait == Wait::Block { self.strategy.inline_polls() } else { 1 };
-        for _ in 0..polls {
-            if let Some(r) = self.poll(op, false)? {
-                return Ok(r);
-            }
-            std::hint::spin_loop();
-        }
-        self.next_slow(op, wait)
+        wait::poll_then(self, self.strategy, wait, |s| s.poll(op, false), |s| s.next_slow(op, wait))
     }
 
     #[cold]

@@ -25,6 +25,20 @@
 //! most half the ring, which guarantees that it fits into an empty ring whatever the
 //! current offset.
 //!
+//! # Starting over early (large records)
+//!
+//! A producer whose ring is configured for it ([`Producer::restart_from`]) also pads
+//! *before* the end of the ring: when a large record (at least the configured size)
+//! comes while the ring is empty (the consumer has taken everything) and the record
+//! fits before the producer's offset, it writes the same padding record from its
+//! position to the end and starts the record at offset 0. Large messages sent to a
+//! consumer that keeps up then reuse the same memory, still in the caches, instead of
+//! walking the whole ring through cold memory. Nothing changes for the consumer: it
+//! skips this padding as any other, at once, since it has nothing else to read (so the
+//! padding never holds room the producer wants for long). The producer decides with a
+//! fresh `head` (pair 2 below), so it never writes space the consumer has not freed;
+//! small records pay one comparison.
+//!
 //! # Synchronisation
 //!
 //! The consumer does not read a tail index: it polls the stamp of the record at its
@@ -204,14 +218,34 @@ pub(crate) struct Producer {
     capacity: u64,
     align: u64,
     published: u64,
+    /// Records of at least this many bytes start over at offset 0 when they can
+    /// (`u64::MAX`: never early).
+    restart_min: u64,
 }
+
+/// The record size from which the single-pair channel starts over at the beginning of
+/// the ring when the consumer has freed it (see [`Producer::restart_from`]): large
+/// enough that the padding record (one more cache line for each side) costs under 1%
+/// of the copy, small enough to cover the messages whose rings outgrow the caches.
+#[cfg_attr(ipckit_loom, allow(dead_code))]
+pub(crate) const RESTART_MIN: u64 = 64 * 1024;
 
 impl Producer {
     /// A producer at position 0 of a ring of `capacity` bytes (a power of two) whose
     /// records start at multiples of `align` (a power of two, 16 to capacity / 4).
     pub(crate) fn new(capacity: u64, align: u64) -> Producer {
         debug_assert!(capacity.is_power_of_two() && align.is_power_of_two() && align * 4 <= capacity);
-        Producer { tail: 0, head: 0, capacity, align, published: 0 }
+        Producer { tail: 0, head: 0, capacity, align, published: 0, restart_min: u64::MAX }
+    }
+
+    /// Records of at least `bytes` (header included) start over at offset 0 when the
+    /// ring is empty, instead of going on to fresh memory (see "Starting over early"
+    /// above). Only for rings whose consumer has a single
+    /// `head` the producer reads, as the single-pair channel.
+    #[cfg_attr(ipckit_loom, allow(dead_code))]
+    pub(crate) fn restart_from(mut self, bytes: u64) -> Producer {
+        self.restart_min = bytes.max(RECORD_HEADER);
+        self
     }
 
     /// The producer's position.
@@ -233,7 +267,12 @@ impl Producer {
         let rec = record_size(len, self.align);
         let mut off = self.tail & (self.capacity - 1);
         let to_end = self.capacity - off;
-        let need = if rec <= to_end { rec } else { to_end + rec };
+        let mut need = if rec <= to_end { rec } else { to_end + rec };
+        // A large record starts over at offset 0 if the ring is empty (a record that
+        // does not fit before the end pads anyway, below).
+        if rec >= self.restart_min && rec <= off && rec <= to_end && self.is_drained(head)? {
+            need = to_end + rec;
+        }
         if self.tail + need - self.head > self.capacity {
             // Acquire pairs with the consumer's Release store of `head` (pair 2): its
             // reads of the space it freed happen before we write there.
@@ -246,7 +285,7 @@ impl Producer {
                 return Ok(None);
             }
         }
-        if rec > to_end {
+        if need > rec {
             data.word(off + 8).store(meta(KIND_PADDING, to_end - RECORD_HEADER), Ordering::Relaxed);
             // Release (pair 1): the meta word is visible with the stamp.
             data.word(off).store(stamp(self.tail), Ordering::Release);
@@ -254,6 +293,25 @@ impl Producer {
             off = 0;
         }
         Ok(Some(Slot { pos: self.tail, off: off + RECORD_HEADER, len }))
+    }
+
+    /// Whether the consumer has taken every record: our last view of `head`, or else
+    /// a fresh one, is our position. Then the whole ring is free, so padding to its
+    /// end and a record at offset 0 fit when the record fits before our offset. Out of
+    /// line: only large records come here.
+    #[inline(never)]
+    fn is_drained(&mut self, head: &AtomicU64) -> Result<bool, Fault> {
+        if self.head == self.tail {
+            return Ok(true);
+        }
+        // Acquire pairs with the consumer's Release store of `head` (pair 2), as in
+        // `reserve`: its reads of the room at the start happen before we write there.
+        let h = head.load(Ordering::Acquire);
+        if h < self.head || h > self.tail || h % self.align != 0 {
+            return Err(Fault::Head { head: h, tail: self.tail });
+        }
+        self.head = h;
+        Ok(h == self.tail)
     }
 
     /// Publishes like [`commit`](Self::commit), for rings whose readers keep no count

@@ -232,25 +232,18 @@ impl Receiver {
     /// [`ErrorKind::Disconnected`]. Dropping the receiver does the same.
     pub fn close(self) {}
 
-    /// The next message: the common case (one is there) inline, the rest out of line.
+    /// The next message: the common case (one is there) inline, the rest out of line
+    /// (see [`wait::poll_then`]).
     #[inline(always)]
     fn next(&mut self, op: &'static str, wait: Wait) -> Result<Record> {
-        let head = &self.shared.header().head.0;
-        // A blocking receive first polls here, in a tight loop, before the general wait:
-        // a message that arrives within these polls is taken at once, with none of the
-        // wait's set-up and tear-down on the path between its arrival and the caller
-        // (measured: that path made a spinning round trip twice as slow as the bare
-        // ring protocol). A strategy that does not spin polls once.
-        let polls = if wait == Wait::Block { self.strategy.inline_polls() } else { 1 };
-        for _ in 0..polls {
-            match self.cons.peek(&self.ring, head) {
-                Ok(Some(rec)) => return Ok(rec),
-                Ok(None) => std::hint::spin_loop(),
-                // The slow path looks again and reports the fault.
-                Err(_) => break,
-            }
-        }
-        self.next_slow(op, wait)
+        wait::poll_then(
+            self,
+            self.strategy,
+            wait,
+            // A fault goes on to the slow path, which looks again and reports it.
+            |rx| Ok(rx.cons.peek(&rx.ring, &rx.shared.header().head.0).ok().flatten()),
+            |rx| rx.next_slow(op, wait),
+        )
     }
 
     #[cold]

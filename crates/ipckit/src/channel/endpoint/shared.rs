@@ -22,7 +22,7 @@ use super::super::layout::{
 };
 use super::super::peer;
 use super::super::raw::RawRing;
-use super::super::ring::{Consumer, Fault, Producer, Wake};
+use super::super::ring::{Consumer, Fault, Producer, RESTART_MIN, Wake};
 use super::super::sync::Ordering;
 use super::super::wait;
 use super::{ChannelConfig, Receiver, Sender};
@@ -277,7 +277,8 @@ impl Channel {
     pub fn sender(&self) -> Result<Sender> {
         let me = claim(&self.shared, &self.shared.header().tx.0, "sender")?;
         let g = self.shared.geometry;
-        let prod = Producer::new(g.capacity, g.align);
+        // Large messages start over at the beginning of a drained ring: cache-warm.
+        let prod = Producer::new(g.capacity, g.align).restart_from(RESTART_MIN);
         Ok(Sender::new(Arc::clone(&self.shared), prod, me))
     }
 

@@ -150,6 +150,66 @@ mod real_memory {
         assert_eq!(c.peek(&ring, &head), Ok(None));
     }
 
+    /// A large record starts over at offset 0 when the ring is empty, and goes on to
+    /// fresh memory while the consumer still has records to read.
+    #[test]
+    fn large_records_start_over_when_the_start_is_free() {
+        let cap = 4096;
+        let heap = Heap::new(cap);
+        let ring = heap.ring();
+        let head = AtomicU64::new(0);
+        let count = AtomicU64::new(0);
+        let mut p = Producer::new(cap, RECORD_ALIGN).restart_from(1024);
+        let mut c = Consumer::new(cap, max_payload(cap), RECORD_ALIGN);
+        let big = 1024 - RECORD_HEADER; // a record of exactly 1024 bytes
+        let send = |p: &mut Producer, seq: u64, len: u64| {
+            let slot = p.reserve(&ring, &head, len).unwrap().expect("room");
+            let msg: Vec<u8> = (0..len as usize).map(|i| byte(seq, i)).collect();
+            ring.write(slot.off, &msg);
+            p.commit(&ring, &count, slot, len);
+            slot
+        };
+        let take = |c: &mut Consumer, seq: u64, len: u64| {
+            let rec = c.peek_counted(&ring, &head, &count).unwrap().expect("published");
+            assert_eq!(rec.len, len, "message {seq}");
+            let mut out = vec![0u8; len as usize];
+            ring.read(rec.off, &mut out);
+            assert!(out.iter().enumerate().all(|(i, b)| *b == byte(seq, i)), "message {seq}");
+            c.release(&head, rec);
+            rec
+        };
+        // Small records never start over.
+        let s0 = send(&mut p, 0, 100);
+        take(&mut c, 0, 100);
+        let s1 = send(&mut p, 1, 100);
+        assert_eq!(s1.pos, s0.pos + record_size(100, RECORD_ALIGN));
+        take(&mut c, 1, 100);
+        // Offset 256 < 1024: no room before us, the large record goes on.
+        let s2 = send(&mut p, 2, big);
+        assert_eq!(s2.off & (cap - 1), s1.pos + record_size(100, RECORD_ALIGN) + RECORD_HEADER);
+        take(&mut c, 2, big);
+        // Drained, at offset 1248 >= 1024: the next large record starts over at 0.
+        let s3 = send(&mut p, 3, big);
+        assert_eq!((s3.pos % cap, s3.pos / cap), (0, 1), "started over at the next lap");
+        // The consumer skips the padding and holds the message at offset 0 (unread):
+        // the next one goes on to offset 1024.
+        let r3 = c.peek(&ring, &head).unwrap().expect("published");
+        assert_eq!(r3.pos, s3.pos, "the consumer skipped the padding");
+        let s4 = send(&mut p, 4, big);
+        assert_eq!(s4.pos, s3.pos + 1024);
+        take(&mut c, 3, big);
+        // The consumer freed offset 0 but has the message at 1024 to read: go on.
+        let s5 = send(&mut p, 5, big);
+        assert_eq!(s5.pos, s4.pos + 1024);
+        take(&mut c, 4, big);
+        take(&mut c, 5, big);
+        // Drained again, at offset 3072: start over.
+        let s6 = send(&mut p, 6, big);
+        assert_eq!((s6.pos % cap, s6.pos / cap), (0, 2));
+        take(&mut c, 6, big);
+        assert!(c.peek_counted(&ring, &head, &count).unwrap().is_none());
+    }
+
     #[test]
     fn two_threads_stream_intact() {
         let cap = 4096;
@@ -262,6 +322,60 @@ mod model {
             for (seq, &len) in lens.iter().enumerate() {
                 let rec = loop {
                     if let Some(r) = c.peek(&*data, &head).unwrap() {
+                        break r;
+                    }
+                    loom::thread::yield_now();
+                };
+                assert_eq!(rec.len, len);
+                let mut out = vec![0u8; len as usize];
+                data.read(rec.off, &mut out);
+                for (i, b) in out.iter().enumerate() {
+                    assert_eq!(*b, byte(seq as u64, i));
+                }
+                c.release(&head, rec);
+            }
+            producer.join().unwrap();
+        });
+    }
+
+    /// Starting over early: large records go back to offset 0 when the ring is empty,
+    /// under every interleaving of the producer's fresh `head` load with the
+    /// consumer's release. Every message arrives once, in order,
+    /// intact, the count never runs ahead, and the producer never writes room the
+    /// consumer has not freed (a stale payload read would show).
+    #[test]
+    fn restart_at_start() {
+        loom::model(|| {
+            let cap = 128u64;
+            let data = Arc::new(Words((0..cap / 8).map(|_| AtomicU64::new(0)).collect()));
+            let head = Arc::new(AtomicU64::new(0));
+            let count = Arc::new(AtomicU64::new(0));
+            // Records of 32 bytes are "large": the second message starts over at
+            // offset 0 (next lap) if the consumer has taken the first, else follows it.
+            // (Two messages keep the model to minutes: the step is the fresh `head`
+            // load against the consumer's release and its skip of the padding.)
+            let lens = [16u64, 16];
+            let producer = {
+                let (data, head, count) = (Arc::clone(&data), Arc::clone(&head), Arc::clone(&count));
+                loom::thread::spawn(move || {
+                    let mut p = Producer::new(cap, RECORD_ALIGN).restart_from(32);
+                    for (seq, &len) in lens.iter().enumerate() {
+                        let slot = loop {
+                            if let Some(s) = p.reserve(&*data, &head, len).unwrap() {
+                                break s;
+                            }
+                            loom::thread::yield_now();
+                        };
+                        let msg: Vec<u8> = (0..len as usize).map(|i| byte(seq as u64, i)).collect();
+                        data.write(slot.off, &msg);
+                        p.commit(&*data, &count, slot, len);
+                    }
+                })
+            };
+            let mut c = Consumer::new(cap, max_payload(cap), RECORD_ALIGN);
+            for (seq, &len) in lens.iter().enumerate() {
+                let rec = loop {
+                    if let Some(r) = c.peek_counted(&*data, &head, &count).unwrap() {
                         break r;
                     }
                     loom::thread::yield_now();
