@@ -23,3 +23,4 @@ mod with_tokio;
 mod async_spin;
 mod pubsub_join;
 mod takeover;
+mod large;

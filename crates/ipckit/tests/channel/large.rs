@@ -3,7 +3,7 @@
 //! intact; large messages start over at the beginning of a drained ring (the same
 //! memory, still in the caches); and a sender killed mid-stream gives the receiver
 //! every message it published, then a clear error, never a hang.
-mod util;
+use crate::util;
 
 use ipckit::ErrorKind;
 use ipckit::channel::{Channel, ChannelConfig, Receiver, Sender, WaitStrategy};
