@@ -5,7 +5,6 @@
 //! and channel exporters SIGKILLed mid-stream and restarted: exactly the messages
 //! sent, once each.
 
-
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

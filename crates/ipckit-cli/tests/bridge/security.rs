@@ -9,7 +9,6 @@
 //! operator and an account, which needs an operator-mode server and a resolver; the
 //! test checks that a bad `.creds` file is a clear error naming it.
 
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;

@@ -4,13 +4,12 @@
 //! processes; with the spin, a killed sender still gives `Disconnected`.
 #![cfg(feature = "tokio")]
 
-
 use std::time::Duration;
 
+use crate::util::{fork, wait_ok};
 use ipckit::ErrorKind;
 use ipckit::channel::{AsyncReceiver, AsyncSender, Channel, ChannelConfig};
 use ipckit::process::Signal;
-use crate::util::{fork, wait_ok};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()

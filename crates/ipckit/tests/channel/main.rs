@@ -8,19 +8,19 @@
 mod util;
 
 mod api;
+mod async_spin;
 mod corruption;
 mod disconnect;
 mod event;
+mod large;
 mod merge;
 mod poll;
 mod pubsub;
+mod pubsub_join;
 mod rpc;
 mod select;
 mod stream;
+mod takeover;
 mod timeout;
 mod typed;
 mod with_tokio;
-mod async_spin;
-mod pubsub_join;
-mod takeover;
-mod large;

@@ -8,9 +8,9 @@ use crate::util;
 use std::io::{Read, Seek, Write};
 use std::os::fd::{AsFd, OwnedFd};
 
+use crate::util::{fork, serial, wait_ok};
 use ipckit::ErrorKind;
 use ipckit::socket::{INLINE_FDS, UnixDatagram, UnixSeqpacket, UnixStream};
-use crate::util::{fork, serial, wait_ok};
 
 fn file_with(text: &[u8]) -> std::fs::File {
     let mut f = tempfile::tempfile().unwrap();

@@ -9,7 +9,7 @@
 #[path = "../util/mod.rs"]
 mod util;
 
-mod handoff;
-mod unix;
 mod creds;
+mod handoff;
 mod registry;
+mod unix;

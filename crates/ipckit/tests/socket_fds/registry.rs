@@ -2,10 +2,9 @@
 //! abstract and a pathname socket made here and in a forked child, with their types,
 //! states and the processes that hold them.
 
-
+use crate::util::{fork, serial, wait_ok};
 use ipckit::registry::{self, UnixSocketEntry, UnixSocketState, UnixSocketType};
 use ipckit::socket::{SeqpacketListener, UnixAddr, UnixDatagram, UnixListener, UnixStream};
-use crate::util::{fork, serial, wait_ok};
 
 fn unique(tag: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
