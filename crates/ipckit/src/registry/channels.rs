@@ -23,8 +23,9 @@
 //! live process (each end is free, closed, or held by a process that is gone — pid,
 //! start time and zombie state from `/proc`), its creator is gone, and no process
 //! keeps its memory (for a named channel: no process maps it or holds it open; for a
-//! System V one: no attachment). Where liveness cannot be told (another pid
-//! namespace, a process this one may not inspect), the channel is not stale.
+//! System V one: no attachment). Where an end's liveness cannot be told (another pid
+//! namespace), the channel is not stale. Where some process could not be inspected for
+//! its mappings, the ends and the creator decide, as the header records every end.
 //!
 //! ```
 //! use ipckit::channel::{Channel, ChannelConfig};
@@ -192,7 +193,9 @@ impl ChannelEntry {
         if self.creator_pid != 0 && crate::process::is_alive(self.creator_pid) {
             return None;
         }
-        if self.in_use != Some(false) {
+        // Unknown use (a process that could not be inspected) does not keep a channel:
+        // every end's holder is recorded in the header, and was checked above.
+        if self.in_use == Some(true) {
             return None;
         }
         let held: Vec<String> = self
