@@ -13,4 +13,3 @@ mod sem;
 mod sem_process;
 mod shm;
 mod shm_address_space;
-mod shm_stat;

@@ -6,11 +6,11 @@
 //! attachments and read the last pid, so they live in their own binary and take a
 //! lock, so that no other fork happens while they look.
 
-use crate::util;
+mod util;
 
 use std::sync::Mutex;
 
-use crate::util::{fork, wait_ok};
+use util::{fork, wait_ok};
 use ipckit::process;
 use ipckit::sysv::shm::ShmSegment;
 use ipckit::{ErrorKind, Key, Mode};
