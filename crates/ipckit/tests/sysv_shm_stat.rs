@@ -10,10 +10,10 @@ mod util;
 
 use std::sync::Mutex;
 
-use util::{fork, wait_ok};
 use ipckit::process;
 use ipckit::sysv::shm::ShmSegment;
 use ipckit::{ErrorKind, Key, Mode};
+use util::{fork, wait_ok};
 
 static ALONE: Mutex<()> = Mutex::new(());
 

@@ -6,5 +6,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod channels;
 mod json_stale;
 mod vs_ipcs;

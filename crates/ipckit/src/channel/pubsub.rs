@@ -61,7 +61,7 @@
 //! whose process is gone — so a dead subscriber never blocks the publisher for long.
 //! A subscriber killed in the middle of its join (slot claimed, identity not yet or not
 //! wholly recorded, `changes` not bumped) is found by the same checks through its owner
-//! word, which holds its pid (`table::member_gone`; test: `tests/channel_pubsub_join.rs`).
+//! word, which holds its pid (`table::member_gone`; test: `tests/channel/pubsub_join.rs`).
 //!
 //! **Wake-ups**: each subscriber sleeps on the wake of its slot (the `Wake` handshake
 //! of `ring`); the publisher, after each publication, makes one full barrier and

@@ -8,12 +8,10 @@
 //! System V channel and a named one alive. The `ipckit` commands run in that namespace
 //! through `nsenter`, so `rm --stale` never sees the System V objects of the machine.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use common::*;
+use crate::common::*;
 use ipckit::Mode;
 use ipckit::channel::{Channel, ChannelConfig, PatternConfig, pubsub::PubSub};
 use ipckit::posix::shm::ShmObject;
@@ -150,7 +148,7 @@ impl Scene {
         if self.holders.is_empty() {
             cmd.arg("--ipc");
         }
-        cmd.arg("--").arg(exe).args(["holder_entry", "--exact", "--nocapture", "--test-threads=1"]);
+        cmd.arg("--").arg(exe).args(["channels::holder_entry", "--exact", "--nocapture", "--test-threads=1"]);
         let mut child = cmd
             .env(HOLDER, format!("{what}:{}", self.tag))
             .stdout(Stdio::piped())
