@@ -1,0 +1,157 @@
+//! The importer's loop: pull messages from the JetStream subject into the local
+//! object, each acknowledged only once it is there, through the state file's phases
+//! (the protocol is in the module contract, `mod.rs`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, consumer};
+use futures_util::StreamExt;
+
+use super::local::{Local, LocalMessage};
+use super::state::{Phase, StateFile, hash};
+
+use crate::error::{Error, ErrorKind, Result};
+
+use super::{
+    HEADER_MAX, HEADER_MTYPE, HEADER_PRIORITY, Idle, Options, Stats, connect, ensure_stream, nats_err,
+};
+
+pub(super) async fn import_async(
+    local: &Local,
+    opts: &Options,
+    stop: &AtomicBool,
+    stats: &Arc<Stats>,
+) -> Result<()> {
+    let client = connect(opts, stats.clone()).await?;
+    let js = jetstream::new(client.clone());
+    let stream = ensure_stream(&js, opts).await?;
+    let (local_max, local_limit) = local.max_body();
+    let mut st = StateFile::open(&opts.state)?;
+    if st.rec.phase == Phase::Moving {
+        // Killed around a local send: we cannot tell whether it happened. Send again
+        // (at least once) rather than risk losing it.
+        let s = st.rec.seq;
+        st.idle(s.saturating_sub(1))?;
+    }
+    let last = st.rec.seq;
+    // Deliver from the message after the last one put in, whatever the consumer's
+    // own record says: after a crash its un-acknowledged messages would otherwise
+    // come back only after ack_wait, behind newer ones.
+    let _ = stream.delete_consumer(&opts.durable).await;
+    let config = consumer::pull::Config {
+        durable_name: Some(opts.durable.clone()),
+        filter_subject: opts.subject.clone(),
+        ack_policy: consumer::AckPolicy::Explicit,
+        ack_wait: opts.ack_wait,
+        max_ack_pending: i64::try_from(opts.batch * 4).unwrap_or(1024),
+        deliver_policy: if last == 0 {
+            consumer::DeliverPolicy::All
+        } else {
+            consumer::DeliverPolicy::ByStartSequence { start_sequence: last + 1 }
+        },
+        ..Default::default()
+    };
+    let consumer = stream.create_consumer(config).await.map_err(|e| {
+        nats_err(
+            "create consumer",
+            opts,
+            ErrorKind::Other,
+            format!("durable {} on stream {}: {e}", opts.durable, opts.stream),
+        )
+    })?;
+
+    'outer: while !stop.load(Ordering::Relaxed) {
+        let mut messages = match consumer
+            .stream()
+            .max_messages_per_batch(opts.batch)
+            .heartbeat(Duration::from_secs(2))
+            .expires(Duration::from_secs(10))
+            .messages()
+            .await
+        {
+            Ok(m) => m,
+            Err(e) => {
+                stats.set_error(format!("pull: {e}; retrying"));
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        while !stop.load(Ordering::Relaxed) {
+            let next = match tokio::time::timeout(Duration::from_millis(100), messages.next()).await {
+                Err(_) => continue,
+                Ok(None) => continue 'outer,
+                Ok(Some(Err(e))) => {
+                    stats.set_error(format!("pull: {e}"));
+                    continue;
+                }
+                Ok(Some(Ok(m))) => m,
+            };
+            let seq = match next.info() {
+                Ok(info) => info.stream_sequence,
+                Err(e) => {
+                    stats.set_error(format!("a message without JetStream metadata: {e}"));
+                    continue;
+                }
+            };
+            if seq <= st.rec.seq {
+                let _ = next.ack().await;
+                continue;
+            }
+            stats.in_flight.store(1, Ordering::Relaxed);
+            let h = next.headers.as_ref();
+            let get = |name: &str| h.and_then(|h| h.get(name)).and_then(|v| v.as_str().parse::<i64>().ok());
+            let tag = get(HEADER_MTYPE).or_else(|| get(HEADER_PRIORITY)).unwrap_or(1);
+            let body = next.payload.to_vec();
+            if body.len() > local_max {
+                let src = get(HEADER_MAX).map(|m| format!("{m} bytes")).unwrap_or_else(|| "unknown".into());
+                return Err(Error::new("put", local.object(), ErrorKind::LimitExceeded).with_detail(format!(
+                    "message {seq} of subject {} has {} bytes: the local object takes up to {local_limit}, \
+                     the source object up to {src}; it stays in the stream, unacknowledged",
+                    opts.subject,
+                    body.len()
+                )));
+            }
+            let msg = LocalMessage { tag, body };
+            if let Err(e) = local.check(&msg) {
+                return Err(Error::new("put", local.object(), e.kind()).with_detail(format!(
+                    "message {seq} of subject {} cannot be put in, and stays in the stream, \
+                     unacknowledged: {e}",
+                    opts.subject
+                )));
+            }
+            st.moving(seq, msg.tag, msg.body.len(), hash(msg.tag, &msg.body))?;
+            let mut idle = Idle(0);
+            let mut progress = Instant::now();
+            loop {
+                if local.try_put(&msg)? {
+                    break;
+                }
+                // Full: back-pressure. Keep the server from redelivering meanwhile.
+                if stop.load(Ordering::Relaxed) {
+                    st.idle(seq - 1)?;
+                    let _ = next.ack_with(jetstream::AckKind::Nak(None)).await;
+                    let _ = client.flush().await;
+                    return Ok(());
+                }
+                if progress.elapsed() > opts.ack_wait / 3 {
+                    let _ = next.ack_with(jetstream::AckKind::Progress).await;
+                    progress = Instant::now();
+                }
+                idle.wait();
+                if idle.0 % 64 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            st.idle(seq)?;
+            if let Err(e) = next.ack().await {
+                stats.set_error(format!("ack: {e}"));
+            }
+            stats.moved.fetch_add(1, Ordering::Relaxed);
+            stats.in_flight.store(0, Ordering::Relaxed);
+        }
+    }
+    let _ = client.flush().await;
+    Ok(())
+}
