@@ -1,6 +1,10 @@
 //! `ipckit demo`: every mechanism of Unix IPC at work between real processes,
 //! narrated with the calls involved.
 //!
+//! It stays one file (~690 lines) because it is the demo's script, read top to bottom
+//! in the order it runs; its larger parts (sockets, the bridge) already live in files
+//! of their own.
+//!
 //! The other processes are this same binary started again with the hidden
 //! subcommand `__demo-role ROLE ...`: real, separate processes, some of them not
 //! related to the process that made the object they use (they find it by a key or a

@@ -4,6 +4,10 @@
 //! (no FIFO reader, a full channel), messages the far side cannot take, and the FIFO
 //! and channel exporters SIGKILLed mid-stream and restarted: exactly the messages
 //! sent, once each.
+//!
+//! It stays one file (~610 lines) because its tests share the FIFO and channel helpers
+//! at its top, and together they are the one list of what the bridge promises for these
+//! two local kinds.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

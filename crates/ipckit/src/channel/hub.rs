@@ -2,6 +2,10 @@
 //! with a ring of its own in a slot, and one hub (the receiver, the server) that takes
 //! their messages in turn.
 //!
+//! It stays one file (~700 lines) because the hub and the member are the two halves of
+//! one protocol over one layout: each half's memory orderings pair with the other's,
+//! and they are read and checked together.
+//!
 //! # Layout
 //!
 //! ```text

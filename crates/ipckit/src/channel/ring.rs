@@ -1,6 +1,10 @@
 //! The ring's algorithm: a bounded single-producer / single-consumer queue of
 //! variable-size records in a byte ring, with no shared tail index.
 //!
+//! It stays one file (~600 lines) because the producer, the consumer and the wake
+//! handshake are one algorithm whose memory orderings pair across them; apart, the
+//! pairs would be hard to see.
+//!
 //! # Layout
 //!
 //! The ring is `capacity` bytes (a power of two). Positions are byte counts that only

@@ -2,6 +2,10 @@
 //! placed in shared memory (`sem_init(pshared = 1)`), with `sem_post`, `sem_wait`,
 //! `sem_trywait`, `sem_clockwait` and `sem_getvalue`.
 //!
+//! It stays one file (~650 lines) because the named and the unnamed semaphore are one
+//! idea: they share the [`Semaphore`] trait and the post and wait helpers, and differ
+//! only in how they are made.
+//!
 //! A POSIX semaphore is one counter: [`post`](NamedSemaphore::post) adds one,
 //! [`wait`](NamedSemaphore::wait) waits until it is positive and subtracts one. The
 //! uncontended paths stay in user space (a futex), so they cost far less than a

@@ -1,5 +1,9 @@
 //! System V message queues: `msgget`, `msgsnd`, `msgrcv`, `msgctl`.
 //!
+//! This file stays whole (~780 lines) because most of it is the one [`MsgQueue`] type,
+//! whose send and receive families share the scratch buffer, the type checks and the
+//! size hint defined just above it.
+//!
 //! A message queue is a list of messages kept by the kernel. Each message has a
 //! **type** (a positive integer chosen by the sender) and a body of bytes. A receiver
 //! takes the first message, or picks by type with a [`Select`]: exactly one type, the
