@@ -71,6 +71,8 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("ipckit supports Linux only: it is built on Linux system calls and /proc files");
 
+#[macro_use]
+mod fd_wrapper;
 #[cfg(feature = "nats")]
 pub mod bridge;
 pub mod channel;

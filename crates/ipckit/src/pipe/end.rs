@@ -2,9 +2,8 @@
 //! descriptor, capacity, blocking mode, close-on-exec, atomic writes, and `Read`/`Write`
 //! without `SIGPIPE`. Their shared methods are written once as the `end_common!` macro.
 
-use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::process::Stdio;
 
 use crate::error::{Error, ErrorKind, Object, Result};
@@ -209,43 +208,7 @@ macro_rules! end_common {
             }
         }
 
-        impl fmt::Debug for $T {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct(stringify!($T)).field("fd", &self.fd.as_raw_fd()).finish()
-            }
-        }
-
-        impl AsFd for $T {
-            fn as_fd(&self) -> BorrowedFd<'_> {
-                self.fd.as_fd()
-            }
-        }
-
-        impl AsRawFd for $T {
-            fn as_raw_fd(&self) -> RawFd {
-                self.fd.as_raw_fd()
-            }
-        }
-
-        impl IntoRawFd for $T {
-            fn into_raw_fd(self) -> RawFd {
-                self.fd.into_raw_fd()
-            }
-        }
-
-        impl From<$T> for OwnedFd {
-            fn from(end: $T) -> OwnedFd {
-                end.fd
-            }
-        }
-
-        impl TryFrom<OwnedFd> for $T {
-            type Error = Error;
-
-            fn try_from(fd: OwnedFd) -> Result<$T> {
-                $T::from_fd(fd)
-            }
-        }
+        fd_wrapper_impls!($T);
 
         #[doc = concat!("Makes this end a child's ", $stdio, "; the parent's descriptor is closed")]
         /// once the `Command` that holds the `Stdio` is dropped or reconfigured.

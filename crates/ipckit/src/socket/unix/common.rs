@@ -287,41 +287,6 @@ macro_rules! unix_common {
             }
         }
 
-        impl fmt::Debug for $T {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct(stringify!($T)).field("fd", &self.fd.as_raw_fd()).finish()
-            }
-        }
-
-        impl AsFd for $T {
-            fn as_fd(&self) -> BorrowedFd<'_> {
-                self.fd.as_fd()
-            }
-        }
-
-        impl AsRawFd for $T {
-            fn as_raw_fd(&self) -> RawFd {
-                self.fd.as_raw_fd()
-            }
-        }
-
-        impl IntoRawFd for $T {
-            fn into_raw_fd(self) -> RawFd {
-                self.fd.into_raw_fd()
-            }
-        }
-
-        impl From<$T> for OwnedFd {
-            fn from(s: $T) -> OwnedFd {
-                s.fd
-            }
-        }
-
-        impl TryFrom<OwnedFd> for $T {
-            type Error = Error;
-            fn try_from(fd: OwnedFd) -> Result<$T> {
-                $T::from_fd(fd)
-            }
-        }
+        fd_wrapper_impls!($T);
     };
 }

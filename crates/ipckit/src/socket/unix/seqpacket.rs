@@ -1,8 +1,7 @@
 //! [`UnixSeqpacket`]: a connected Unix seqpacket socket.
 
-use std::fmt;
 use std::io::IoSlice;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use super::shared::{

@@ -1,9 +1,8 @@
 //! [`UnixStream`]: a connected Unix stream socket, with `Read`/`Write` and conversion
 //! to and from the standard library's type.
 
-use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use super::shared::{
