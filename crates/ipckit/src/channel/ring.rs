@@ -382,7 +382,7 @@ impl Consumer {
     /// the consumer's position nor `head`. The records between the consumer's
     /// position and the producer's are published and not freed, so the producer does
     /// not touch them while they are looked at.
-    #[cfg_attr(ipckit_loom, allow(dead_code))]
+    #[cfg_attr(any(ipckit_loom, not(feature = "nats")), allow(dead_code))]
     pub(crate) fn look_at<D: RingData>(
         &self,
         data: &D,
