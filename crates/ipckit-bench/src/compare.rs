@@ -13,6 +13,9 @@
 //!   rows also size the blocks: about one block's time of operations each);
 //! - each [`Comparison`] carries both medians, the median ratio with p10/p90, how
 //!   many block pairs, the [`Target`] and whether the median meets it;
+//! - the two halves of a pair take turns going first (a b, b a, ...), and an ipckit
+//!   wrapper and its raw loop do the same number of operations per block, so neither
+//!   the place in the pair nor the block's length favours one side;
 //! - a ratio above 1 means the first scenario is slower (for throughput the figure is
 //!   the time per message, so the same reading holds);
 //! - the child runs only the two scenarios' sides and exits; a failure on either side
@@ -84,7 +87,16 @@ pub(crate) struct BlockTimes {
     pub b: Vec<f64>,
 }
 
-/// Runs `blocks` pairs of alternating blocks of `a` and `b` (after two warm-up pairs).
+/// Which half runs first in block pair `block`: `a` then `b`, then `b` then `a`, and so
+/// on, so that whatever the first (or second) block of a pair gains or loses from its
+/// place (a peer still draining the other block, a cache warmed by it) falls on both
+/// halves alike.
+fn order(block: usize) -> [usize; 2] {
+    if block % 2 == 0 { [0, 1] } else { [1, 0] }
+}
+
+/// Runs `blocks` pairs of alternating blocks of `a` and `b` (after two warm-up pairs),
+/// in the order [`order`] gives.
 fn paired(a: Half, b: Half, kind: Kind, blocks: usize, at: Placement) -> Result<BlockTimes, BenchError> {
     const WARM: usize = 2;
     let stream = kind == Kind::Stream;
@@ -99,8 +111,9 @@ fn paired(a: Half, b: Half, kind: Kind, blocks: usize, at: Placement) -> Result<
         let mut sides = [x, y];
         let r = (|| -> Result<(), BenchError> {
             let mut buf = vec![0u8; size];
-            for _ in 0..blocks + WARM {
-                for (side, &k) in sides.iter_mut().zip(&halves) {
+            for block in 0..blocks + WARM {
+                for i in order(block) {
+                    let (side, k) = (&mut sides[i], halves[i]);
                     if stream {
                         side.recv(&mut buf)?;
                         buf[0] = 0;
@@ -131,7 +144,8 @@ fn paired(a: Half, b: Half, kind: Kind, blocks: usize, at: Placement) -> Result<
         let mut buf = vec![0u8; size];
         let mut times: [Vec<f64>; 2] = [Vec::with_capacity(blocks), Vec::with_capacity(blocks)];
         for block in 0..blocks + WARM {
-            for (i, (side, &k)) in sides.iter_mut().zip(&halves).enumerate() {
+            for i in order(block) {
+                let (side, k) = (&mut sides[i], halves[i]);
                 let t0;
                 if stream {
                     side.send(&buf)?;
@@ -275,9 +289,18 @@ pub fn compare(
     let mut out = Vec::new();
     for (i, p) in plan.into_iter().enumerate() {
         progress(i, total, &format!("paired: {}", p.what));
+        // Both halves of a wrapper-against-raw pair do the same number of operations
+        // per block: a stream's start and end (an empty socket buffer filling, the
+        // last messages draining) then weigh the same on both sides of the ratio.
+        let (ka, kb) = if p.a.mechanism == p.b.mechanism && p.a.size == p.b.size {
+            let k = (per_block(p.a, p.kind) + per_block(p.b, p.kind)) / 2;
+            (k, k)
+        } else {
+            (per_block(p.a, p.kind), per_block(p.b, p.kind))
+        };
         let times = paired(
-            Half { scenario: p.a, per_block: per_block(p.a, p.kind) },
-            Half { scenario: p.b, per_block: per_block(p.b, p.kind) },
+            Half { scenario: p.a, per_block: ka },
+            Half { scenario: p.b, per_block: kb },
             p.kind,
             blocks,
             at,
