@@ -12,4 +12,5 @@ mod bridge_util;
 mod bridge;
 mod crash;
 mod fifo_channel;
+mod importer_crash;
 mod security;
