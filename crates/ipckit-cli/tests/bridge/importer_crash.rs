@@ -1,7 +1,7 @@
 //! The importer's side of the delivery promise, for FIFOs and channels: 10 000
 //! messages cross while the importer is SIGKILLed at random moments and restarted 8
-//! times, then the server is stopped and started again (same port, same store) twice
-//! while both bridges run. The far side receives the messages sent, in order, none
+//! times, then the server is restarted twice (same port, same store) while both
+//! bridges run: once stopped with SIGTERM, once killed with SIGKILL. The far side receives the messages sent, in order, none
 //! lost. Into a channel, once each: the restarted importer takes the sending end over
 //! and sees from the ring whether its last message went out. Into a FIFO, the
 //! importer's documented window remains (killed between its write and its state
@@ -35,7 +35,7 @@ fn seed() -> u64 {
 /// Kills the importer 8 times in the first 60 % of the messages (each kill once the
 /// far side has a random share more, and a random few milliseconds later, so that
 /// kills land anywhere in the importer's loop), then restarts the server twice, at
-/// about 70 % and 85 %.
+/// about 70 % (SIGTERM) and 85 % (SIGKILL).
 fn crash_schedule(inb: &mut Bridge, srv: &mut Server, progress: &AtomicUsize, rng: &mut Rng) {
     let wait_for = |share: usize, rng: &mut Rng| {
         let target = share + (rng.next() % (COUNT as u64 / 20)) as usize;
@@ -56,7 +56,11 @@ fn crash_schedule(inb: &mut Bridge, srv: &mut Server, progress: &AtomicUsize, rn
     for share in [70, 85] {
         wait_for(COUNT * share / 100, rng);
         let at = progress.load(Ordering::SeqCst);
-        srv.restart();
+        if share == 70 {
+            srv.restart()
+        } else {
+            srv.kill9_restart()
+        }
         eprintln!("server restarted at {at}");
         assert!(at < COUNT, "the server restart came after the last message");
     }
