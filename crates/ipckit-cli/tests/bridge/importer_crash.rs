@@ -6,7 +6,9 @@
 //! and sees from the ring whether its last message went out. Into a FIFO, the
 //! importer's documented window remains (killed between its write and its state
 //! record, it writes that frame again): allowed only as an immediate repeat, at most
-//! one per kill.
+//! one per kill. And bridges chained through a channel: the exporter out of a channel
+//! waits while the importer into it is killed and restarted (a sender that died is
+//! not one that closed).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -212,4 +214,63 @@ fn a_fifo_importer_killed_9_and_a_server_restart_lose_nothing_and_repeat_only_it
         "seed {seed}: {repeats} repeated frames, more than the {IMPORTER_KILLS} importer kills explain"
     );
     check(seed, &got, &[&out, &inb]);
+}
+
+/// Bridges chained through a channel (A -> out -> in -> B -> out -> in -> C): the
+/// importer into B is killed and restarted while the exporter out of B runs. A
+/// sender that died is not one that closed: the exporter waits for the restarted
+/// importer to take the sending end over, and everything arrives once, in order.
+#[test]
+fn an_exporter_waits_while_the_importer_feeding_its_channel_is_killed_and_restarted() {
+    const N: usize = 2_000;
+    let exe = need_nats!();
+    let srv = Server::start(&exe, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = ChannelConfig::new().with_capacity(16 * 1024);
+    let (ca, na) = channel("a", &config);
+    let (_cb, nb) = channel("b", &config);
+    let (cc, nc) = channel("c", &config);
+    let _out1 = bridge(&srv, dir.path(), "out1", &["out", "--channel", &na], "t.chain1", &[]);
+    let mut in1 = bridge(&srv, dir.path(), "in1", &["in", "--channel", &nb], "t.chain1", &[]);
+    let mut out2 = bridge(&srv, dir.path(), "out2", &["out", "--channel", &nb], "t.chain2", &[]);
+    let _in2 = bridge(&srv, dir.path(), "in2", &["in", "--channel", &nc], "t.chain2", &[]);
+    let mut tx = ca.sender().unwrap();
+    let writer = std::thread::spawn(move || {
+        for n in 0..N {
+            tx.send(&body(n)).unwrap();
+        }
+        tx
+    });
+    let mut rx = cc.receiver().unwrap();
+    let mut got = Vec::with_capacity(N);
+    let mut last = Instant::now();
+    let mut kills = 0;
+    let mut rng = Rng(seed());
+    while got.len() < N && last.elapsed() < Duration::from_secs(120) {
+        match rx.recv_vec_with(Wait::Timeout(Duration::from_millis(200))) {
+            Ok(m) => {
+                got.push(m);
+                last = Instant::now();
+            }
+            Err(e) if e.is_not_now() || e.kind() == ErrorKind::Disconnected => {}
+            Err(e) => panic!("{e}"),
+        }
+        if kills < 4 && got.len() >= (kills + 1) * N / 6 {
+            std::thread::sleep(Duration::from_micros(rng.next() % 3000));
+            in1.kill9();
+            // Long enough for the exporter out of B to find the ring empty and the
+            // sender's process gone.
+            std::thread::sleep(Duration::from_millis(300));
+            assert_eq!(out2.exited(), None, "the exporter stopped: {}", out2.stderr());
+            in1.restart();
+            kills += 1;
+        }
+    }
+    let _tx = writer.join().unwrap();
+    assert_eq!(kills, 4);
+    assert_eq!(out2.exited(), None, "the exporter stopped: {}", out2.stderr());
+    let want: Vec<Vec<u8>> = (0..N).map(body).collect();
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "the messages differ");
+    assert!(rx.recv_vec_with(Wait::Timeout(Duration::from_secs(1))).is_err(), "a message came twice");
 }

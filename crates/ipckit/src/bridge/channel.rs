@@ -16,7 +16,9 @@
 //! While no exporter runs, a sender waiting for room sees the receiver gone
 //! ([`ErrorKind::Disconnected`]); a sender with room goes on. When the sending
 //! program closes its end, the exporter publishes what the ring held and stops with
-//! [`ErrorKind::Disconnected`].
+//! [`ErrorKind::Disconnected`]; a sending program that died without closing may be
+//! followed by one that takes its end over ([`Channel::take_over_sender`]), so the
+//! exporter waits.
 //!
 //! **Importer.** A send into a full ring is back-pressure: the importer waits and
 //! tries again; nothing is dropped. The largest message is the channel's
@@ -90,7 +92,9 @@ impl ChannelEnd {
         if let Some(body) = rx.peek_nth(index)? {
             return Ok(Some(LocalMessage { tag: 0, body }));
         }
-        if index == 0 && rx.is_disconnected() {
+        // Only a closed sender is final: one whose process died may be taken over
+        // (an importer restarted, say), so the exporter waits for its successor.
+        if index == 0 && rx.is_sender_closed() {
             // The sender is gone: one more look sees everything it published.
             match rx.peek_nth(0)? {
                 Some(body) => return Ok(Some(LocalMessage { tag: 0, body })),

@@ -81,7 +81,8 @@
 //! program's sends go on while the ring has room; one that waits for room fails with
 //! [`ErrorKind::Disconnected`] (nothing sent; it may try again). When the sending
 //! program closes its end, the exporter publishes what the ring held and stops with
-//! [`ErrorKind::Disconnected`].
+//! [`ErrorKind::Disconnected`]; a sending program killed without closing may be
+//! followed by one that takes its end over, so the exporter waits.
 //!
 //! **Importer.** Its state file holds the stream sequence of the last message put
 //! into the local object. At start it re-creates its durable consumer to deliver from
