@@ -190,3 +190,29 @@ fn a_sending_end_nobody_took_is_simply_taken() {
     let err = chan.sender().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::AlreadyExists, "{err}");
 }
+
+/// The dead sender had registered a poller (`PollSender`): the new sender can
+/// register its own.
+#[test]
+fn a_dead_senders_poller_does_not_keep_the_new_sender_from_polling() {
+    let chan = Channel::create_memfd(&ChannelConfig::new().with_capacity(4096)).unwrap();
+    let mut rx = chan.receiver().unwrap();
+    let (mut ready_r, ready_w) = ipckit::pipe::pipe().unwrap();
+    let child = util::fork(|| {
+        let mut tx = ipckit::channel::PollSender::new(chan.sender().unwrap()).unwrap();
+        tx.try_send(b"from the dead").unwrap();
+        (&ready_w).write_all(b"r").unwrap();
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    });
+    drop(ready_w);
+    let mut byte = [0u8; 1];
+    ready_r.read_exact(&mut byte).unwrap();
+    child.kill(Signal::Kill).unwrap();
+    let _ = child.wait().unwrap();
+    let mut tx = ipckit::channel::PollSender::new(chan.take_over_sender().unwrap()).unwrap();
+    tx.try_send(b"from the living").unwrap();
+    assert_eq!(rx.recv_vec().unwrap(), b"from the dead");
+    assert_eq!(rx.recv_vec().unwrap(), b"from the living");
+}

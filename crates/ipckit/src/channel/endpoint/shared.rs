@@ -300,10 +300,10 @@ impl Channel {
     /// taken before, so the check for messages lost to damage misses up to as many
     /// messages as the ring held at the takeover.
     pub fn take_over_receiver(&self) -> Result<Receiver> {
-        let Some(me) = take_over(&self.shared, &self.shared.header().rx.0, "receiver")? else {
+        let h = self.shared.header();
+        let Some(me) = take_over(&self.shared, &h.rx.0, &h.data_wake.0, "receiver")? else {
             return self.receiver();
         };
-        let h = self.shared.header();
         let g = self.shared.geometry;
         // Acquire pairs with the Release stores of the consumer that stopped.
         let head = h.head.0.load(Ordering::Acquire);
@@ -351,10 +351,10 @@ impl Channel {
     /// messages lost to damage may then miss one.
     pub fn take_over_sender(&self) -> Result<Sender> {
         let shared = &self.shared;
-        let Some(me) = take_over(shared, &shared.header().tx.0, "sender")? else {
+        let h = shared.header();
+        let Some(me) = take_over(shared, &h.tx.0, &h.space_wake.0, "sender")? else {
             return self.sender();
         };
-        let h = shared.header();
         let g = shared.geometry;
         let prod =
             Producer::resume(&shared.ring(), &h.head.0, &h.tx.0.count, g.capacity, g.max_message, g.align)
@@ -374,8 +374,10 @@ impl Channel {
 }
 
 /// Claims an end from a holder that is gone: `None` if nobody took it yet (then
-/// the caller claims it as usual), this process's pid once it holds it.
-fn take_over(shared: &Shared, role: &Role, which: &str) -> Result<Option<u32>> {
+/// the caller claims it as usual), this process's pid once it holds it. A poller the
+/// dead holder registered on `wake` (the line the end sleeps on) is dropped, so that
+/// the new holder can register its own.
+fn take_over(shared: &Shared, role: &Role, wake: &Wake, which: &str) -> Result<Option<u32>> {
     let op = "channel take over";
     match role.state.load(Ordering::Acquire) {
         ROLE_FREE => return Ok(None),
@@ -400,6 +402,13 @@ fn take_over(shared: &Shared, role: &Role, which: &str) -> Result<Option<u32>> {
     }
     let me = peer::current();
     peer::record(role, me);
+    // Only the holder of the end registers on its line, and it is gone: nobody else
+    // writes the slot now. Release: a waker that sees 0 no longer needs the fields.
+    let poll = &wake.poll;
+    let token = poll.token.load(Ordering::Acquire);
+    if token != 0 && poll.pid.load(Ordering::Relaxed) == pid {
+        let _ = poll.token.compare_exchange(token, 0, Ordering::Release, Ordering::Relaxed);
+    }
     Ok(Some(me.pid))
 }
 
