@@ -8,7 +8,7 @@
 //! record, it writes that frame again): allowed only as an immediate repeat, at most
 //! one per kill. And bridges chained through a channel: the exporter out of a channel
 //! waits while the importer into it is killed and restarted (a sender that died is
-//! not one that closed).
+//! not one that closed). A second importer while the first lives is refused.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -273,4 +273,39 @@ fn an_exporter_waits_while_the_importer_feeding_its_channel_is_killed_and_restar
     assert_eq!(got.len(), want.len());
     assert!(got == want, "the messages differ");
     assert!(rx.recv_vec_with(Wait::Timeout(Duration::from_secs(1))).is_err(), "a message came twice");
+}
+
+/// A second importer while the first one lives is refused, naming the holder.
+#[test]
+fn a_second_importer_into_a_channel_held_by_a_living_one_is_refused() {
+    let exe = need_nats!();
+    let srv = Server::start(&exe, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (cb, nb) = channel("b", &ChannelConfig::new().with_capacity(4096));
+    let mut first = bridge(&srv, dir.path(), "in", &["in", "--channel", &nb], "t.twice", &[]);
+    let _rx = cb.receiver().unwrap();
+    // The importer takes the sending end before it connects, and makes its state
+    // file once connected: when the file is there, the end is held.
+    let t = Instant::now();
+    while !dir.path().join("in.state").exists() {
+        assert!(t.elapsed() < Duration::from_secs(30), "the importer never started: {}", first.stderr());
+        assert_eq!(first.exited(), None, "{}", first.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let state = s(&dir.path().join("second.state"));
+    let out = bridge_output(&[
+        "in",
+        "--channel",
+        &nb,
+        "--subject",
+        "t.twice",
+        "--server",
+        &srv.url(),
+        "--state",
+        &state,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("sender end is held by pid") && err.contains("alive"), "{err}");
+    assert_eq!(first.exited(), None, "the first importer goes on: {}", first.stderr());
 }
