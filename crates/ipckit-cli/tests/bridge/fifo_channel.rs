@@ -23,13 +23,13 @@ use ipckit::sysv::msg::MsgQueue;
 use ipckit::{ErrorKind, Key, Mode, Wait};
 
 /// A unique POSIX name for a channel of this test process.
-fn chan_name(tag: &str) -> String {
+pub(crate) fn chan_name(tag: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     format!("/ipckit-bfc-{}-{}-{tag}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
 }
 
 /// A named channel, removed when the test ends (even by a panic).
-fn channel(tag: &str, config: &ChannelConfig) -> (Channel, String) {
+pub(crate) fn channel(tag: &str, config: &ChannelConfig) -> (Channel, String) {
     let name = chan_name(tag);
     let mut c = Channel::create_named(&name, config, Mode::OWNER_RW).unwrap();
     c.set_remove_on_drop(true).unwrap();
@@ -37,18 +37,25 @@ fn channel(tag: &str, config: &ChannelConfig) -> (Channel, String) {
 }
 
 /// A FIFO in `dir` (the tempdir removes it).
-fn fifo(dir: &Path, name: &str) -> (Fifo, PathBuf) {
+pub(crate) fn fifo(dir: &Path, name: &str) -> (Fifo, PathBuf) {
     let path = dir.join(name);
     let f = Fifo::create(&path, Mode::OWNER_RW).unwrap();
     (f, path)
 }
 
-fn s(p: &Path) -> String {
+pub(crate) fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
 /// Starts `ipckit bridge DIR LOCAL... --subject SUBJ --server URL --state DIR/NAME.state`.
-fn bridge(srv: &Server, dir: &Path, name: &str, local: &[&str], subject: &str, extra: &[&str]) -> Bridge {
+pub(crate) fn bridge(
+    srv: &Server,
+    dir: &Path,
+    name: &str,
+    local: &[&str],
+    subject: &str,
+    extra: &[&str],
+) -> Bridge {
     let url = srv.url();
     let state = s(&dir.join(format!("{name}.state")));
     let mut a = args(local);
@@ -58,14 +65,14 @@ fn bridge(srv: &Server, dir: &Path, name: &str, local: &[&str], subject: &str, e
 }
 
 /// Reads frames from a FIFO without blocking, so a test can give up after a silence.
-struct FrameReader {
+pub(crate) struct FrameReader {
     end: PipeReader,
     bytes: Vec<u8>,
     length: bool,
 }
 
 impl FrameReader {
-    fn open(f: &Fifo, length: bool) -> FrameReader {
+    pub(crate) fn open(f: &Fifo, length: bool) -> FrameReader {
         FrameReader { end: f.open_read_nonblocking().unwrap(), bytes: Vec::new(), length }
     }
 
@@ -87,7 +94,7 @@ impl FrameReader {
     }
 
     /// The next frame, or `None` after `silence` without one.
-    fn next(&mut self, silence: Duration) -> Option<Vec<u8>> {
+    pub(crate) fn next(&mut self, silence: Duration) -> Option<Vec<u8>> {
         let mut last = Instant::now();
         let mut chunk = vec![0u8; 64 * 1024];
         loop {
@@ -112,7 +119,7 @@ impl FrameReader {
         }
     }
 
-    fn take(&mut self, count: usize, silence: Duration) -> Vec<Vec<u8>> {
+    pub(crate) fn take(&mut self, count: usize, silence: Duration) -> Vec<Vec<u8>> {
         let mut got = Vec::new();
         while got.len() < count {
             match self.next(silence) {
@@ -124,7 +131,7 @@ impl FrameReader {
     }
 }
 
-fn length_frame(body: &[u8]) -> Vec<u8> {
+pub(crate) fn length_frame(body: &[u8]) -> Vec<u8> {
     [&(body.len() as u32).to_le_bytes()[..], body].concat()
 }
 
@@ -514,9 +521,9 @@ fn a_channel_exporter_killed_9_mid_stream_is_taken_over_and_loses_and_repeats_no
 }
 
 /// A small xorshift generator, seeded from the clock (the seed is printed).
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;

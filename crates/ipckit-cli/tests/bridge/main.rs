@@ -11,5 +11,7 @@ mod bridge_util;
 
 mod bridge;
 mod crash;
+mod creds;
 mod fifo_channel;
+mod importer_crash;
 mod security;

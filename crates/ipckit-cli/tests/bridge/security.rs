@@ -5,9 +5,8 @@
 //! Credentials in plaintext to a host that is not a loopback address are refused
 //! before any connection is tried.
 //!
-//! Not covered with a server: `.creds` files authenticate with a JWT signed by an
-//! operator and an account, which needs an operator-mode server and a resolver; the
-//! test checks that a bad `.creds` file is a clear error naming it.
+//! A `.creds` login against an operator-mode server is in creds.rs; here, a bad
+//! `.creds` file is a clear error naming it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,19 +16,19 @@ use crate::bridge_util::*;
 use ipckit::sysv::msg::{MsgQueue, Select};
 use ipckit::{Key, Mode, Wait};
 
-fn queue() -> (MsgQueue, String) {
+pub(crate) fn queue() -> (MsgQueue, String) {
     let mut q = MsgQueue::create(Key::PRIVATE, Mode::OWNER_RW).unwrap();
     q.set_remove_on_drop(true).unwrap();
     let id = q.id().to_string();
     (q, id)
 }
 
-fn s(p: &Path) -> String {
+pub(crate) fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
 /// A server started with the configuration file `conf` (written in `dir`).
-fn server_with(exe: &Path, dir: &Path, conf: &str) -> Server {
+pub(crate) fn server_with(exe: &Path, dir: &Path, conf: &str) -> Server {
     let file = dir.join("server.conf");
     std::fs::write(&file, conf).unwrap();
     Server::start(exe, &["-c", &s(&file)])
@@ -37,7 +36,7 @@ fn server_with(exe: &Path, dir: &Path, conf: &str) -> Server {
 
 /// Bridges a message from one queue to another through `url` with `auth` (the same
 /// for both bridges), and checks it arrives intact.
-fn message_crosses(url: &str, auth: &[&str], subject: &str) {
+pub(crate) fn message_crosses(url: &str, auth: &[&str], subject: &str) {
     let ((a, ida), (b, idb)) = (queue(), queue());
     let dir = tempfile::tempdir().unwrap();
     let st = |n: &str| s(&dir.path().join(n));
@@ -62,7 +61,7 @@ fn message_crosses(url: &str, auth: &[&str], subject: &str) {
 }
 
 /// Runs an exporter with `extra` to its end; it must fail with `want` in its error.
-fn refused(extra: &[&str], want: &[&str]) -> String {
+pub(crate) fn refused(extra: &[&str], want: &[&str]) -> String {
     let (_q, id) = queue();
     let dir = tempfile::tempdir().unwrap();
     let st = s(&dir.path().join("state"));

@@ -100,6 +100,16 @@ impl Server {
         self.spawn();
     }
 
+    /// Kills the server with SIGKILL (no chance to close its store) and starts it
+    /// again on the same port and store.
+    pub fn kill9_restart(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.spawn();
+    }
+
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();

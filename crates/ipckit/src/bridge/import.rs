@@ -30,10 +30,11 @@ pub(super) async fn import_async(
     let (local_max, local_limit) = local.max_body();
     let mut st = StateFile::open(&opts.state)?;
     if st.rec.phase == Phase::Moving {
-        // Killed around a local send: we cannot tell whether it happened. Send again
-        // (at least once) rather than risk losing it.
+        // Killed around a local send. A channel tells whether it happened; elsewhere
+        // we cannot, and send again (at least once) rather than risk losing it.
         let s = st.rec.seq;
-        st.idle(s.saturating_sub(1))?;
+        let done = local.was_put(st.rec.mark)?.unwrap_or(false);
+        st.idle(if done { s } else { s.saturating_sub(1) })?;
     }
     let last = st.rec.seq;
     // Deliver from the message after the last one put in, whatever the consumer's
@@ -121,11 +122,14 @@ pub(super) async fn import_async(
                     opts.subject
                 )));
             }
-            st.moving(seq, msg.tag, msg.body.len(), hash(msg.tag, &msg.body))?;
+            let h = hash(msg.tag, &msg.body);
+            st.moving(seq, msg.tag, msg.body.len(), h)?;
             let mut idle = Idle(0);
             let mut progress = Instant::now();
             loop {
-                if local.try_put(&msg)? {
+                // A channel records where the message goes before it goes (exactly once).
+                let mut mark = |m| st.moving_at(seq, msg.tag, msg.body.len(), h, m);
+                if local.try_put_marked(&msg, &mut mark)? {
                     break;
                 }
                 // Full: back-pressure. Keep the server from redelivering meanwhile.

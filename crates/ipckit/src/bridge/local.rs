@@ -181,6 +181,32 @@ impl Local {
         }
     }
 
+    /// Puts a message in like [`try_put`](Self::try_put). Into a channel, it first
+    /// reserves the room and calls `record` with a mark that tells afterwards whether
+    /// the message went out ([`was_put`](Self::was_put)); other objects have no such
+    /// mark and do not call it.
+    pub(crate) fn try_put_marked(
+        &self,
+        msg: &LocalMessage,
+        record: &mut dyn FnMut(u64) -> Result<()>,
+    ) -> Result<bool> {
+        match self {
+            Local::Channel(c) => c.try_put_marked(msg, record),
+            _ => self.try_put(msg),
+        }
+    }
+
+    /// Whether the message an importer was putting in when it was killed went in,
+    /// from the mark it recorded ([`try_put_marked`](Self::try_put_marked)):
+    /// `Some` where the object can tell (a channel), `None` where it cannot (a
+    /// queue or FIFO whose reader may have taken the message already).
+    pub(crate) fn was_put(&self, mark: u64) -> Result<Option<bool>> {
+        match self {
+            Local::Channel(c) => c.was_put(mark).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     fn unsupported(&self, what: &str) -> Error {
         Error::new("bridge", self.object(), ErrorKind::Unsupported)
             .with_detail(format!("{} objects cannot {what}", self.kind()))

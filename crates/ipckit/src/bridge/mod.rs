@@ -81,7 +81,8 @@
 //! program's sends go on while the ring has room; one that waits for room fails with
 //! [`ErrorKind::Disconnected`] (nothing sent; it may try again). When the sending
 //! program closes its end, the exporter publishes what the ring held and stops with
-//! [`ErrorKind::Disconnected`].
+//! [`ErrorKind::Disconnected`]; a sending program killed without closing may be
+//! followed by one that takes its end over, so the exporter waits.
 //!
 //! **Importer.** Its state file holds the stream sequence of the last message put
 //! into the local object. At start it re-creates its durable consumer to deliver from
@@ -89,18 +90,24 @@
 //! message it records "putting `s`", puts it in (a full object is waited on, with
 //! progress acknowledgements so the server does not redeliver; never dropped),
 //! records "done `s`", then acknowledges. A message it already put in (a redelivery)
-//! is acknowledged and skipped. The window: a kill after the local send and before
-//! the "done" record (a few microseconds per message) delivers that one message
-//! twice after the restart. Into a FIFO, a message waits while no process has the
+//! is acknowledged and skipped. The window, for a System V or POSIX queue and a
+//! FIFO: a kill after the local send and before the "done" record (a few
+//! microseconds per message) delivers that one message twice after the restart (the
+//! object's reader may have taken it already, so the importer cannot look). Into a
+//! FIFO, a message waits while no process has the
 //! FIFO open for reading, and counts as put in once its frame is in the pipe (a
 //! frame of more than `PIPE_BUF` bytes may be written in pieces, and an importer
 //! killed between two pieces leaves half a frame, then writes it whole again); the
 //! pipe's bytes are lost if the importer and every reader close it. A line-framed
 //! FIFO refuses a message that holds a newline: the importer stops with an error
-//! and the message stays in the stream. Into a channel, a full ring is waited on.
-//! A channel's sending end is taken once and cannot be taken over: an importer
-//! that stopped or was killed cannot be started again on the same channel (its
-//! receiver sees [`ErrorKind::Disconnected`] after the last message).
+//! and the message stays in the stream. Into a channel ([`ChannelEnd`]), a full
+//! ring is waited on, and there is no window: the importer records the position of
+//! the room it reserved in the ring before publishing the message there, and a
+//! restarted importer, which takes the sending end over
+//! ([`Channel::take_over_sender`](crate::channel::Channel::take_over_sender)), sees
+//! from the ring whether that message was published. The end is never closed:
+//! while no importer runs, the receiving program gets what the ring holds, then a
+//! receive that waits sees [`ErrorKind::Disconnected`] (it may try again).
 //!
 //! **Server.** With file storage, a restarted server keeps the stream, the consumer
 //! and the de-duplication table; both bridges reconnect by themselves and retry.

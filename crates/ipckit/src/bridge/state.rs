@@ -7,7 +7,9 @@
 //! process (the page cache belongs to the kernel), not a crash of the whole machine.
 //!
 //! Layout (little endian): magic `IPCKBRG1`, the bridge's random name, the sequence
-//! number, the phase, and the type, length and hash of the message the phase is about.
+//! number, the phase, the type, length and hash of the message the phase is about, and
+//! a mark (the importer's: where in a channel's ring the message goes, plus one; 0 for
+//! none).
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -45,6 +47,9 @@ pub(crate) struct Record {
     pub mtype: i64,
     pub len: u64,
     pub hash: u64,
+    /// Importer into a channel, phase `Moving`: the ring position reserved for the
+    /// message, plus one (0: none reserved yet). See [`ChannelEnd`](super::ChannelEnd).
+    pub mark: u64,
 }
 
 /// An open state file.
@@ -76,7 +81,7 @@ impl StateFile {
         let mut bytes = [0u8; SIZE];
         let n = file.read_at(&mut bytes, 0).map_err(|e| err("cannot read", e))?;
         let rec = if n == 0 {
-            Record { name: fresh_name(), seq: 0, phase: Phase::Idle, mtype: 0, len: 0, hash: 0 }
+            Record { name: fresh_name(), seq: 0, phase: Phase::Idle, mtype: 0, len: 0, hash: 0, mark: 0 }
         } else if n == SIZE && &bytes[..8] == MAGIC {
             decode(&bytes).ok_or_else(|| {
                 Error::new("open state file", Object::Path(path.to_path_buf()), ErrorKind::Corrupted)
@@ -108,19 +113,25 @@ impl StateFile {
 
     /// Records that message `seq` (type, length, hash) is about to move.
     pub fn moving(&mut self, seq: u64, mtype: i64, len: usize, hash: u64) -> Result<()> {
-        self.rec = Record { seq, phase: Phase::Moving, mtype, len: len as u64, hash, ..self.rec };
+        self.moving_at(seq, mtype, len, hash, 0)
+    }
+
+    /// Records that message `seq` is about to move, with a mark (see [`Record::mark`]).
+    pub fn moving_at(&mut self, seq: u64, mtype: i64, len: usize, hash: u64, mark: u64) -> Result<()> {
+        self.rec = Record { seq, phase: Phase::Moving, mtype, len: len as u64, hash, mark, ..self.rec };
         self.write()
     }
 
     /// Records that `count` messages are in the spool, to get ids from `seq` on.
     pub fn spooled(&mut self, seq: u64, count: usize) -> Result<()> {
-        self.rec = Record { seq, phase: Phase::Spooled, mtype: 0, len: count as u64, hash: 0, ..self.rec };
+        self.rec =
+            Record { seq, phase: Phase::Spooled, mtype: 0, len: count as u64, hash: 0, mark: 0, ..self.rec };
         self.write()
     }
 
     /// Records that everything before `seq` (exporter) or up to `seq` (importer) is done.
     pub fn idle(&mut self, seq: u64) -> Result<()> {
-        self.rec = Record { seq, phase: Phase::Idle, mtype: 0, len: 0, hash: 0, ..self.rec };
+        self.rec = Record { seq, phase: Phase::Idle, mtype: 0, len: 0, hash: 0, mark: 0, ..self.rec };
         self.write()
     }
 }
@@ -134,6 +145,7 @@ fn encode(r: &Record) -> [u8; SIZE] {
     b[32..40].copy_from_slice(&r.mtype.to_le_bytes());
     b[40..48].copy_from_slice(&r.len.to_le_bytes());
     b[48..56].copy_from_slice(&r.hash.to_le_bytes());
+    b[56..64].copy_from_slice(&r.mark.to_le_bytes());
     b
 }
 
@@ -152,6 +164,7 @@ fn decode(b: &[u8; SIZE]) -> Option<Record> {
         mtype: word(32) as i64,
         len: word(40),
         hash: word(48),
+        mark: word(56),
     })
 }
 

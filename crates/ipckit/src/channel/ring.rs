@@ -75,6 +75,26 @@
 //!
 //! Sleeping is a fourth pair, with full barriers (`SeqCst` fences; see [`Wake`]).
 //!
+//! # Taking over from a dead producer
+//!
+//! The producer's position lives only in its process; when that process dies, a new
+//! producer finds it again in the ring ([`Producer::resume`]): from the consumer's
+//! `head` it walks the published records (stamp by stamp, padding included) to the first
+//! position that holds no stamp of its own. Since a stamp names its position, stale bytes
+//! of older laps never match, and nothing past the dead producer's last stamp can carry
+//! one. A record is published by its stamp alone (pair 1), so a producer killed anywhere
+//! leaves each record either whole and stamped (the walk passes it, the consumer reads
+//! it) or unstamped (the walk stops there and the new producer writes over it; the
+//! consumer never saw it). Killed between a padding record and the message after it, the
+//! padding is passed like any other. The walk reads only: the ring does not change
+//! while nobody produces (the consumer moves `head`, which the walk does not need to
+//! follow: a `head` seen earlier is a conservative view, as in `reserve`).
+//!
+//! The count (pair 3) is stored after the stamp, so a producer killed between the two
+//! leaves it one short; the new producer goes on from the count it finds. A count that
+//! is short is safe (the consumer's check for missing records never fires falsely), and
+//! it then misses a loss of at most one message.
+//!
 //! # Damage the consumer detects
 //!
 //! At its position the consumer finds this lap's stamp (a record), or stale bytes
@@ -240,6 +260,70 @@ impl Producer {
     pub(crate) fn new(capacity: u64, align: u64) -> Producer {
         debug_assert!(capacity.is_power_of_two() && align.is_power_of_two() && align * 4 <= capacity);
         Producer { tail: 0, head: 0, capacity, align, published: 0, restart_min: u64::MAX }
+    }
+
+    /// A producer that takes over the ring from one whose process died (see "Taking
+    /// over from a dead producer" above): its position is found by walking the
+    /// published records from the consumer's `head` to the first position that
+    /// holds no stamp of its own, and its count of published messages is read from
+    /// `count`. Nothing is written.
+    ///
+    /// # Errors
+    /// A [`Fault`] when the walk meets something a sound ring cannot hold (a bad
+    /// `head`, kind or length, a later lap's stamp, records that cover more than the
+    /// ring).
+    #[cfg_attr(ipckit_loom, allow(dead_code))]
+    pub(crate) fn resume<D: RingData>(
+        data: &D,
+        head: &AtomicU64,
+        count: &AtomicU64,
+        capacity: u64,
+        max_message: u64,
+        align: u64,
+    ) -> Result<Producer, Fault> {
+        debug_assert!(capacity.is_power_of_two() && align.is_power_of_two() && align * 4 <= capacity);
+        // Acquire pairs with the consumer's Release store of `head` (pair 2): what it
+        // freed stays free for us.
+        let h = head.load(Ordering::Acquire);
+        if h % align != 0 {
+            return Err(Fault::Head { head: h, tail: h });
+        }
+        // Acquire (pair 3): the count is at most the records stamped below.
+        let published = count.load(Ordering::Acquire);
+        let mut pos = h;
+        loop {
+            if pos - h > capacity {
+                // Records between the consumer and us never cover more than the ring.
+                return Err(Fault::Head { head: h, tail: pos });
+            }
+            let off = pos & (capacity - 1);
+            // Acquire pairs with the dead producer's Release store of the stamp (pair 1).
+            let word = data.word(off).load(Ordering::Acquire);
+            if word != stamp(pos) {
+                let found = word ^ STAMP_KEY;
+                if found > pos && found - pos <= LATER_LAPS * capacity && (found - pos) & (capacity - 1) == 0
+                {
+                    return Err(Fault::Lap { pos, found });
+                }
+                break;
+            }
+            let m = data.word(off + 8).load(Ordering::Relaxed);
+            let (kind, len) = ((m >> 32) as u32, m & 0xFFFF_FFFF);
+            match kind {
+                KIND_PADDING => pos += capacity - off,
+                KIND_MESSAGE => {
+                    if len > max_message || off + record_size(len, align) > capacity {
+                        return Err(Fault::Length { pos, len });
+                    }
+                    pos += record_size(len, align);
+                }
+                kind => return Err(Fault::Kind { pos, kind }),
+            }
+        }
+        if pos - h > capacity {
+            return Err(Fault::Head { head: h, tail: pos });
+        }
+        Ok(Producer { tail: pos, head: h, capacity, align, published, restart_min: u64::MAX })
     }
 
     /// Records of at least `bytes` (header included) start over at offset 0 when the

@@ -41,6 +41,13 @@ impl fmt::Debug for SendLoan<'_> {
 }
 
 impl SendLoan<'_> {
+    /// The message's position in the ring, unique to it (positions only grow).
+    /// Recorded before [`commit`](Self::commit), it tells after a crash whether the
+    /// message went out: see [`Sender::position`].
+    pub fn position(&self) -> u64 {
+        self.slot.pos
+    }
+
     /// The bytes reserved.
     pub fn len(&self) -> usize {
         self.slot.len as usize

@@ -87,6 +87,15 @@ impl Receiver {
         peer::is_gone(&self.shared.header().tx.0)
     }
 
+    /// Whether the sender closed its end (for good: a closed end is never taken
+    /// again), as opposed to [`is_disconnected`](Self::is_disconnected), which also
+    /// counts a sender whose process died and which a new process may take over
+    /// ([`Channel::take_over_sender`](super::Channel::take_over_sender)).
+    pub(crate) fn is_sender_closed(&self) -> bool {
+        // Acquire pairs with the Release of the close: what it published comes first.
+        self.shared.header().tx.0.state.load(Ordering::Acquire) == ROLE_CLOSED
+    }
+
     /// Receives a message into `buf`, waiting for one; returns its length.
     #[inline]
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize> {

@@ -1,8 +1,9 @@
 //! [`Sender`]: the producing end of a channel.
 //!
 //! Contract:
-//! - One sender per channel, in the process that claimed it; it alone writes the
-//!   ring's records and the published count (the ring's protocol, `ring.rs`).
+//! - One sender per channel, in the process that claimed it (or took it over from a
+//!   dead one, `Channel::take_over_sender`); it alone writes the ring's records and
+//!   the published count (the ring's protocol, `ring.rs`).
 //! - A send reserves room (inline when there is room, [`reserve_slow`] otherwise:
 //!   checks, then the wait of `wait.rs`), copies the payload or lends the room as a
 //!   [`SendLoan`], then publishes: stamp, count, and a wake-up only if the receiver
@@ -85,6 +86,15 @@ impl Sender {
     /// Sets how this end waits for room.
     pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
         self.strategy = strategy;
+    }
+
+    /// The ring position after the last message this end published: positions
+    /// only grow, each message has its own ([`SendLoan::position`]). Just after
+    /// [`Channel::take_over_sender`](super::Channel::take_over_sender), the position
+    /// after the last message the dead sender published, so that a message it
+    /// reserved at position `p` was published if and only if `position() > p`.
+    pub fn position(&self) -> u64 {
+        self.prod.tail()
     }
 
     /// Whether the receiver closed its end, or its process is gone.

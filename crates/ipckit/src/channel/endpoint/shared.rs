@@ -300,39 +300,67 @@ impl Channel {
     /// taken before, so the check for messages lost to damage misses up to as many
     /// messages as the ring held at the takeover.
     pub fn take_over_receiver(&self) -> Result<Receiver> {
-        let op = "channel take over";
         let h = self.shared.header();
-        let role = &h.rx.0;
-        match role.state.load(Ordering::Acquire) {
-            ROLE_FREE => return self.receiver(),
-            ROLE_CLOSED => {
-                let pid = role.pid.load(Ordering::Acquire);
-                return Err(Error::new(op, self.shared.obj(), ErrorKind::AlreadyExists).with_detail(
-                    format!(
-                        "the receiver end was taken (by pid {pid}) and closed; a closed end is never reopened"
-                    ),
-                ));
-            }
-            _ => {}
-        }
-        let pid = role.pid.load(Ordering::Acquire);
-        if pid == 0 || !peer::is_gone(role) {
-            return Err(Error::new(op, self.shared.obj(), ErrorKind::AlreadyExists)
-                .with_detail(format!("the receiver end is held by pid {pid}, which is alive")));
-        }
-        // AcqRel: one taker wins; its record below follows the claim.
-        if role.pid.compare_exchange(pid, 0, Ordering::AcqRel, Ordering::Acquire).is_err() {
-            return Err(Error::new(op, self.shared.obj(), ErrorKind::AlreadyExists)
-                .with_detail("another process is taking the receiver end over"));
-        }
-        let me = peer::current();
-        peer::record(role, me);
+        let Some(me) = take_over(&self.shared, &h.rx.0, &h.data_wake.0, "receiver")? else {
+            return self.receiver();
+        };
         let g = self.shared.geometry;
         // Acquire pairs with the Release stores of the consumer that stopped.
         let head = h.head.0.load(Ordering::Acquire);
         let published = h.tx.0.count.load(Ordering::Acquire);
         let cons = Consumer::resume(head, published, g.capacity, g.max_message, g.align);
-        Ok(Receiver::new(Arc::clone(&self.shared), cons, me.pid))
+        Ok(Receiver::new(Arc::clone(&self.shared), cons, me))
+    }
+
+    /// Takes the sending end over from a process that took it and died without
+    /// closing it (killed, or one that left the end open on purpose, as the NATS
+    /// bridge's importer does). Every message the dead sender published stays, and
+    /// the new sender goes on after the last one. An end nobody has taken is simply
+    /// taken.
+    ///
+    /// The rules are those of [`take_over_receiver`](Self::take_over_receiver): only
+    /// when the recorded holder (pid and start time) is gone, claimed with a
+    /// compare-and-swap of the recorded pid so that one taker wins, never a closed
+    /// end.
+    ///
+    /// # Why the ring is consistent afterwards
+    ///
+    /// The sender's position is not in shared memory; the new sender finds it by
+    /// walking the records from the receiver's position to the first one that is not
+    /// published. A record is published by one store, its stamp, made after its
+    /// length and payload (and the stamp names the record's position, so bytes of
+    /// older laps never pass for one). A sender killed in the middle of a send left
+    /// either a stamped, whole record (the receiver gets it, and the walk passes
+    /// it) or an unstamped one, which the receiver has not seen and never will: the
+    /// new sender's first message is written over it. A padding record left just
+    /// before an unstamped message is skipped by both, as usual. The walk only
+    /// reads, and nothing but a sender writes records, so the receiver going on at the
+    /// same time changes nothing it relies on.
+    ///
+    /// To tell whether the last message a dead sender was sending went out, note
+    /// its [`SendLoan::position`](super::SendLoan::position) before publishing it: after
+    /// the take-over it was published if and only if the new sender's
+    /// [`position`](Sender::position) is past it.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AlreadyExists`] as for [`take_over_receiver`](Self::take_over_receiver);
+    /// [`ErrorKind::Corrupted`] if the walk meets records a sound ring cannot hold.
+    /// The count of published messages is stored after each message, so a sender
+    /// killed between the two leaves it one short, and the receiver's check for
+    /// messages lost to damage may then miss one.
+    pub fn take_over_sender(&self) -> Result<Sender> {
+        let shared = &self.shared;
+        let h = shared.header();
+        let Some(me) = take_over(shared, &h.tx.0, &h.space_wake.0, "sender")? else {
+            return self.sender();
+        };
+        let g = shared.geometry;
+        let prod =
+            Producer::resume(&shared.ring(), &h.head.0, &h.tx.0.count, g.capacity, g.max_message, g.align)
+                .map_err(|f| corrupted("channel take over", shared, f))?
+                .restart_from(RESTART_MIN);
+        Ok(Sender::new(Arc::clone(shared), prod, me))
     }
 
     /// Takes the receiving end. Fails with [`ErrorKind::AlreadyExists`] if a process
@@ -343,6 +371,45 @@ impl Channel {
         let cons = Consumer::new(g.capacity, g.max_message, g.align);
         Ok(Receiver::new(Arc::clone(&self.shared), cons, me))
     }
+}
+
+/// Claims an end from a holder that is gone: `None` if nobody took it yet (then
+/// the caller claims it as usual), this process's pid once it holds it. A poller the
+/// dead holder registered on `wake` (the line the end sleeps on) is dropped, so that
+/// the new holder can register its own.
+fn take_over(shared: &Shared, role: &Role, wake: &Wake, which: &str) -> Result<Option<u32>> {
+    let op = "channel take over";
+    match role.state.load(Ordering::Acquire) {
+        ROLE_FREE => return Ok(None),
+        ROLE_CLOSED => {
+            let pid = role.pid.load(Ordering::Acquire);
+            return Err(Error::new(op, shared.obj(), ErrorKind::AlreadyExists).with_detail(format!(
+                "the {which} end was taken (by pid {pid}) and closed; a closed end is never reopened"
+            )));
+        }
+        _ => {}
+    }
+    let pid = role.pid.load(Ordering::Acquire);
+    if pid == 0 || !peer::is_gone(role) {
+        return Err(Error::new(op, shared.obj(), ErrorKind::AlreadyExists)
+            .with_detail(format!("the {which} end is held by pid {pid}, which is alive")));
+    }
+    // AcqRel: one taker wins; its record below follows the claim, and what the
+    // dead holder stored before it died comes before what we read next.
+    if role.pid.compare_exchange(pid, 0, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        return Err(Error::new(op, shared.obj(), ErrorKind::AlreadyExists)
+            .with_detail(format!("another process is taking the {which} end over")));
+    }
+    let me = peer::current();
+    peer::record(role, me);
+    // Only the holder of the end registers on its line, and it is gone: nobody else
+    // writes the slot now. Release: a waker that sees 0 no longer needs the fields.
+    let poll = &wake.poll;
+    let token = poll.token.load(Ordering::Acquire);
+    if token != 0 && poll.pid.load(Ordering::Relaxed) == pid {
+        let _ = poll.token.compare_exchange(token, 0, Ordering::Release, Ordering::Relaxed);
+    }
+    Ok(Some(me.pid))
 }
 
 /// Claims an end: its role line goes from free to connected, with this process's

@@ -425,6 +425,101 @@ mod model {
         });
     }
 
+    /// How the first producer dies in [`takeover`].
+    #[derive(Copy, Clone, PartialEq)]
+    enum Death {
+        /// After writing the payload of its last message, before the stamp.
+        BeforeStamp,
+        /// After the stamp of its last message, before the count.
+        BeforeCount,
+    }
+
+    /// A producer that dies in the middle of a send, and one that takes over
+    /// ([`Producer::resume`]) while the consumer goes on: the consumer gets every
+    /// message the first one stamped, whole, then the second one's, in order; never
+    /// the unstamped one, never a stale byte, never a false "missing". The ring
+    /// starts empty at position `start` (112: the last message pads to the end of
+    /// the ring first).
+    fn takeover(start: u64, before: &'static [u64], dying: u64, death: Death) {
+        loom::model(move || {
+            let cap = 128u64;
+            let data = Arc::new(Words((0..cap / 8).map(|_| AtomicU64::new(0)).collect()));
+            let head = Arc::new(AtomicU64::new(start));
+            let count = Arc::new(AtomicU64::new(0));
+            let max = max_payload(cap);
+            let producer = {
+                let (data, head, count) = (Arc::clone(&data), Arc::clone(&head), Arc::clone(&count));
+                loom::thread::spawn(move || {
+                    let send = |p: &mut Producer, seq: u64, len: u64| {
+                        let slot = loop {
+                            if let Some(s) = p.reserve(&*data, &head, len).unwrap() {
+                                break s;
+                            }
+                            loom::thread::yield_now();
+                        };
+                        let msg: Vec<u8> = (0..len as usize).map(|i| byte(seq, i)).collect();
+                        data.write(slot.off, &msg);
+                        slot
+                    };
+                    let mut first = Producer::resume(&*data, &head, &count, cap, max, RECORD_ALIGN).unwrap();
+                    assert_eq!(first.tail(), start, "an empty ring resumes where the consumer is");
+                    for (seq, &len) in before.iter().enumerate() {
+                        let slot = send(&mut first, seq as u64, len);
+                        first.commit(&*data, &count, slot, len);
+                    }
+                    let slot = send(&mut first, before.len() as u64, dying);
+                    if death == Death::BeforeCount {
+                        first.commit_uncounted(&*data, slot, dying);
+                    }
+                    // The first producer is gone. (Its death comes before the take-over,
+                    // as a process's exit comes before another sees it gone.)
+                    let mut second = Producer::resume(&*data, &head, &count, cap, max, RECORD_ALIGN).unwrap();
+                    let seq = before.len() as u64 + 1;
+                    let slot = send(&mut second, seq, 16);
+                    second.commit(&*data, &count, slot, 16);
+                })
+            };
+            let mut want: Vec<(u64, u64)> = before.iter().enumerate().map(|(s, &l)| (s as u64, l)).collect();
+            if death == Death::BeforeCount {
+                want.push((before.len() as u64, dying));
+            }
+            want.push((before.len() as u64 + 1, 16));
+            let mut c = Consumer::at(start, cap, max, RECORD_ALIGN);
+            for &(seq, len) in &want {
+                let rec = loop {
+                    if let Some(r) = c.peek_counted(&*data, &head, &count).unwrap() {
+                        break r;
+                    }
+                    loom::thread::yield_now();
+                };
+                assert_eq!(rec.len, len, "message {seq}");
+                let mut out = vec![0u8; len as usize];
+                data.read(rec.off, &mut out);
+                for (i, b) in out.iter().enumerate() {
+                    assert_eq!(*b, byte(seq, i), "message {seq} byte {i}");
+                }
+                c.release(&head, rec);
+            }
+            producer.join().unwrap();
+            assert!(c.peek_counted(&*data, &head, &count).unwrap().is_none(), "nothing more");
+        });
+    }
+
+    #[test]
+    fn takeover_after_a_death_before_the_stamp() {
+        takeover(0, &[16], 16, Death::BeforeStamp);
+    }
+
+    #[test]
+    fn takeover_after_a_death_before_the_count() {
+        takeover(0, &[16], 16, Death::BeforeCount);
+    }
+
+    #[test]
+    fn takeover_after_a_death_between_padding_and_message() {
+        takeover(112, &[], 16, Death::BeforeStamp);
+    }
+
     /// The sleep/wake handshake: if the consumer decides to sleep on a futex value,
     /// the producer either made the message visible to its last check or bumps the
     /// futex word past that value. No wake-up is lost.
