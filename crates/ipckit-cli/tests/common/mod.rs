@@ -52,7 +52,16 @@ pub fn ok(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-/// Why a private IPC namespace cannot be had here, if it cannot.
+/// Shell lines that give a new mount namespace its own, empty `/dev/shm` and
+/// `/dev/mqueue` (the latter showing the new IPC namespace's queues): `/dev/shm` is not
+/// part of an IPC namespace, so without them `rm --stale` in a test would judge, and
+/// remove, POSIX objects and named channels that other programs left on the machine.
+/// Both mounts vanish with the namespace's last process.
+pub const PRIVATE_SHM: &str = "set -e; mount -t tmpfs -o mode=1777 ipckit-test /dev/shm; \
+     if [ -d /dev/mqueue ]; then mount -t mqueue ipckit-test /dev/mqueue; fi; set +e";
+
+/// Why a private IPC namespace (with its own `/dev/shm`, see [`PRIVATE_SHM`]) cannot
+/// be had here, if it cannot.
 pub fn no_namespace() -> Option<String> {
     static WHY: OnceLock<Option<String>> = OnceLock::new();
     WHY.get_or_init(|| {
@@ -61,6 +70,10 @@ pub fn no_namespace() -> Option<String> {
         }
         if !works("unshare", &["--ipc", "true"]) {
             return Some("`unshare --ipc` is missing or refused here".into());
+        }
+        if !works("unshare", &["--ipc", "--mount", "--propagation", "private", "--", "sh", "-c", PRIVATE_SHM])
+        {
+            return Some("a private /dev/shm (`unshare --mount` + a tmpfs mount) is refused here".into());
         }
         None
     })
@@ -80,11 +93,13 @@ pub fn no_util_linux() -> Option<String> {
     None
 }
 
-/// Runs `script` with bash in a new, empty IPC namespace, with `$IPCKIT` set to the
+/// Runs `script` with bash in a new, empty IPC namespace and a mount namespace with
+/// its own `/dev/shm` and `/dev/mqueue` ([`PRIVATE_SHM`]), with `$IPCKIT` set to the
 /// binary, `LC_ALL=C` and `TZ` set. Returns the output.
 pub fn in_namespace(script: &str, tz: &str) -> Output {
     Command::new("unshare")
-        .args(["--ipc", "--", "bash", "-c", script])
+        .args(["--ipc", "--mount", "--propagation", "private", "--", "bash", "-c"])
+        .arg(format!("{PRIVATE_SHM}\n{script}"))
         .env("IPCKIT", bin())
         .env("LC_ALL", "C")
         .env("TZ", tz)

@@ -5,8 +5,10 @@
 //! private IPC namespace made by `unshare --ipc`) creates a named single-pair channel,
 //! a System V one, a memfd one and a named publish/subscribe channel, sends messages,
 //! and waits to be killed. A second holder in the same namespace keeps an unrelated
-//! System V channel and a named one alive. The `ipckit` commands run in that namespace
-//! through `nsenter`, so `rm --stale` never sees the System V objects of the machine.
+//! System V channel and a named one alive. The holders also share a private mount
+//! namespace with its own `/dev/shm` (`PRIVATE_SHM`), and the `ipckit` commands run in
+//! both namespaces through `nsenter`, so `rm --stale` never sees the System V objects,
+//! POSIX objects or named channels of the machine.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -14,7 +16,6 @@ use std::process::{Child, Command, Stdio};
 use crate::common::*;
 use ipckit::Mode;
 use ipckit::channel::{Channel, ChannelConfig, PatternConfig, pubsub::PubSub};
-use ipckit::posix::shm::ShmObject;
 use serde_json::Value;
 
 const HOLDER: &str = "LS_CHANNELS_HOLDER";
@@ -113,7 +114,7 @@ fn holder_entry() {
     drop(keep);
 }
 
-/// The holders and every name they made: killed and removed on drop, even on panic.
+/// The holders: killed on drop, even on panic (what they made goes with their namespaces).
 struct Scene {
     tag: String,
     holders: Vec<Child>,
@@ -125,10 +126,8 @@ impl Drop for Scene {
             let _ = h.kill();
             let _ = h.wait();
         }
-        for n in ["spsc", "ps", "live"] {
-            let _ = ShmObject::unlink(&format!("/lsch-{}-{n}", self.tag));
-        }
-        // The System V segments go with the IPC namespace, once its processes are gone.
+        // The System V segments go with the IPC namespace, and the named channels with
+        // the private /dev/shm, once the holders are gone.
     }
 }
 
@@ -138,17 +137,19 @@ impl Scene {
     fn start(&mut self, what: &str) -> i32 {
         let exe = std::env::current_exe().unwrap();
         let mut cmd = match self.holders.first() {
-            None => Command::new("unshare"),
+            None => {
+                let mut c = Command::new("unshare");
+                c.args(["--ipc", "--mount", "--propagation", "private", "--", "sh", "-c"])
+                    .arg(format!("{PRIVATE_SHM}\nexec \"$0\" \"$@\""));
+                c
+            }
             Some(first) => {
                 let mut c = Command::new("nsenter");
-                c.arg(format!("--ipc=/proc/{}/ns/ipc", first.id()));
+                c.args(namespaces(first.id())).arg("--");
                 c
             }
         };
-        if self.holders.is_empty() {
-            cmd.arg("--ipc");
-        }
-        cmd.arg("--").arg(exe).args(["channels::holder_entry", "--exact", "--nocapture", "--test-threads=1"]);
+        cmd.arg(exe).args(["channels::holder_entry", "--exact", "--nocapture", "--test-threads=1"]);
         let mut child = cmd
             .env(HOLDER, format!("{what}:{}", self.tag))
             .stdout(Stdio::piped())
@@ -171,7 +172,7 @@ impl Scene {
     /// which lives to the end); stdout.
     fn ipckit(&self, args: &[&str]) -> String {
         let out = Command::new("nsenter")
-            .arg(format!("--ipc=/proc/{}/ns/ipc", self.holders.last().expect("a holder").id()))
+            .args(namespaces(self.holders.last().expect("a holder").id()))
             .arg("--")
             .arg(bin())
             .args(args)
@@ -185,6 +186,19 @@ impl Scene {
     fn json(&self, args: &[&str]) -> Vec<Value> {
         let doc: Value = serde_json::from_str(&self.ipckit(args)).expect("JSON");
         doc["channels"].as_array().expect("a channels array").clone()
+    }
+}
+
+/// `nsenter` options for the IPC and mount namespaces of process `pid`.
+fn namespaces(pid: u32) -> [String; 2] {
+    [format!("--ipc=/proc/{pid}/ns/ipc"), format!("--mount=/proc/{pid}/ns/mnt")]
+}
+
+impl Scene {
+    /// Whether `/dev/shm{name}` exists in the holders' private `/dev/shm`.
+    fn shm_exists(&self, name: &str) -> bool {
+        let pid = self.holders.last().expect("a holder").id();
+        std::path::Path::new(&format!("/proc/{pid}/root/dev/shm{name}")).exists()
     }
 }
 
@@ -309,16 +323,16 @@ fn channels_are_listed_found_stale_and_removed() {
     // rm --stale --dry-run says, and removes nothing; rm --stale removes exactly them.
     let dry = scene.ipckit(&["rm", "--stale", "--dry-run"]);
     assert!(dry.contains(&format!("would remove channel {spsc_name}")), "{dry}");
-    assert!(std::path::Path::new(&format!("/dev/shm{spsc_name}")).exists());
+    assert!(scene.shm_exists(&spsc_name));
     let removed = scene.ipckit(&["rm", "--stale"]);
     assert!(removed.contains(&format!("removing channel {ps_name}")), "{removed}");
-    assert!(!std::path::Path::new(&format!("/dev/shm{spsc_name}")).exists(), "{removed}");
-    assert!(!std::path::Path::new(&format!("/dev/shm{ps_name}")).exists(), "{removed}");
+    assert!(!scene.shm_exists(&spsc_name), "{removed}");
+    assert!(!scene.shm_exists(&ps_name), "{removed}");
     let after = scene.json(&["ls", "--channels", "--json"]);
     assert!(sysv(&after, leaky_id).is_none(), "the stale segment is gone: {after:?}");
     assert!(
         named(&after, &live_name).is_some() && sysv(&after, live_id).is_some(),
         "live ones stay: {after:?}"
     );
-    assert!(std::path::Path::new(&format!("/dev/shm{live_name}")).exists());
+    assert!(scene.shm_exists(&live_name));
 }
