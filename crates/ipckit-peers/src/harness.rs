@@ -28,6 +28,32 @@ pub enum Mode {
     /// Where the peer can loan: the sender writes into loaned shared memory and the
     /// receiver reads the message where it lies (its two stamps), no copy out.
     Loan,
+    /// As [`Loan`](Self::Loan), and the receiver also reads every byte of the message
+    /// where it lies ([`sum_words`], the same loop for every peer): a consumer that
+    /// uses the whole message, so that it takes about as long as the producer.
+    LoanRead,
+}
+
+/// Reads every byte of `len` bytes at `p` as unaligned 8-byte words (the last partial
+/// word byte by byte) and returns their wrapping sum: the same work for every peer's
+/// in-place receive.
+///
+/// # Safety
+/// `p` is valid for reads of `len` bytes for the duration of the call.
+pub unsafe fn sum_words(p: *const u8, len: usize) -> u64 {
+    let mut sum = 0u64;
+    let mut off = 0;
+    while off + 8 <= len {
+        // SAFETY: `off + 8 <= len`, inside the range the caller vouches for.
+        sum = sum.wrapping_add(unsafe { std::ptr::read_unaligned(p.add(off).cast::<u64>()) });
+        off += 8;
+    }
+    while off < len {
+        // SAFETY: `off < len`, as above.
+        sum = sum.wrapping_add(u64::from(unsafe { p.add(off).read() }));
+        off += 1;
+    }
+    std::hint::black_box(sum)
 }
 
 /// What a link carries.
@@ -51,7 +77,9 @@ impl Spec {
 }
 
 /// Messages in flight for a message size: enough to fill 64 KiB, between 4 and 64. Every
-/// peer gets the same number, so that none wins by buffering more.
+/// peer gets the same number, so that none wins by buffering more. (ipckit's ring of
+/// `slots × size` bytes holds one message fewer, for the record headers: 3 of 1 MiB,
+/// 15 of 4 KiB; iceoryx2 holds `slots` per subscriber.)
 pub fn slots_for(size: usize) -> usize {
     (64 * 1024 / size.max(1)).clamp(4, 64)
 }

@@ -39,7 +39,7 @@ use iceoryx2::prelude::*;
 use iceoryx2::sample_mut::SampleMut;
 use iceoryx2::service::port_factory::publish_subscribe::PortFactory as PubSub;
 
-use crate::harness::{BenchError, End, Link, Mode, Poll, Spec, check, ends_of, stamp, unique};
+use crate::harness::{BenchError, End, Link, Mode, Poll, Spec, check, ends_of, stamp, sum_words, unique};
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
 
@@ -277,7 +277,11 @@ impl End for IoxEnd {
                     let (h, t) = ends_of(&self.buf[..m]);
                     check("iceoryx2", n, size, h, t, seq)?;
                 }
-                Mode::Loan => {
+                Mode::Loan | Mode::LoanRead => {
+                    if self.spec.mode == Mode::LoanRead {
+                        // SAFETY: the payload is valid for `n` bytes while the sample lives.
+                        unsafe { sum_words(payload.as_ptr(), n) };
+                    }
                     let (h, t) = ends_of(payload);
                     check("iceoryx2", n, size, h, t, seq)?;
                 }

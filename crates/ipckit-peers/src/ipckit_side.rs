@@ -18,7 +18,7 @@
 use ipckit::channel::pubsub::{PubSub, Publisher, Subscriber};
 use ipckit::channel::{Channel, ChannelConfig, PatternConfig, Receiver, Sender, WaitStrategy};
 
-use crate::harness::{BenchError, End, Link, Mode, Poll, Spec, check, ends_of, stamp};
+use crate::harness::{BenchError, End, Link, Mode, Poll, Spec, check, ends_of, stamp, sum_words};
 
 /// The ipckit variant: copies or loans as the spec says.
 pub fn make(spec: &Spec) -> Result<Box<dyn Link>, BenchError> {
@@ -77,7 +77,7 @@ impl End for IpckitEnd {
                     stamp(&mut self.buf, seq);
                     tx.send(&self.buf).map_err(|e| e.to_string())?;
                 }
-                Mode::Loan => {
+                Mode::Loan | Mode::LoanRead => {
                     // The producer writes its whole message into the loaned room.
                     stamp(&mut self.buf, seq);
                     let mut loan = tx.loan(size).map_err(|e| e.to_string())?;
@@ -98,9 +98,13 @@ impl End for IpckitEnd {
                     let (h, t) = ends_of(&self.buf[..n.min(size)]);
                     check("ipckit", n, size, h, t, seq)?;
                 }
-                Mode::Loan => {
+                Mode::Loan | Mode::LoanRead => {
                     let guard = rx.recv_in_place().map_err(|e| e.to_string())?;
                     let n = guard.len();
+                    if self.spec.mode == Mode::LoanRead {
+                        // SAFETY: the guard's pointer is valid for `n` bytes while it lives.
+                        unsafe { sum_words(guard.as_ptr(), n) };
+                    }
                     let (mut h, mut t) = ([0u8; 8], [0u8; 8]);
                     if n == size {
                         guard.read_at(0, &mut h).map_err(|e| e.to_string())?;
@@ -208,7 +212,7 @@ impl End for PubSubParent {
                     let (h, t) = ends_of(&self.buf[..r.len.min(size)]);
                     (r.len, r.seq, h, t)
                 }
-                Mode::Loan => {
+                Mode::Loan | Mode::LoanRead => {
                     let m = sub.recv_in_place().map_err(|e| e.to_string())?;
                     let n = m.len();
                     let (mut h, mut t) = ([0u8; 8], [0u8; 8]);
@@ -250,7 +254,7 @@ impl End for PubSubChild {
         stamp(&mut self.buf, seq);
         match self.spec.mode {
             Mode::Copy => self.publisher.send(&self.buf).map_err(|e| e.to_string()),
-            Mode::Loan => {
+            Mode::Loan | Mode::LoanRead => {
                 let mut loan = self.publisher.loan(size).map_err(|e| e.to_string())?;
                 loan.write_at(0, &self.buf).map_err(|e| e.to_string())?;
                 loan.commit();

@@ -10,7 +10,8 @@
 //! per block) to stderr.
 //!
 //! Scenarios: 8 and 64 byte round trips, 4 KiB and 1 MiB one-way streams (copy, and
-//! loans where the peer has them), setup cost (a link and both its ends), and
+//! loans where the peer has them: the receiver reads the two stamps in place, or every
+//! byte in place with the same loop for each library), setup cost (a link and both its ends), and
 //! publish/subscribe with 1 and 3 subscribers. Every message carries its sequence number
 //! at both ends and is checked on arrival.
 //!
@@ -87,6 +88,10 @@ fn plans() -> Vec<Plan> {
         let loan = Spec::new(size, Mode::Loan);
         add(Kind::OneWay, format!("{label} one way, copy"), (IPCKIT, copy), (IOX, copy));
         add(Kind::OneWay, format!("{label} one way, loan"), (IPCKIT, loan), (IOX, loan));
+        // The receiver reads every byte in place (the same loop for both), so that it
+        // takes about as long as the sender and lags by a message at times.
+        let read = Spec::new(size, Mode::LoanRead);
+        add(Kind::OneWay, format!("{label} one way, loan, every byte read"), (IPCKIT, read), (IOX, read));
         add(Kind::OneWay, format!("{label} one way, copy"), (IPCKIT, copy), (IPC_CHANNEL, copy));
         add(Kind::OneWay, format!("{label} one way, copy"), (IPCKIT, copy), (INTERPROCESS, copy));
     }

@@ -38,10 +38,14 @@
 //! position to the end and starts the record at offset 0. Large messages sent to a
 //! consumer that keeps up then reuse the same memory, still in the caches, instead of
 //! walking the whole ring through cold memory. Nothing changes for the consumer: it
-//! skips this padding as any other, at once, since it has nothing else to read (so the
-//! padding never holds room the producer wants for long). The producer decides with a
-//! fresh `head` (pair 2 below), so it never writes space the consumer has not freed;
-//! small records pay one comparison.
+//! skips this padding as any other, at once if it is waiting for a message, since it
+//! has nothing else to read. The price falls on a consumer that is *not* reading at
+//! that moment: until it reads past the padding, the padding holds its room, and the
+//! producer has only the room before the consumer's position (at worst one large
+//! record, where going on would have left the rest of the lap). Messages are never
+//! lost that way, only held back (`tests/channel/large_edges.rs` shows it). The
+//! producer decides with a fresh `head` (pair 2 below), so it never writes space the
+//! consumer has not freed; small records pay one comparison.
 //!
 //! # Synchronisation
 //!

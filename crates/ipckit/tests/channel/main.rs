@@ -13,6 +13,7 @@ mod corruption;
 mod disconnect;
 mod event;
 mod large;
+mod large_edges;
 mod merge;
 mod poll;
 mod pubsub;
