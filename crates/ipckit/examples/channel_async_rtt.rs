@@ -7,8 +7,16 @@
 //! once) and for one that first looks for 10 µs (`set_spin`).
 //!
 //! ```text
-//! cargo run --release -p ipckit-unix --features tokio --example channel_async_rtt [ROUND_TRIPS] [ROUNDS]
+//! cargo run --release -p ipckit-unix --features tokio --example channel_async_rtt [ROUND_TRIPS] [ROUNDS] [PIN]
 //! ```
+//!
+//! Both sides are measured alike: two processes from `fork`, the same pinning (`PIN`:
+//! `none`, the default, leaves placement to the scheduler; `same` puts both processes
+//! on CPU 0; `cross` puts the first on CPU 0 and the second on CPU 1), 100 untimed
+//! round trips first (so that the second process has started and set up), then
+//! `ROUND_TRIPS` timed ones. On a virtual machine the placement decides the floor: a
+//! wake-up across CPUs goes through the hypervisor (tens of µs), one on the same CPU
+//! is a context switch (a few µs).
 //!
 //! Needs a C compiler (`cc`). The goal: ipckit within 1.2× of the bare eventfd.
 
@@ -20,6 +28,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     use ipckit::channel::{AsyncReceiver, AsyncSender, Channel, ChannelConfig};
 
     const C: &str = r#"
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,16 +37,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+static void pin(int cpu) {
+    if (cpu < 0) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) _exit(2);
+}
 int main(int argc, char **argv) {
-    int n = atoi(argv[1]);
+    int n = atoi(argv[1]), warm = 100;
     int a = eventfd(0, 0), b = eventfd(0, 0);
     uint64_t v = 1;
     pid_t p = fork();
     if (p == 0) {
-        for (int i = 0; i < n; i++) {
+        pin(atoi(argv[3]));
+        for (int i = 0; i < warm + n; i++) {
             if (read(a, &v, 8) != 8 || write(b, &v, 8) != 8) _exit(1);
         }
         _exit(0);
+    }
+    pin(atoi(argv[2]));
+    for (int i = 0; i < warm; i++) {
+        if (write(a, &v, 8) != 8 || read(b, &v, 8) != 8) return 1;
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -44,13 +66,24 @@ int main(int argc, char **argv) {
         if (write(a, &v, 8) != 8 || read(b, &v, 8) != 8) return 1;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    waitpid(p, 0, 0);
+    int status = 1;
+    waitpid(p, &status, 0);
+    if (status != 0) return 1;
     printf("%.1f\n", ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / n);
     return 0;
 }
 "#;
     let n: u32 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(2000);
     let rounds: usize = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(7);
+    let pin_mode = std::env::args().nth(3).unwrap_or_else(|| "none".into());
+    // The CPUs of the first and the second process (-1: not pinned).
+    let (cpu_a, cpu_b): (i32, i32) = match pin_mode.as_str() {
+        "none" => (-1, -1),
+        "same" => (0, 0),
+        "cross" => (0, 1),
+        other => return Err(format!("PIN is none, same or cross, not {other:?}").into()),
+    };
+    const WARM: u32 = 100;
     let dir = std::env::temp_dir().join(format!("ipckit-async-rtt-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let src = dir.join("eventfd_pingpong.c");
@@ -68,13 +101,14 @@ int main(int argc, char **argv) {
         // fork); the child builds its own runtime.
         let child = unsafe {
             ipckit::process::fork_with(|| {
+                pin(cpu_b);
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 rt.block_on(async {
                     let mut rx = AsyncReceiver::new(there.receiver().unwrap()).unwrap();
                     rx.set_spin(spin);
                     let mut tx = AsyncSender::new(back.sender().unwrap()).unwrap();
                     let mut buf = [0u8; 64];
-                    for _ in 0..n {
+                    for _ in 0..WARM + n {
                         let len = rx.recv(&mut buf).await.unwrap();
                         tx.send(&buf[..len]).await.unwrap();
                     }
@@ -82,6 +116,7 @@ int main(int argc, char **argv) {
                 0
             })
         }?;
+        pin(cpu_a);
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let ns = rt.block_on(async {
             let mut tx = AsyncSender::new(there.sender().unwrap()).unwrap();
@@ -89,6 +124,10 @@ int main(int argc, char **argv) {
             rx.set_spin(spin);
             let mut buf = [0u8; 64];
             let msg = [7u8; 64];
+            for _ in 0..WARM {
+                tx.send(&msg).await.unwrap();
+                rx.recv(&mut buf).await.unwrap();
+            }
             let start = Instant::now();
             for _ in 0..n {
                 tx.send(&msg).await.unwrap();
@@ -101,7 +140,11 @@ int main(int argc, char **argv) {
         Ok(ns)
     };
     let c_block = || -> Result<f64, Box<dyn std::error::Error>> {
-        let out = Command::new(&exe).arg(n.to_string()).output()?;
+        let out =
+            Command::new(&exe).arg(n.to_string()).arg(cpu_a.to_string()).arg(cpu_b.to_string()).output()?;
+        if !out.status.success() {
+            return Err("the eventfd ping-pong failed".into());
+        }
         Ok(String::from_utf8(out.stdout)?.trim().parse()?)
     };
 
@@ -123,7 +166,14 @@ int main(int argc, char **argv) {
         let at = |p: f64| v[((v.len() as f64 * p) as usize).min(v.len() - 1)];
         (at(0.5), at(0.1), at(0.9))
     };
-    println!("{n} round trips x {rounds} alternating rounds, 64-byte messages, processes not pinned");
+    let pinned = match pin_mode.as_str() {
+        "none" => "processes not pinned",
+        "same" => "both processes pinned to CPU 0",
+        _ => "processes pinned to CPUs 0 and 1",
+    };
+    println!(
+        "{n} round trips (after {WARM} untimed) x {rounds} alternating rounds, 64-byte messages, {pinned}"
+    );
     println!("eventfd ping-pong (C, blocking)         median {:>9.1} ns", q(&mut theirs).0);
     println!("ipckit async, default (parks at once)   median {:>9.1} ns", q(&mut ours).0);
     println!("ipckit async, set_spin(10 us)           median {:>9.1} ns", q(&mut spun).0);
@@ -133,6 +183,21 @@ int main(int argc, char **argv) {
     println!("ratio spin 10 us / eventfd              median {m:>9.2} x  [p10 {lo:.2} - p90 {hi:.2}]");
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// Pins the calling process to `cpu` (`sched_setaffinity`); -1 leaves it alone.
+#[cfg(feature = "tokio")]
+fn pin(cpu: i32) {
+    if cpu < 0 {
+        return;
+    }
+    // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET writes inside it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpu` is below CPU_SETSIZE (0 or 1), and the set lives on our stack.
+    unsafe { libc::CPU_SET(cpu as usize, &mut set) };
+    // SAFETY: pid 0 is the calling thread; the set is initialised and sized correctly.
+    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    assert_eq!(r, 0, "sched_setaffinity to CPU {cpu}: {}", std::io::Error::last_os_error());
 }
 
 #[cfg(not(feature = "tokio"))]

@@ -29,14 +29,17 @@
 //! [eventfd(2)](https://man7.org/linux/man-pages/man2/eventfd.2.html).
 
 use std::fmt;
+use std::future::Future;
 use std::os::fd::AsRawFd;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
 use super::endpoint::{Receiver, Sender};
-use super::poll::{LIVENESS_PERIOD, PollReceiver, PollSender};
+use super::poll::{Drain, LIVENESS_PERIOD, PollReceiver, PollSender, Registration};
 use super::sync::Ordering;
 use crate::error::{Error, ErrorKind, Object, Result};
 use crate::wait::Wait;
@@ -69,19 +72,57 @@ fn io_error(op: &'static str, fd: i32, e: std::io::Error) -> Error {
     err.with_detail(format!("tokio's reactor refused the eventfd ({e}); is IO enabled in the runtime?"))
 }
 
-/// Awaits the eventfd of `fd` for at most the liveness period.
-async fn readable<T: AsRawFd>(fd: &mut AsyncFd<T>, op: &'static str) -> Result<()> {
-    let raw = fd.as_raw_fd();
-    match tokio::time::timeout(LIVENESS_PERIOD, fd.readable_mut()).await {
-        Ok(Ok(mut guard)) => {
-            // The next attempt drains the eventfd before it arms it again.
-            guard.clear_ready();
-            Ok(())
-        }
-        Ok(Err(e)) => Err(io_error(op, raw, e)),
-        // Time to look again: the attempt also checks that the peer lives.
-        Err(_) => Ok(()),
+/// The timer of a tokio end that bounds each wait by the liveness period: made on the
+/// first wait and kept (re-armed only once it fires), so that a wait that the peer
+/// ends in microseconds does not add and remove a timer each time.
+type Nap = Option<Pin<Box<tokio::time::Sleep>>>;
+
+/// A pollable end whose eventfd tokio watches.
+trait Pollable: AsRawFd {
+    fn registration(&mut self) -> &mut Registration;
+}
+
+impl Pollable for PollReceiver {
+    fn registration(&mut self) -> &mut Registration {
+        PollReceiver::registration(self)
     }
+}
+
+impl Pollable for PollSender {
+    fn registration(&mut self) -> &mut Registration {
+        PollSender::registration(self)
+    }
+}
+
+/// Awaits an edge on the eventfd of `fd` for at most the liveness period; the caller
+/// then looks again (its `try_*` call also checks the peer).
+async fn readable<T: Pollable>(fd: &mut AsyncFd<T>, nap: &mut Nap, op: &'static str) -> Result<()> {
+    let raw = fd.as_raw_fd();
+    let timer = nap.get_or_insert_with(|| Box::pin(tokio::time::sleep(LIVENESS_PERIOD)));
+    if timer.is_elapsed() {
+        timer.as_mut().reset(tokio::time::Instant::now() + LIVENESS_PERIOD);
+    }
+    let timed_out = std::future::poll_fn(|cx| {
+        match fd.poll_read_ready_mut(cx) {
+            Poll::Ready(Ok(mut guard)) => {
+                // Readiness is cleared, not the eventfd: tokio's reactor watches it
+                // edge-triggered, so the next write is the next event (`Drain`).
+                guard.clear_ready();
+                return Poll::Ready(Ok(false));
+            }
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(io_error(op, raw, e))),
+            Poll::Pending => {}
+        }
+        timer.as_mut().poll(cx).map(|()| Ok(true))
+    })
+    .await?;
+    if timed_out {
+        // Idle for a while: empty the counter the wake-ups left, so that an idle
+        // descriptor reads as not ready. No wake-up is lost: the caller looks at the
+        // ring after this, and a write after the read is a new edge.
+        fd.get_mut().registration().drain();
+    }
+    Ok(())
 }
 
 fn not_now(e: &Error) -> bool {
@@ -92,6 +133,7 @@ fn not_now(e: &Error) -> bool {
 pub struct AsyncReceiver {
     inner: AsyncFd<PollReceiver>,
     spin: Duration,
+    nap: Nap,
 }
 
 impl fmt::Debug for AsyncReceiver {
@@ -104,7 +146,9 @@ impl AsyncReceiver {
     /// Gives `rx` an eventfd and registers it with the current tokio runtime; fails
     /// outside a runtime.
     pub fn new(rx: Receiver) -> Result<AsyncReceiver> {
-        Ok(AsyncReceiver { inner: register(PollReceiver::new(rx)?, "AsyncReceiver::new")?, spin: SPIN })
+        let mut end = PollReceiver::new(rx)?;
+        end.registration().set_drain(Drain::OnRequest);
+        Ok(AsyncReceiver { inner: register(end, "AsyncReceiver::new")?, spin: SPIN, nap: None })
     }
 
     /// How long a receive keeps looking for a message (holding its thread) before it
@@ -161,7 +205,7 @@ impl AsyncReceiver {
         }
         loop {
             match self.inner.get_mut().try_recv(buf) {
-                Err(e) if not_now(&e) => readable(&mut self.inner, "recv").await?,
+                Err(e) if not_now(&e) => readable(&mut self.inner, &mut self.nap, "recv").await?,
                 r => return r,
             }
         }
@@ -174,7 +218,7 @@ impl AsyncReceiver {
         }
         loop {
             match self.inner.get_mut().try_recv_vec() {
-                Err(e) if not_now(&e) => readable(&mut self.inner, "recv").await?,
+                Err(e) if not_now(&e) => readable(&mut self.inner, &mut self.nap, "recv").await?,
                 r => return r,
             }
         }
@@ -187,7 +231,7 @@ impl AsyncReceiver {
         }
         loop {
             match self.inner.get_mut().try_recv_pod() {
-                Err(e) if not_now(&e) => readable(&mut self.inner, "recv").await?,
+                Err(e) if not_now(&e) => readable(&mut self.inner, &mut self.nap, "recv").await?,
                 r => return r,
             }
         }
@@ -202,6 +246,7 @@ impl AsyncReceiver {
 /// The sending end of a channel, for tokio.
 pub struct AsyncSender {
     inner: AsyncFd<PollSender>,
+    nap: Nap,
 }
 
 impl fmt::Debug for AsyncSender {
@@ -214,7 +259,9 @@ impl AsyncSender {
     /// Gives `tx` an eventfd and registers it with the current tokio runtime; fails
     /// outside a runtime.
     pub fn new(tx: Sender) -> Result<AsyncSender> {
-        Ok(AsyncSender { inner: register(PollSender::new(tx)?, "AsyncSender::new")? })
+        let mut end = PollSender::new(tx)?;
+        end.registration().set_drain(Drain::OnRequest);
+        Ok(AsyncSender { inner: register(end, "AsyncSender::new")?, nap: None })
     }
 
     /// Sends `data`, awaiting room in the ring (back-pressure: the task sleeps while
@@ -222,7 +269,7 @@ impl AsyncSender {
     pub async fn send(&mut self, data: &[u8]) -> Result<()> {
         loop {
             match self.inner.get_mut().try_send(data) {
-                Err(e) if not_now(&e) => readable(&mut self.inner, "send").await?,
+                Err(e) if not_now(&e) => readable(&mut self.inner, &mut self.nap, "send").await?,
                 r => return r,
             }
         }

@@ -29,8 +29,19 @@
 //!
 //! The spinning path pays nothing: a sender checks the same `waiting` word it checked
 //! before, and a receiver busy with messages leaves it clear. A waiting end with a
-//! descriptor is "armed" by its `try_*` call that finds nothing (it drains the eventfd,
-//! raises `waiting`, and looks once more), and disarmed when a call succeeds.
+//! descriptor is "armed" by its `try_*` call that finds nothing (it takes back the
+//! slot's `pending` flag and drains the eventfd, raises `waiting`, and looks once
+//! more), and disarmed when a call succeeds.
+//!
+//! Why no wake-up is lost: the poller's `arm_poll` and the waker's `needs_wake` are
+//! the two `SeqCst` fences of [`Wake`]: either the poller's last look sees the
+//! publication, or the waker sees `waiting`, and then, since the poller reset
+//! `pending` before arming, the waker (or one before it, after the reset) writes the
+//! eventfd. That write comes after the poller's re-arm, so it is readable for a
+//! level-triggered poller (which drained before) and a new event for an
+//! edge-triggered one. The tokio ends ([`Drain::OnRequest`]) therefore skip the read:
+//! one system call less per wake-up; they empty the counter only after an idle
+//! liveness period, before looking again. (Modelled in `poll_model.rs`.)
 //!
 //! # Limits
 //!
@@ -145,11 +156,25 @@ fn new_token() -> u64 {
     }
 }
 
+/// When a poller empties its eventfd.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Drain {
+    /// On every re-arm after a wake-up, so that the descriptor is readable only while
+    /// a wake-up is unseen (for level-triggered `epoll` and `poll`).
+    OnRearm,
+    /// Only when asked ([`Registration::drain`]): for a descriptor watched with
+    /// edge-triggered `epoll` (`EPOLLET`, as tokio's reactor does), where every write
+    /// is a new event whether or not the counter was read, so a read per wake-up is a
+    /// system call for nothing.
+    OnRequest,
+}
+
 /// An eventfd registered in a poll slot.
 pub(crate) struct Registration {
     efd: OwnedFd,
     token: u64,
     pid: u32,
+    drain: Drain,
 }
 
 impl fmt::Debug for Registration {
@@ -187,7 +212,7 @@ impl Registration {
         slot.pending.store(0, Ordering::Relaxed);
         // Release pairs with the Acquire in `kick`: the fields above come with the token.
         slot.token.store(token, Ordering::Release);
-        Ok(Registration { efd, token, pid: me.pid })
+        Ok(Registration { efd, token, pid: me.pid, drain: Drain::OnRearm })
     }
 
     /// The process that registered.
@@ -200,13 +225,27 @@ impl Registration {
         self.efd.as_fd()
     }
 
-    /// Takes the slot's pending wake-up, if any, and empties the eventfd (before the
-    /// last look at the condition): a wake-up after this writes the eventfd again.
+    /// Takes the slot's pending wake-up, if any (before the last look at the
+    /// condition): a wake-up after this writes the eventfd again. With
+    /// [`Drain::OnRearm`] it also empties the eventfd; with [`Drain::OnRequest`] the
+    /// counter keeps the old writes (one per wake-up, so it cannot reach its limit of
+    /// 2^64 - 2 in any real lifetime) and the next write still makes an edge.
+    #[inline]
     pub(crate) fn rearm(&self, slot: &PollSlot) {
-        if slot.take_pending() {
-            // An eventfd read fails only with EAGAIN (handled) or on a bad descriptor.
-            let _ = sys::eventfd::drain(self.efd.as_fd());
+        if slot.take_pending() && self.drain == Drain::OnRearm {
+            self.drain();
         }
+    }
+
+    /// Empties the eventfd (`read(2)`, non-blocking).
+    pub(crate) fn drain(&self) {
+        // An eventfd read fails only with EAGAIN (handled) or on a bad descriptor.
+        let _ = sys::eventfd::drain(self.efd.as_fd());
+    }
+
+    /// Sets when the eventfd is emptied.
+    pub(crate) fn set_drain(&mut self, drain: Drain) {
+        self.drain = drain;
     }
 
     /// The error a waker met signalling us, if any, as an error of `op`.
@@ -288,7 +327,12 @@ fn attempt<E: End, T>(
     mut f: impl FnMut(&mut E) -> Result<Attempt<T>>,
 ) -> Result<T> {
     if let Attempt::Got(v) = f(end)? {
-        end.wake().retire();
+        // Disarm if armed (a store when nothing is armed would move the shared line
+        // for nothing: the other side reads it after each publication).
+        let w = end.wake();
+        if w.waiting.load(Ordering::Relaxed) != 0 {
+            w.retire();
+        }
         return Ok(v);
     }
     reg.rearm(&end.wake().poll);
@@ -365,6 +409,11 @@ impl PollReceiver {
     pub fn receiver(&mut self) -> &mut Receiver {
         &mut self.rx
     }
+
+    /// The registration, for the tokio end (edge-triggered: see [`Drain`]).
+    pub(crate) fn registration(&mut self) -> &mut Registration {
+        &mut self.reg
+    }
 }
 
 impl AsFd for PollReceiver {
@@ -426,6 +475,11 @@ impl PollSender {
     /// The inner sender, for its blocking calls and loans.
     pub fn sender(&mut self) -> &mut Sender {
         &mut self.tx
+    }
+
+    /// The registration, for the tokio end (edge-triggered: see [`Drain`]).
+    pub(crate) fn registration(&mut self) -> &mut Registration {
+        &mut self.reg
     }
 }
 

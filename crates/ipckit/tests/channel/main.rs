@@ -8,6 +8,7 @@
 mod util;
 
 mod api;
+mod async_edge;
 mod async_spin;
 mod corruption;
 mod disconnect;
