@@ -4,7 +4,9 @@
 //! processes bouncing an eventfd counter (`write`/`read`, blocking) — the kernel
 //! wake-up that both pay. Blocks of each alternate; the medians and the per-round
 //! ratios (median, p10-p90) are printed, for the default receive (which parks at
-//! once) and for one that first looks for 10 µs (`set_spin`).
+//! once) and for one that first looks for 10 µs (`set_spin`). A third block runs the
+//! C ping-pong's eventfds through tokio (`AsyncFd`, await readable then read), no
+//! ipckit: what tokio's reactor itself adds to the kernel floor.
 //!
 //! ```text
 //! cargo run --release -p ipckit-unix --features tokio --example channel_async_rtt [ROUND_TRIPS] [ROUNDS] [PIN]
@@ -19,6 +21,9 @@
 //! is a context switch (a few µs).
 //!
 //! Needs a C compiler (`cc`). The goal: ipckit within 1.2× of the bare eventfd.
+
+#[cfg(feature = "tokio")]
+use tokio::io::unix::AsyncFd;
 
 #[cfg(feature = "tokio")]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -148,16 +153,58 @@ int main(int argc, char **argv) {
         Ok(String::from_utf8(out.stdout)?.trim().parse()?)
     };
 
-    let (mut theirs, mut ours, mut spun) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut ratios, mut ratios_spun) = (Vec::new(), Vec::new());
+    // The same ping-pong as the C one, in Rust through tokio (`AsyncFd` on the two
+    // eventfds, idiomatic: await readable, then a non-blocking read): what tokio's
+    // reactor adds to the kernel floor, without ipckit.
+    let tokio_block = || -> Result<f64, Box<dyn std::error::Error>> {
+        let (a, b) = (eventfd()?, eventfd()?);
+        // SAFETY: as for the ipckit block.
+        let child = unsafe {
+            ipckit::process::fork_with(|| {
+                pin(cpu_b);
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    let a = async_fd(a.try_clone().unwrap());
+                    for _ in 0..WARM + n {
+                        efd_read(&a).await;
+                        efd_write(&b);
+                    }
+                });
+                0
+            })
+        }?;
+        pin(cpu_a);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let ns = rt.block_on(async {
+            let b = async_fd(b.try_clone().unwrap());
+            for _ in 0..WARM {
+                efd_write(&a);
+                efd_read(&b).await;
+            }
+            let start = Instant::now();
+            for _ in 0..n {
+                efd_write(&a);
+                efd_read(&b).await;
+            }
+            start.elapsed().as_nanos() as f64 / f64::from(n)
+        });
+        child.wait()?;
+        Ok(ns)
+    };
+
+    let (mut theirs, mut ours, mut spun, mut plain) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut ratios, mut ratios_spun, mut ratios_plain) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         let c = c_block()?;
         let i = ipckit_block(std::time::Duration::ZERO)?;
+        let t = tokio_block()?;
         let z = ipckit_block(std::time::Duration::from_micros(10))?;
         theirs.push(c);
         ours.push(i);
+        plain.push(t);
         spun.push(z);
         ratios.push(i / c);
+        ratios_plain.push(t / c);
         ratios_spun.push(z / c);
     }
     // Median, p10 and p90.
@@ -177,12 +224,65 @@ int main(int argc, char **argv) {
     println!("eventfd ping-pong (C, blocking)         median {:>9.1} ns", q(&mut theirs).0);
     println!("ipckit async, default (parks at once)   median {:>9.1} ns", q(&mut ours).0);
     println!("ipckit async, set_spin(10 us)           median {:>9.1} ns", q(&mut spun).0);
+    println!("eventfd ping-pong (tokio AsyncFd)       median {:>9.1} ns", q(&mut plain).0);
     let (m, lo, hi) = q(&mut ratios);
     println!("ratio default / eventfd                 median {m:>9.2} x  [p10 {lo:.2} - p90 {hi:.2}]");
+    let (m, lo, hi) = q(&mut ratios_plain);
+    println!("ratio tokio eventfd / eventfd           median {m:>9.2} x  [p10 {lo:.2} - p90 {hi:.2}]");
     let (m, lo, hi) = q(&mut ratios_spun);
     println!("ratio spin 10 us / eventfd              median {m:>9.2} x  [p10 {lo:.2} - p90 {hi:.2}]");
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// A non-blocking eventfd (`eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)`).
+#[cfg(feature = "tokio")]
+fn eventfd() -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: eventfd takes no pointers.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just created and is owned by nobody else.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Registers a descriptor with the current runtime's reactor.
+#[cfg(feature = "tokio")]
+fn async_fd(fd: std::os::fd::OwnedFd) -> AsyncFd<std::os::fd::OwnedFd> {
+    // SAFETY: the AsyncFd owns the descriptor: it stays open until the AsyncFd is
+    // dropped, after deregistering it.
+    unsafe { AsyncFd::register(fd) }.expect("register with the reactor")
+}
+
+/// Adds 1 to an eventfd.
+#[cfg(feature = "tokio")]
+fn efd_write(fd: &std::os::fd::OwnedFd) {
+    use std::os::fd::AsRawFd;
+    let v = 1u64;
+    // SAFETY: writes the 8 bytes of `v`.
+    let r = unsafe { libc::write(fd.as_raw_fd(), (&v as *const u64).cast(), 8) };
+    assert_eq!(r, 8, "eventfd write: {}", std::io::Error::last_os_error());
+}
+
+/// Awaits an eventfd through tokio and reads (resets) its counter.
+#[cfg(feature = "tokio")]
+async fn efd_read(fd: &AsyncFd<std::os::fd::OwnedFd>) {
+    use std::os::fd::AsRawFd;
+    loop {
+        let mut guard = fd.readable().await.expect("readable");
+        let r = guard.try_io(|fd| {
+            let mut v = 0u64;
+            // SAFETY: reads 8 bytes into `v`.
+            let r = unsafe { libc::read(fd.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
+            if r == 8 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+        });
+        match r {
+            Ok(r) => return r.expect("eventfd read"),
+            Err(_would_block) => continue,
+        }
+    }
 }
 
 /// Pins the calling process to `cpu` (`sched_setaffinity`); -1 leaves it alone.
