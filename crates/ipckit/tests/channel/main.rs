@@ -9,6 +9,7 @@ mod util;
 
 mod api;
 mod async_edge;
+mod async_pidfd;
 mod async_spin;
 mod corruption;
 mod disconnect;
