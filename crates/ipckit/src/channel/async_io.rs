@@ -322,7 +322,9 @@ impl AsyncReceiver {
         }
     }
 
-    /// The pollable receiver inside, for its non-blocking calls.
+    /// The pollable receiver inside, for its non-blocking calls. Those report a
+    /// sender that closed its end, but a killed one only once a `recv` awaited (which
+    /// watches the sender's process).
     pub fn get_mut(&mut self) -> &mut PollReceiver {
         self.inner.get_mut()
     }
@@ -366,7 +368,9 @@ impl AsyncSender {
         self.send(bytemuck::bytes_of(value)).await
     }
 
-    /// The pollable sender inside, for its non-blocking calls.
+    /// The pollable sender inside, for its non-blocking calls. Those report a
+    /// receiver that closed its end, but a killed one only once a `send` awaited
+    /// (which watches the receiver's process).
     pub fn get_mut(&mut self) -> &mut PollSender {
         self.inner.get_mut()
     }
