@@ -19,24 +19,34 @@
 //! Each end is a [`PollReceiver`] or [`PollSender`] registered with the runtime's
 //! reactor through [`AsyncFd`]: a call tries at once (a receive may first keep looking
 //! for a while, see [`AsyncReceiver::set_spin`]), and when the ring is empty (or
-//! full) it arms the end's eventfd and awaits it, waking at least every 50 ms to check
-//! that the peer still lives (so a killed peer gives
-//! [`Disconnected`](crate::ErrorKind::Disconnected), never a hang). The runtime needs
+//! full) it arms the end's eventfd and awaits it, together with the peer's pidfd
+//! (readable when that process exits) or, where no pidfd can be had (another pid
+//! namespace, the peer not there yet), a 50 ms timer, so a killed peer gives
+//! [`Disconnected`](crate::ErrorKind::Disconnected), never a hang. The runtime needs
 //! IO and time enabled (`enable_all`). See `channel::poll` for how the other process
 //! signals the eventfd, and its limits.
+//!
+//! Per message that finds the end waiting, the waker makes one `write(2)` and the
+//! waiter one `epoll_wait(2)` (tokio's): the eventfd is never read on this path,
+//! since tokio's reactor is edge-triggered (see `channel::poll`, `Drain`).
 //!
 //! References: [tokio::io::unix::AsyncFd](https://docs.rs/tokio/latest/tokio/io/unix/struct.AsyncFd.html),
 //! [eventfd(2)](https://man7.org/linux/man-pages/man2/eventfd.2.html).
 
 use std::fmt;
-use std::os::fd::AsRawFd;
+use std::future::Future;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
 use super::endpoint::{Receiver, Sender};
-use super::poll::{LIVENESS_PERIOD, PollReceiver, PollSender};
+use super::layout::Role;
+use super::peer;
+use super::poll::{Drain, LIVENESS_PERIOD, Liveness, PollReceiver, PollSender, Registration};
 use super::sync::Ordering;
 use crate::error::{Error, ErrorKind, Object, Result};
 use crate::wait::Wait;
@@ -54,9 +64,10 @@ fn register<T: AsRawFd>(end: T, op: &'static str) -> Result<AsyncFd<T>> {
         return Err(Error::new(op, Object::Fd(raw), ErrorKind::InvalidInput)
             .with_detail("an async channel end needs a tokio runtime: create it from inside one"));
     }
-    // SAFETY: `end` (a PollReceiver or PollSender) owns its eventfd: the descriptor
-    // stays open, and `as_raw_fd` returns the same number, until the end is dropped,
-    // which the AsyncFd does only after deregistering it.
+    // SAFETY: `end` (a PollReceiver or PollSender, which own their eventfd, or the
+    // OwnedFd of a peer's pidfd) owns its descriptor: it stays open, and `as_raw_fd`
+    // returns the same number, until the end is dropped, which the AsyncFd does only
+    // after deregistering it.
     unsafe { AsyncFd::register_with_interest(end, Interest::READABLE) }
         .map_err(|e| io_error(op, raw, e.into_parts().1))
 }
@@ -69,19 +80,129 @@ fn io_error(op: &'static str, fd: i32, e: std::io::Error) -> Error {
     err.with_detail(format!("tokio's reactor refused the eventfd ({e}); is IO enabled in the runtime?"))
 }
 
-/// Awaits the eventfd of `fd` for at most the liveness period.
-async fn readable<T: AsRawFd>(fd: &mut AsyncFd<T>, op: &'static str) -> Result<()> {
-    let raw = fd.as_raw_fd();
-    match tokio::time::timeout(LIVENESS_PERIOD, fd.readable_mut()).await {
-        Ok(Ok(mut guard)) => {
-            // The next attempt drains the eventfd before it arms it again.
-            guard.clear_ready();
-            Ok(())
-        }
-        Ok(Err(e)) => Err(io_error(op, raw, e)),
-        // Time to look again: the attempt also checks that the peer lives.
-        Err(_) => Ok(()),
+/// A peer's process as `(pid, start time)`, and its pidfd on the reactor.
+type PeerFd = ((u32, u64), Option<AsyncFd<OwnedFd>>);
+
+/// How a tokio end notices that its peer died while it waits: through the peer's
+/// pidfd, registered with the reactor next to the eventfd (readable when the process
+/// exits), or, where no pidfd can be had, a timer of the liveness period. With the
+/// pidfd the runtime needs no timer at all for the wait (a timer costs a clock read
+/// or two and a kernel timer per `epoll_wait`).
+#[derive(Default)]
+struct PeerWatch {
+    /// The peer last seen holding its role, and its pidfd on the reactor (`None`
+    /// inside: none could be had, or it fired).
+    peer: Option<PeerFd>,
+    /// Without a pidfd: made on the first such wait and kept, re-armed only once it
+    /// fired (a wait that ends in microseconds adds and removes no timer).
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+/// What ended a wait.
+enum Woke {
+    /// An edge on the eventfd: look again.
+    Edge,
+    /// The peer's pidfd became readable, or the liveness period passed: look again
+    /// and check the peer.
+    Check,
+}
+
+/// A pollable end whose eventfd tokio watches.
+trait Pollable: AsRawFd {
+    fn registration(&mut self) -> &mut Registration;
+    fn peer_role(&self) -> &Role;
+    fn check_peer(&mut self);
+}
+
+impl Pollable for PollReceiver {
+    fn registration(&mut self) -> &mut Registration {
+        PollReceiver::registration(self)
     }
+    fn peer_role(&self) -> &Role {
+        PollReceiver::peer_role(self)
+    }
+    fn check_peer(&mut self) {
+        PollReceiver::check_peer(self)
+    }
+}
+
+impl Pollable for PollSender {
+    fn registration(&mut self) -> &mut Registration {
+        PollSender::registration(self)
+    }
+    fn peer_role(&self) -> &Role {
+        PollSender::peer_role(self)
+    }
+    fn check_peer(&mut self) {
+        PollSender::check_peer(self)
+    }
+}
+
+/// Polls the eventfd of `fd` for an edge, clearing the readiness it reports.
+fn poll_edge<T: Pollable>(fd: &mut AsyncFd<T>, cx: &mut Context<'_>, op: &'static str) -> Poll<Result<()>> {
+    let raw = fd.as_raw_fd();
+    match fd.poll_read_ready_mut(cx) {
+        Poll::Ready(Ok(mut guard)) => {
+            // Readiness is cleared, not the eventfd: tokio's reactor watches it
+            // edge-triggered, so the next write is the next event (`Drain`).
+            guard.clear_ready();
+            Poll::Ready(Ok(()))
+        }
+        Poll::Ready(Err(e)) => Poll::Ready(Err(io_error(op, raw, e))),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+/// Awaits an edge on the eventfd of `fd`, or a reason to check the peer; the caller
+/// then looks again (its `try_*` call checks the peer if asked to).
+async fn readable<T: Pollable>(fd: &mut AsyncFd<T>, watch: &mut PeerWatch, op: &'static str) -> Result<()> {
+    let holder = peer::holder(fd.get_ref().peer_role());
+    if watch.peer.as_ref().map(|(h, _)| *h) != holder {
+        // A new peer (or the first wait): once per peer, a pidfd for it.
+        watch.peer = holder.map(|h| {
+            let pidfd = peer::pidfd_of(fd.get_ref().peer_role(), h).and_then(|p| register(p, op).ok());
+            (h, pidfd)
+        });
+    }
+    let woke = match watch.peer.as_mut().and_then(|(_, p)| p.as_mut()) {
+        Some(pidfd) => {
+            std::future::poll_fn(|cx| {
+                if let Poll::Ready(r) = poll_edge(fd, cx, op) {
+                    return Poll::Ready(r.map(|()| Woke::Edge));
+                }
+                // Readable (or an error): the process exited, or cannot be watched.
+                pidfd.poll_read_ready(cx).map(|_| Ok(Woke::Check))
+            })
+            .await?
+        }
+        None => {
+            let timer = watch.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(LIVENESS_PERIOD)));
+            if timer.is_elapsed() {
+                timer.as_mut().reset(tokio::time::Instant::now() + LIVENESS_PERIOD);
+            }
+            std::future::poll_fn(|cx| {
+                if let Poll::Ready(r) = poll_edge(fd, cx, op) {
+                    return Poll::Ready(r.map(|()| Woke::Edge));
+                }
+                timer.as_mut().poll(cx).map(|()| Ok(Woke::Check))
+            })
+            .await?
+        }
+    };
+    if let Woke::Check = woke {
+        if let Some((_, pidfd)) = watch.peer.as_mut() {
+            // A pidfd stays readable once its process exited: from now on the timer
+            // (the check that follows reports the death; this only guards against a
+            // descriptor that fires for another reason).
+            *pidfd = None;
+        }
+        // Empty the counter the wake-ups left, so that an idle descriptor reads as
+        // not ready. No wake-up is lost: the caller looks at the ring after this, and
+        // a write after the read is a new edge.
+        fd.get_mut().registration().drain();
+        fd.get_mut().check_peer();
+    }
+    Ok(())
 }
 
 fn not_now(e: &Error) -> bool {
@@ -92,6 +213,7 @@ fn not_now(e: &Error) -> bool {
 pub struct AsyncReceiver {
     inner: AsyncFd<PollReceiver>,
     spin: Duration,
+    watch: PeerWatch,
 }
 
 impl fmt::Debug for AsyncReceiver {
@@ -104,7 +226,14 @@ impl AsyncReceiver {
     /// Gives `rx` an eventfd and registers it with the current tokio runtime; fails
     /// outside a runtime.
     pub fn new(rx: Receiver) -> Result<AsyncReceiver> {
-        Ok(AsyncReceiver { inner: register(PollReceiver::new(rx)?, "AsyncReceiver::new")?, spin: SPIN })
+        let mut end = PollReceiver::new(rx)?;
+        end.registration().set_drain(Drain::OnRequest);
+        end.set_liveness(Liveness::Asked(false));
+        Ok(AsyncReceiver {
+            inner: register(end, "AsyncReceiver::new")?,
+            spin: SPIN,
+            watch: PeerWatch::default(),
+        })
     }
 
     /// How long a receive keeps looking for a message (holding its thread) before it
@@ -161,7 +290,7 @@ impl AsyncReceiver {
         }
         loop {
             match self.inner.get_mut().try_recv(buf) {
-                Err(e) if not_now(&e) => readable(&mut self.inner, "recv").await?,
+                Err(e) if not_now(&e) => readable(&mut self.inner, &mut self.watch, "recv").await?,
                 r => return r,
             }
         }
@@ -174,7 +303,7 @@ impl AsyncReceiver {
         }
         loop {
             match self.inner.get_mut().try_recv_vec() {
-                Err(e) if not_now(&e) => readable(&mut self.inner, "recv").await?,
+                Err(e) if not_now(&e) => readable(&mut self.inner, &mut self.watch, "recv").await?,
                 r => return r,
             }
         }
@@ -187,13 +316,15 @@ impl AsyncReceiver {
         }
         loop {
             match self.inner.get_mut().try_recv_pod() {
-                Err(e) if not_now(&e) => readable(&mut self.inner, "recv").await?,
+                Err(e) if not_now(&e) => readable(&mut self.inner, &mut self.watch, "recv").await?,
                 r => return r,
             }
         }
     }
 
-    /// The pollable receiver inside, for its non-blocking calls.
+    /// The pollable receiver inside, for its non-blocking calls. Those report a
+    /// sender that closed its end, but a killed one only once a `recv` awaited (which
+    /// watches the sender's process).
     pub fn get_mut(&mut self) -> &mut PollReceiver {
         self.inner.get_mut()
     }
@@ -202,6 +333,7 @@ impl AsyncReceiver {
 /// The sending end of a channel, for tokio.
 pub struct AsyncSender {
     inner: AsyncFd<PollSender>,
+    watch: PeerWatch,
 }
 
 impl fmt::Debug for AsyncSender {
@@ -214,7 +346,10 @@ impl AsyncSender {
     /// Gives `tx` an eventfd and registers it with the current tokio runtime; fails
     /// outside a runtime.
     pub fn new(tx: Sender) -> Result<AsyncSender> {
-        Ok(AsyncSender { inner: register(PollSender::new(tx)?, "AsyncSender::new")? })
+        let mut end = PollSender::new(tx)?;
+        end.registration().set_drain(Drain::OnRequest);
+        end.set_liveness(Liveness::Asked(false));
+        Ok(AsyncSender { inner: register(end, "AsyncSender::new")?, watch: PeerWatch::default() })
     }
 
     /// Sends `data`, awaiting room in the ring (back-pressure: the task sleeps while
@@ -222,7 +357,7 @@ impl AsyncSender {
     pub async fn send(&mut self, data: &[u8]) -> Result<()> {
         loop {
             match self.inner.get_mut().try_send(data) {
-                Err(e) if not_now(&e) => readable(&mut self.inner, "send").await?,
+                Err(e) if not_now(&e) => readable(&mut self.inner, &mut self.watch, "send").await?,
                 r => return r,
             }
         }
@@ -233,7 +368,9 @@ impl AsyncSender {
         self.send(bytemuck::bytes_of(value)).await
     }
 
-    /// The pollable sender inside, for its non-blocking calls.
+    /// The pollable sender inside, for its non-blocking calls. Those report a
+    /// receiver that closed its end, but a killed one only once a `send` awaited
+    /// (which watches the receiver's process).
     pub fn get_mut(&mut self) -> &mut PollSender {
         self.inner.get_mut()
     }

@@ -76,6 +76,42 @@ pub(crate) fn is_gone(role: &Role) -> bool {
     Watch::new().is_gone(role)
 }
 
+/// The holder of `role` as `(pid, start time)`, if it is connected (not free, closed,
+/// or being filled in).
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+pub(crate) fn holder(role: &Role) -> Option<(u32, u64)> {
+    if role.state.load(Ordering::Acquire) != ROLE_CONNECTED {
+        return None;
+    }
+    // Acquire pairs with the Release in `record`: the start time comes with the pid.
+    match role.pid.load(Ordering::Acquire) {
+        0 => None,
+        pid => Some((pid, role.start_time.load(Ordering::Relaxed))),
+    }
+}
+
+/// A pidfd (`pidfd_open`) for `holder`, the holder of `role` read by [`holder`]: it
+/// becomes readable when that process exits, so an event loop can watch for the
+/// peer's death instead of looking now and then. `None` when none can be had: another
+/// pid namespace, no pidfds, the start time unknown or not the recorded one (the
+/// process is already gone; the caller's next check says so).
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+pub(crate) fn pidfd_of(role: &Role, holder: (u32, u64)) -> Option<OwnedFd> {
+    let (pid, start) = holder;
+    let ns = role.pidns.load(Ordering::Relaxed);
+    let mine = pidns_of("/proc/self/ns/pid");
+    if ns == 0 || mine == 0 || ns != mine || start == 0 {
+        return None;
+    }
+    let fd = sys::process::pidfd_open(pid).ok()?;
+    // Opened first, checked second, as in `Watch`: a matching start time now means
+    // the descriptor is the recorded process.
+    match stat_of(&pid.to_string()) {
+        Some((_, t)) if t == start => Some(fd),
+        _ => None,
+    }
+}
+
 /// How this end watches its peer's process: a pidfd once it has one.
 #[derive(Debug, Default)]
 pub(crate) struct Watch {

@@ -29,8 +29,19 @@
 //!
 //! The spinning path pays nothing: a sender checks the same `waiting` word it checked
 //! before, and a receiver busy with messages leaves it clear. A waiting end with a
-//! descriptor is "armed" by its `try_*` call that finds nothing (it drains the eventfd,
-//! raises `waiting`, and looks once more), and disarmed when a call succeeds.
+//! descriptor is "armed" by its `try_*` call that finds nothing (it takes back the
+//! slot's `pending` flag and drains the eventfd, raises `waiting`, and looks once
+//! more), and disarmed when a call succeeds.
+//!
+//! Why no wake-up is lost: the poller's `arm_poll` and the waker's `needs_wake` are
+//! the two `SeqCst` fences of [`Wake`]: either the poller's last look sees the
+//! publication, or the waker sees `waiting`, and then, since the poller reset
+//! `pending` before arming, the waker (or one before it, after the reset) writes the
+//! eventfd. That write comes after the poller's re-arm, so it is readable for a
+//! level-triggered poller (which drained before) and a new event for an
+//! edge-triggered one. The tokio ends ([`Drain::OnRequest`]) therefore skip the read:
+//! one system call less per wake-up; they empty the counter only after an idle
+//! liveness period, before looking again. (Modelled in `poll_model.rs`.)
 //!
 //! # Limits
 //!
@@ -54,10 +65,11 @@
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::Mutex;
+use std::sync::{Mutex, TryLockError};
 use std::time::{Duration, Instant};
 
 use super::endpoint::{Receiver, Sender};
+use super::layout::Role;
 use super::peer;
 use super::ring::{PollSlot, Wake};
 use super::sync::Ordering;
@@ -92,14 +104,30 @@ const FETCHED_MAX: usize = 16;
 #[cold]
 #[inline(never)]
 fn kick_slow(slot: &PollSlot, token: u64) {
-    let mut cache = FETCHED.lock().unwrap_or_else(|e| e.into_inner());
+    let fetch_now = || {
+        let pid = slot.pid.load(Ordering::Relaxed);
+        let fd = slot.fd.load(Ordering::Relaxed);
+        let start = slot.start_time.load(Ordering::Relaxed);
+        fetch(pid, start, fd as RawFd)
+    };
+    let mut cache = match FETCHED.try_lock() {
+        Ok(cache) => cache,
+        Err(TryLockError::Poisoned(e)) => e.into_inner(),
+        Err(TryLockError::WouldBlock) => {
+            // Another thread is here, or this process was forked while one was (in
+            // the child the lock then stays taken forever): never wait for it, fetch
+            // a copy just for this write.
+            let result = fetch_now().and_then(|fd| sys::eventfd::signal(fd.as_fd()));
+            if let Err(e) = result {
+                slot.error.store(e.0 as u32, Ordering::Relaxed);
+            }
+            return;
+        }
+    };
     let idx = match cache.iter().position(|(t, _)| *t == token) {
         Some(i) => i,
         None => {
-            let pid = slot.pid.load(Ordering::Relaxed);
-            let fd = slot.fd.load(Ordering::Relaxed);
-            let start = slot.start_time.load(Ordering::Relaxed);
-            let fetched = fetch(pid, start, fd as RawFd);
+            let fetched = fetch_now();
             if cache.len() >= FETCHED_MAX {
                 drop(cache.remove(0));
             }
@@ -145,11 +173,25 @@ fn new_token() -> u64 {
     }
 }
 
+/// When a poller empties its eventfd.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Drain {
+    /// On every re-arm after a wake-up, so that the descriptor is readable only while
+    /// a wake-up is unseen (for level-triggered `epoll` and `poll`).
+    OnRearm,
+    /// Only when asked ([`Registration::drain`]): for a descriptor watched with
+    /// edge-triggered `epoll` (`EPOLLET`, as tokio's reactor does), where every write
+    /// is a new event whether or not the counter was read, so a read per wake-up is a
+    /// system call for nothing.
+    OnRequest,
+}
+
 /// An eventfd registered in a poll slot.
 pub(crate) struct Registration {
     efd: OwnedFd,
     token: u64,
     pid: u32,
+    drain: Drain,
 }
 
 impl fmt::Debug for Registration {
@@ -187,7 +229,7 @@ impl Registration {
         slot.pending.store(0, Ordering::Relaxed);
         // Release pairs with the Acquire in `kick`: the fields above come with the token.
         slot.token.store(token, Ordering::Release);
-        Ok(Registration { efd, token, pid: me.pid })
+        Ok(Registration { efd, token, pid: me.pid, drain: Drain::OnRearm })
     }
 
     /// The process that registered.
@@ -200,13 +242,27 @@ impl Registration {
         self.efd.as_fd()
     }
 
-    /// Takes the slot's pending wake-up, if any, and empties the eventfd (before the
-    /// last look at the condition): a wake-up after this writes the eventfd again.
+    /// Takes the slot's pending wake-up, if any (before the last look at the
+    /// condition): a wake-up after this writes the eventfd again. With
+    /// [`Drain::OnRearm`] it also empties the eventfd; with [`Drain::OnRequest`] the
+    /// counter keeps the old writes (one per wake-up, so it cannot reach its limit of
+    /// 2^64 - 2 in any real lifetime) and the next write still makes an edge.
+    #[inline]
     pub(crate) fn rearm(&self, slot: &PollSlot) {
-        if slot.take_pending() {
-            // An eventfd read fails only with EAGAIN (handled) or on a bad descriptor.
-            let _ = sys::eventfd::drain(self.efd.as_fd());
+        if slot.take_pending() && self.drain == Drain::OnRearm {
+            self.drain();
         }
+    }
+
+    /// Empties the eventfd (`read(2)`, non-blocking).
+    pub(crate) fn drain(&self) {
+        // An eventfd read fails only with EAGAIN (handled) or on a bad descriptor.
+        let _ = sys::eventfd::drain(self.efd.as_fd());
+    }
+
+    /// Sets when the eventfd is emptied.
+    pub(crate) fn set_drain(&mut self, drain: Drain) {
+        self.drain = drain;
     }
 
     /// The error a waker met signalling us, if any, as an error of `op`.
@@ -239,6 +295,41 @@ impl Registration {
 pub(crate) enum Attempt<T> {
     Got(T),
     Nothing,
+}
+
+/// When an armed end checks that its peer still lives.
+#[derive(Copy, Clone, Debug)]
+pub(crate) enum Liveness {
+    /// At the first call that finds nothing after this instant (each such call reads
+    /// the clock): for callers that wait in their own loop, at most 50 ms at a time.
+    After(Instant),
+    /// At the next call that finds nothing, once asked to
+    /// ([`PollReceiver::check_peer`]): for the tokio ends, which wait on the peer's
+    /// pidfd or on a timer and know when a check is due.
+    Asked(bool),
+}
+
+impl Liveness {
+    /// The first kind, the period from now.
+    fn from_now() -> Liveness {
+        Liveness::After(Instant::now() + LIVENESS_PERIOD)
+    }
+
+    /// Whether a check is due now (and the next one set).
+    #[inline]
+    fn due(&mut self) -> bool {
+        match self {
+            Liveness::After(next) => {
+                let now = Instant::now();
+                if now < *next {
+                    return false;
+                }
+                *next = now + LIVENESS_PERIOD;
+                true
+            }
+            Liveness::Asked(asked) => std::mem::take(asked),
+        }
+    }
 }
 
 /// A channel end that a poller arms.
@@ -284,11 +375,16 @@ impl End for Sender {
 fn attempt<E: End, T>(
     end: &mut E,
     reg: &Registration,
-    next_check: &mut Instant,
+    liveness: &mut Liveness,
     mut f: impl FnMut(&mut E) -> Result<Attempt<T>>,
 ) -> Result<T> {
     if let Attempt::Got(v) = f(end)? {
-        end.wake().retire();
+        // Disarm if armed (a store when nothing is armed would move the shared line
+        // for nothing: the other side reads it after each publication).
+        let w = end.wake();
+        if w.waiting.load(Ordering::Relaxed) != 0 {
+            w.retire();
+        }
         return Ok(v);
     }
     reg.rearm(&end.wake().poll);
@@ -298,17 +394,13 @@ fn attempt<E: End, T>(
         return Ok(v);
     }
     reg.check(&end.wake().poll, E::OP, || end.obj())?;
-    let now = Instant::now();
-    if now >= *next_check {
-        *next_check = now + LIVENESS_PERIOD;
-        if end.peer_gone() {
-            // A dead process publishes nothing more: one last look, then report.
-            if let Attempt::Got(v) = f(end)? {
-                return Ok(v);
-            }
-            return Err(Error::new(E::OP, end.obj(), ErrorKind::Disconnected)
-                .with_detail("the other end closed it, or its process died"));
+    if liveness.due() && end.peer_gone() {
+        // A dead process publishes nothing more: one last look, then report.
+        if let Attempt::Got(v) = f(end)? {
+            return Ok(v);
         }
+        return Err(Error::new(E::OP, end.obj(), ErrorKind::Disconnected)
+            .with_detail("the other end closed it, or its process died"));
     }
     Err(Error::new(E::OP, Object::None, ErrorKind::WouldBlock))
 }
@@ -323,7 +415,7 @@ fn attempt<E: End, T>(
 pub struct PollReceiver {
     rx: Receiver,
     reg: Registration,
-    next_check: Instant,
+    liveness: Liveness,
 }
 
 impl fmt::Debug for PollReceiver {
@@ -338,7 +430,7 @@ impl PollReceiver {
     /// already has one.
     pub fn new(rx: Receiver) -> Result<PollReceiver> {
         let reg = Registration::new(&rx.data_wake().poll, "PollReceiver::new", || rx.object())?;
-        Ok(PollReceiver { rx, reg, next_check: Instant::now() + LIVENESS_PERIOD })
+        Ok(PollReceiver { rx, reg, liveness: Liveness::from_now() })
     }
 
     /// Receives a message into `buf` if one is there; [`ErrorKind::WouldBlock`] (and the
@@ -358,12 +450,33 @@ impl PollReceiver {
     }
 
     fn attempt<T>(&mut self, f: impl FnMut(&mut Receiver) -> Result<Attempt<T>>) -> Result<T> {
-        attempt(&mut self.rx, &self.reg, &mut self.next_check, f)
+        attempt(&mut self.rx, &self.reg, &mut self.liveness, f)
     }
 
     /// The inner receiver, for its blocking calls.
     pub fn receiver(&mut self) -> &mut Receiver {
         &mut self.rx
+    }
+
+    /// The registration, for the tokio end (edge-triggered: see [`Drain`]).
+    pub(crate) fn registration(&mut self) -> &mut Registration {
+        &mut self.reg
+    }
+
+    /// Sets when the peer is checked (see [`Liveness`]).
+    pub(crate) fn set_liveness(&mut self, liveness: Liveness) {
+        self.liveness = liveness;
+    }
+
+    /// Asks for a check of the peer at the next call that finds nothing
+    /// (with [`Liveness::Asked`]).
+    pub(crate) fn check_peer(&mut self) {
+        self.liveness = Liveness::Asked(true);
+    }
+
+    /// The role line of the peer.
+    pub(crate) fn peer_role(&self) -> &Role {
+        self.rx.peer_role()
     }
 }
 
@@ -392,7 +505,7 @@ impl Drop for PollReceiver {
 pub struct PollSender {
     tx: Sender,
     reg: Registration,
-    next_check: Instant,
+    liveness: Liveness,
 }
 
 impl fmt::Debug for PollSender {
@@ -405,7 +518,7 @@ impl PollSender {
     /// Gives `tx` an eventfd and registers it for the receiver to signal.
     pub fn new(tx: Sender) -> Result<PollSender> {
         let reg = Registration::new(&tx.space_wake().poll, "PollSender::new", || tx.object())?;
-        Ok(PollSender { tx, reg, next_check: Instant::now() + LIVENESS_PERIOD })
+        Ok(PollSender { tx, reg, liveness: Liveness::from_now() })
     }
 
     /// Sends `data` if there is room; [`ErrorKind::WouldBlock`] (and the descriptor
@@ -420,12 +533,33 @@ impl PollSender {
     }
 
     fn attempt<T>(&mut self, f: impl FnMut(&mut Sender) -> Result<Attempt<T>>) -> Result<T> {
-        attempt(&mut self.tx, &self.reg, &mut self.next_check, f)
+        attempt(&mut self.tx, &self.reg, &mut self.liveness, f)
     }
 
     /// The inner sender, for its blocking calls and loans.
     pub fn sender(&mut self) -> &mut Sender {
         &mut self.tx
+    }
+
+    /// The registration, for the tokio end (edge-triggered: see [`Drain`]).
+    pub(crate) fn registration(&mut self) -> &mut Registration {
+        &mut self.reg
+    }
+
+    /// Sets when the peer is checked (see [`Liveness`]).
+    pub(crate) fn set_liveness(&mut self, liveness: Liveness) {
+        self.liveness = liveness;
+    }
+
+    /// Asks for a check of the peer at the next call that finds nothing
+    /// (with [`Liveness::Asked`]).
+    pub(crate) fn check_peer(&mut self) {
+        self.liveness = Liveness::Asked(true);
+    }
+
+    /// The role line of the peer.
+    pub(crate) fn peer_role(&self) -> &Role {
+        self.tx.peer_role()
     }
 }
 
@@ -454,4 +588,36 @@ fn opt<T>(r: Result<T>) -> Result<Attempt<T>> {
         Some(v) => Attempt::Got(v),
         None => Attempt::Nothing,
     })
+}
+
+#[cfg(all(test, not(ipckit_loom)))]
+mod tests {
+    use super::*;
+    use crate::channel::{Channel, ChannelConfig};
+
+    #[test]
+    #[allow(unsafe_code)]
+    fn a_child_forked_while_the_cache_was_taken_still_signals() {
+        let chan = Channel::create_memfd(&ChannelConfig::new()).unwrap();
+        let mut rx = PollReceiver::new(chan.receiver().unwrap()).unwrap();
+        let mut buf = [0u8; 8];
+        // Nothing there: armed, so the sender's next message writes the eventfd.
+        assert!(rx.try_recv(&mut buf).unwrap_err().is_not_now());
+        // As if another thread were kicking at the moment of the fork: the child gets
+        // the cache's lock taken, for good.
+        let held = FETCHED.lock().unwrap();
+        // SAFETY: the child sends one message through ipckit and exits; the only lock
+        // it may meet is the one held here, which it must not wait for.
+        let child = unsafe {
+            crate::process::fork_with(|| match chan.sender().and_then(|mut tx| tx.send(b"wake")) {
+                Ok(()) => 0,
+                Err(_) => 1,
+            })
+        }
+        .unwrap();
+        drop(held);
+        assert!(child.wait().unwrap().success(), "the child sent and exited (no hang on the lock)");
+        assert_eq!(sys::eventfd::drain(rx.as_fd()), Ok(1), "the child wrote the eventfd once");
+        assert_eq!(rx.try_recv(&mut buf).unwrap(), 4);
+    }
 }

@@ -8,6 +8,8 @@
 mod util;
 
 mod api;
+mod async_edge;
+mod async_pidfd;
 mod async_spin;
 mod corruption;
 mod disconnect;

@@ -303,6 +303,12 @@ impl Receiver {
         }
     }
 
+    /// The sender's role line (its state and process), for watching it.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn peer_role(&self) -> &super::super::layout::Role {
+        &self.shared.header().tx.0
+    }
+
     /// The wake line this end sleeps on (for `poll` and `select`).
     pub(crate) fn data_wake(&self) -> &Wake {
         &self.shared.header().data_wake.0

@@ -241,6 +241,12 @@ impl Sender {
         }
     }
 
+    /// The receiver's role line (its state and process), for watching it.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn peer_role(&self) -> &super::super::layout::Role {
+        &self.shared.header().rx.0
+    }
+
     /// The wake line this end sleeps on (for `poll`).
     pub(crate) fn space_wake(&self) -> &Wake {
         &self.shared.header().space_wake.0
