@@ -10,7 +10,7 @@ use async_nats::jetstream::{self, consumer};
 use futures_util::StreamExt;
 
 use super::local::{Local, LocalMessage};
-use super::state::{Phase, StateFile, hash};
+use super::state::{Phase, StateFile};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -30,8 +30,10 @@ pub(super) async fn import_async(
     let (local_max, local_limit) = local.max_body();
     let mut st = StateFile::open(&opts.state)?;
     if st.rec.phase == Phase::Moving {
-        // Killed around a local send: we cannot tell whether it happened. Send again
-        // (at least once) rather than risk losing it.
+        // A record of an older importer, killed around a local send: we cannot tell
+        // whether it happened. Send again (at least once) rather than risk losing it.
+        // (This importer writes only "done" records: a kill before one has the same
+        // outcome, the message is put in again.)
         let s = st.rec.seq;
         st.idle(s.saturating_sub(1))?;
     }
@@ -43,7 +45,7 @@ pub(super) async fn import_async(
     let config = consumer::pull::Config {
         durable_name: Some(opts.durable.clone()),
         filter_subject: opts.subject.clone(),
-        ack_policy: consumer::AckPolicy::Explicit,
+        ack_policy: consumer::AckPolicy::All,
         ack_wait: opts.ack_wait,
         max_ack_pending: i64::try_from(opts.batch * 4).unwrap_or(1024),
         deliver_policy: if last == 0 {
@@ -78,15 +80,37 @@ pub(super) async fn import_async(
                 continue;
             }
         };
+        // The last message put in and not yet acknowledged: with `AckPolicy::All` one
+        // acknowledgement covers it and every message before it, so a run of messages
+        // that arrive together costs one.
+        let mut unacked: Option<jetstream::Message> = None;
+        let mut since_ack = 0usize;
         while !stop.load(Ordering::Relaxed) {
-            let next = match tokio::time::timeout(Duration::from_millis(100), messages.next()).await {
-                Err(_) => continue,
-                Ok(None) => continue 'outer,
-                Ok(Some(Err(e))) => {
+            // Whatever has already arrived is taken without waiting; the acknowledgement
+            // of the run goes out when nothing more is ready (or the run is long).
+            let ready = match futures_util::FutureExt::now_or_never(messages.next()) {
+                Some(r) => Some(r),
+                None => {
+                    if let Some(m) = unacked.take() {
+                        ack(&m, stats).await;
+                        since_ack = 0;
+                    }
+                    tokio::time::timeout(Duration::from_millis(100), messages.next()).await.ok()
+                }
+            };
+            let next = match ready {
+                None => continue,
+                Some(None) => {
+                    if let Some(m) = unacked.take() {
+                        ack(&m, stats).await;
+                    }
+                    continue 'outer;
+                }
+                Some(Some(Err(e))) => {
                     stats.set_error(format!("pull: {e}"));
                     continue;
                 }
-                Ok(Some(Ok(m))) => m,
+                Some(Some(Ok(m))) => m,
             };
             let seq = match next.info() {
                 Ok(info) => info.stream_sequence,
@@ -96,7 +120,8 @@ pub(super) async fn import_async(
                 }
             };
             if seq <= st.rec.seq {
-                let _ = next.ack().await;
+                // A redelivery of a message already put in: acknowledged with the run.
+                unacked = Some(next);
                 continue;
             }
             stats.in_flight.store(1, Ordering::Relaxed);
@@ -105,6 +130,9 @@ pub(super) async fn import_async(
             let tag = get(HEADER_MTYPE).or_else(|| get(HEADER_PRIORITY)).unwrap_or(1);
             let body = next.payload.to_vec();
             if body.len() > local_max {
+                if let Some(m) = unacked.take() {
+                    ack(&m, stats).await;
+                }
                 let src = get(HEADER_MAX).map(|m| format!("{m} bytes")).unwrap_or_else(|| "unknown".into());
                 return Err(Error::new("put", local.object(), ErrorKind::LimitExceeded).with_detail(format!(
                     "message {seq} of subject {} has {} bytes: the local object takes up to {local_limit}, \
@@ -115,22 +143,28 @@ pub(super) async fn import_async(
             }
             let msg = LocalMessage { tag, body };
             if let Err(e) = local.check(&msg) {
+                if let Some(m) = unacked.take() {
+                    ack(&m, stats).await;
+                }
                 return Err(Error::new("put", local.object(), e.kind()).with_detail(format!(
                     "message {seq} of subject {} cannot be put in, and stays in the stream, \
                      unacknowledged: {e}",
                     opts.subject
                 )));
             }
-            st.moving(seq, msg.tag, msg.body.len(), hash(msg.tag, &msg.body))?;
-            let mut idle = Idle(0);
+            let mut idle = Idle::new();
             let mut progress = Instant::now();
             loop {
                 if local.try_put(&msg)? {
                     break;
                 }
-                // Full: back-pressure. Keep the server from redelivering meanwhile.
+                // Full: back-pressure. What was put in is acknowledged now, and the
+                // server is kept from redelivering this one meanwhile.
+                if let Some(m) = unacked.take() {
+                    ack(&m, stats).await;
+                    since_ack = 0;
+                }
                 if stop.load(Ordering::Relaxed) {
-                    st.idle(seq - 1)?;
                     let _ = next.ack_with(jetstream::AckKind::Nak(None)).await;
                     let _ = client.flush().await;
                     return Ok(());
@@ -140,18 +174,35 @@ pub(super) async fn import_async(
                     progress = Instant::now();
                 }
                 idle.wait();
-                if idle.0 % 64 == 0 {
+                if idle.rounds() % 64 == 0 {
                     tokio::task::yield_now().await;
                 }
             }
             st.idle(seq)?;
-            if let Err(e) = next.ack().await {
-                stats.set_error(format!("ack: {e}"));
-            }
             stats.moved.fetch_add(1, Ordering::Relaxed);
             stats.in_flight.store(0, Ordering::Relaxed);
+            unacked = Some(next);
+            since_ack += 1;
+            if since_ack >= opts.batch
+                && let Some(m) = unacked.take()
+            {
+                ack(&m, stats).await;
+                since_ack = 0;
+            }
+        }
+        if let Some(m) = unacked.take() {
+            ack(&m, stats).await;
         }
     }
     let _ = client.flush().await;
     Ok(())
+}
+
+/// Acknowledges `m` and, under `AckPolicy::All`, every message before it. Sent, not
+/// waited for: a lost acknowledgement costs a redelivery, which the state record
+/// skips.
+async fn ack(m: &jetstream::Message, stats: &Stats) {
+    if let Err(e) = m.ack().await {
+        stats.set_error(format!("ack: {e}"));
+    }
 }

@@ -443,21 +443,57 @@ pub fn import(local: &Local, opts: &Options, stop: &AtomicBool, stats: &Arc<Stat
     result
 }
 
-/// Sleeps a little longer each time nothing happens: spin-yield first, then 20 µs
-/// doubling to 1 ms.
-struct Idle(u32);
+/// How a bridge waits while its local object has nothing for it (a System V queue
+/// cannot be waited on without removing a message: `MSG_COPY` needs `IPC_NOWAIT`).
+///
+/// Adaptive: for [`Idle::SPIN`] of wall time after the last activity it only yields
+/// the CPU between looks, so a message that follows soon (the reply of a round trip,
+/// the next of a burst) is seen within microseconds; then it sleeps [`Idle::NAP`]
+/// between looks until [`Idle::DOZE`] has passed, then doubles the sleep up to 1 ms.
+/// Long idle, a bridge wakes about a thousand times a second, each time for one
+/// look (a few microseconds).
+struct Idle {
+    /// When the object was last found empty after activity.
+    since: Option<std::time::Instant>,
+    /// Looks since then.
+    rounds: u32,
+    /// The current sleep, once past [`Idle::DOZE`].
+    nap: Duration,
+}
 
 impl Idle {
-    fn reset(&mut self) {
-        self.0 = 0;
+    const SPIN: Duration = Duration::from_micros(300);
+    const NAP: Duration = Duration::from_micros(30);
+    const DOZE: Duration = Duration::from_millis(3);
+    const LONGEST: Duration = Duration::from_millis(1);
+
+    fn new() -> Idle {
+        Idle { since: None, rounds: 0, nap: Idle::NAP }
     }
+
+    /// Something happened: the next wait starts spinning again.
+    fn reset(&mut self) {
+        self.since = None;
+        self.rounds = 0;
+        self.nap = Idle::NAP;
+    }
+
+    /// How many times [`wait`](Self::wait) ran since the last [`reset`](Self::reset).
+    fn rounds(&self) -> u32 {
+        self.rounds
+    }
+
     fn wait(&mut self) {
-        self.0 = self.0.saturating_add(1);
-        if self.0 < 64 {
+        self.rounds = self.rounds.wrapping_add(1);
+        let since = *self.since.get_or_insert_with(std::time::Instant::now);
+        let idle = since.elapsed();
+        if idle < Idle::SPIN {
             std::thread::yield_now();
+        } else if idle < Idle::DOZE {
+            std::thread::sleep(Idle::NAP);
         } else {
-            let us = (20u64 << ((self.0 - 64).min(6))).min(1000);
-            std::thread::sleep(Duration::from_micros(us));
+            std::thread::sleep(self.nap);
+            self.nap = (self.nap * 2).min(Idle::LONGEST);
         }
     }
 }
