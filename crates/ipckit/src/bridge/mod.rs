@@ -415,9 +415,12 @@ async fn ensure_stream(js: &jetstream::Context, opts: &Options) -> Result<stream
     })
 }
 
+/// One thread per bridge: its loop and its connection's task take turns on it, so a
+/// publish or an acknowledgement does not wake a second thread (the loop's short idle
+/// sleeps hold the connection back by at most a millisecond, while nothing is in
+/// flight).
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::new("start runtime", Object::None, ErrorKind::Other).with_detail(e.to_string()))
