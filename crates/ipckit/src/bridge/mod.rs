@@ -402,7 +402,20 @@ async fn ensure_stream(js: &jetstream::Context, opts: &Options) -> Result<stream
         duplicate_window: opts.duplicate_window,
         ..Default::default()
     };
-    js.get_or_create_stream(config).await.map_err(|e| {
+    // The exporter and the importer may start together: when the other made the
+    // stream between this one's look and its create, the server refuses the create
+    // ("subjects overlap"), and one more look finds the stream.
+    let mut tries = 0;
+    let made = loop {
+        match js.get_or_create_stream(config.clone()).await {
+            Err(_) if tries < 3 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(20 * tries)).await;
+            }
+            other => break other,
+        }
+    };
+    made.map_err(|e| {
         nats_err(
             "create stream",
             opts,
@@ -427,11 +440,13 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Runs an exporter: messages from `local` to `opts.subject`, until `stop` is set
-/// (then it finishes the batch in flight and returns `Ok`). Connection trouble after
+/// (then it finishes the batch in flight and returns `Ok`). It runs on the calling
+/// thread, whose timer slack (`prctl(PR_SET_TIMERSLACK)`) is 1 µs meanwhile. Connection trouble after
 /// the start is retried (see `stats.last_error`); a bad URL, refused credentials or a
 /// server that cannot be reached at the start are errors.
 pub fn export(local: &Local, opts: &Options, stop: &AtomicBool, stats: &Arc<Stats>) -> Result<()> {
     let rt = runtime()?;
+    let _slack = Slack::tight();
     let result = rt.block_on(export::export_async(local, opts, stop, stats));
     rt.shutdown_timeout(Duration::from_secs(1));
     result
@@ -441,9 +456,33 @@ pub fn export(local: &Local, opts: &Options, stop: &AtomicBool, stats: &Arc<Stat
 /// See [`export`] for errors.
 pub fn import(local: &Local, opts: &Options, stop: &AtomicBool, stats: &Arc<Stats>) -> Result<()> {
     let rt = runtime()?;
+    let _slack = Slack::tight();
     let result = rt.block_on(import::import_async(local, opts, stop, stats));
     rt.shutdown_timeout(Duration::from_secs(1));
     result
+}
+
+/// The calling thread's timer slack set to 1 µs while a bridge runs on it, so that
+/// its idle naps of tens of microseconds are not stretched by the default 50 µs;
+/// the old slack comes back on drop.
+struct Slack(Option<usize>);
+
+impl Slack {
+    fn tight() -> Slack {
+        let old = crate::sys::time::timer_slack();
+        if old.is_some() {
+            crate::sys::time::set_timer_slack(1_000);
+        }
+        Slack(old)
+    }
+}
+
+impl Drop for Slack {
+    fn drop(&mut self) {
+        if let Some(old) = self.0 {
+            crate::sys::time::set_timer_slack(old);
+        }
+    }
 }
 
 /// How a bridge waits while its local object has nothing for it (a System V queue
