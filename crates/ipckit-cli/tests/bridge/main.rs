@@ -12,4 +12,5 @@ mod bridge_util;
 mod bridge;
 mod crash;
 mod fifo_channel;
+mod pipeline;
 mod security;
