@@ -120,8 +120,12 @@ pub(super) async fn import_async(
                 }
             };
             if seq <= st.rec.seq {
-                // A redelivery of a message already put in: acknowledged with the run.
-                unacked = Some(next);
+                // A redelivery of a message already put in: acknowledged with the run
+                // (one older than the run's last is covered by that one's ack).
+                match &unacked {
+                    Some(u) if u.info().map(|i| i.stream_sequence).unwrap_or(0) > seq => {}
+                    _ => unacked = Some(next),
+                }
                 continue;
             }
             stats.in_flight.store(1, Ordering::Relaxed);
