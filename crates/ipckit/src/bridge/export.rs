@@ -187,6 +187,7 @@ impl Pipeline<'_> {
                 }
             }
             if win.is_empty() {
+                self.stats.in_flight.store(0, Ordering::Relaxed);
                 if stopping {
                     return Ok(());
                 }
