@@ -14,6 +14,11 @@
 //!   reply the bridge is compared with. Each side has its own client on a
 //!   current-thread runtime, made after `fork` and dropped (threads joined) before
 //!   the next one; the two sides shake hands before the first message.
+//! - **raw JetStream** (`bridge-js`, the second reference): each side publishes into
+//!   a file-storage stream (`bench.js.up`, `bench.js.down`) and waits for the
+//!   acknowledgement, and reads the other stream through a pull consumer,
+//!   acknowledging each message: what a JetStream bridge cannot do without, with the
+//!   same client and the same current-thread runtimes.
 //! - **the server**: `nats-server -js` on a free loopback port with its store in a
 //!   temporary directory, killed when the setup drops, and by the kernel if the
 //!   benchmark dies (`PR_SET_PDEATHSIG`); the bridge host ends when the pipe from the
@@ -387,5 +392,115 @@ impl Drop for NatsSide {
         // The subscriber's drop unsubscribes through a task of the runtime.
         let _inside = self.rt.enter();
         drop(self.sub.take());
+    }
+}
+
+/// The second reference's shared object: the server (each side makes the two
+/// streams, `get_or_create` being idempotent, and its own pull consumer).
+pub(crate) struct RawJetStream {
+    server: Server,
+}
+
+impl RawJetStream {
+    pub(crate) fn new() -> Result<RawJetStream, BenchError> {
+        Ok(RawJetStream { server: Server::start()? })
+    }
+}
+
+const JS_UP: &str = "bench.js.up";
+const JS_DOWN: &str = "bench.js.down";
+
+/// One end of the raw JetStream round trip: its own client on a current-thread
+/// runtime, publishing into its outgoing stream (and waiting for the server's
+/// acknowledgement, as the exporter does) and reading its incoming stream through a
+/// pull consumer (acknowledging each message, as the importer does).
+struct JsSide {
+    rt: tokio::runtime::Runtime,
+    client: async_nats::Client,
+    js: async_nats::jetstream::Context,
+    /// Always there but in `drop` (dropping it needs the runtime).
+    messages: Option<async_nats::jetstream::consumer::pull::Stream>,
+    parent: bool,
+}
+
+impl Setup for RawJetStream {
+    fn side(&mut self, parent: bool) -> Result<Box<dyn Side>, BenchError> {
+        use async_nats::jetstream::{consumer, stream};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("tokio runtime: {e}"))?;
+        let url = self.server.url();
+        let (client, js, messages) = rt.block_on(async {
+            let client =
+                async_nats::connect(url.as_str()).await.map_err(|e| format!("connect {url}: {e}"))?;
+            let js = async_nats::jetstream::new(client.clone());
+            let mut incoming = None;
+            for (name, subject) in [("BENCH_JS_UP", JS_UP), ("BENCH_JS_DOWN", JS_DOWN)] {
+                let config = stream::Config {
+                    name: name.to_string(),
+                    subjects: vec![subject.to_string()],
+                    storage: stream::StorageType::File,
+                    duplicate_window: Duration::from_secs(120),
+                    ..Default::default()
+                };
+                let s = js.get_or_create_stream(config).await.map_err(|e| format!("stream {name}: {e}"))?;
+                if (subject == JS_DOWN) == parent {
+                    incoming = Some(s);
+                }
+            }
+            let incoming = incoming.ok_or("no incoming stream")?;
+            let consumer = incoming
+                .create_consumer(consumer::pull::Config {
+                    durable_name: Some(if parent { "parent" } else { "child" }.to_string()),
+                    ack_policy: consumer::AckPolicy::All,
+                    deliver_policy: consumer::DeliverPolicy::All,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| format!("consumer: {e}"))?;
+            let messages = consumer.messages().await.map_err(|e| format!("pull: {e}"))?;
+            Ok::<_, BenchError>((client, js, messages))
+        })?;
+        Ok(Box::new(JsSide { rt, client, js, messages: Some(messages), parent }))
+    }
+}
+
+impl Side for JsSide {
+    fn send(&mut self, data: &[u8]) -> Result<(), BenchError> {
+        let subject = if self.parent { JS_UP } else { JS_DOWN };
+        let js = &self.js;
+        self.rt.block_on(async {
+            let ack = js.publish(subject, data.to_vec().into()).await.map_err(|e| format!("publish: {e}"))?;
+            ack.await.map(|_| ()).map_err(|e| format!("publish acknowledgement: {e}"))
+        })
+    }
+
+    fn recv(&mut self, data: &mut [u8]) -> Result<(), BenchError> {
+        let messages = self.messages.as_mut().ok_or("no consumer")?;
+        let m = self.rt.block_on(async {
+            let m = tokio::time::timeout(PATIENCE, messages.next())
+                .await
+                .map_err(|_| "no message in 30 s".to_string())?
+                .ok_or_else(|| "the consumer's stream ended".to_string())?
+                .map_err(|e| format!("pull: {e}"))?;
+            // Sent, not waited for, as the importer does.
+            m.ack().await.map_err(|e| format!("ack: {e}"))?;
+            Ok::<_, BenchError>(m)
+        })?;
+        if m.payload.len() != data.len() {
+            return Err(format!("{} bytes, {} expected", m.payload.len(), data.len()));
+        }
+        data.copy_from_slice(&m.payload);
+        Ok(())
+    }
+}
+
+impl Drop for JsSide {
+    fn drop(&mut self) {
+        let _ = self.rt.block_on(self.client.flush());
+        // The pull stream's drop needs the runtime.
+        let _inside = self.rt.enter();
+        drop(self.messages.take());
     }
 }

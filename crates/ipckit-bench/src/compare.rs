@@ -236,6 +236,26 @@ fn plan(rows: &[Row]) -> Vec<Planned> {
                 Kind::RoundTrip,
             );
         }
+        // Where the time goes: JetStream itself, and the bridges on top of it.
+        if find(rows, M::BridgeJs, Raw, r.size_bytes).is_some_and(|js| js.rtt_p50_ns.is_some()) {
+            let size = r.size_bytes;
+            push(
+                format!("bridge {size} B round trip / raw JetStream publish-pull (the bridges' own cost)"),
+                Target::Info,
+                sc(M::Bridge, Ipckit, size),
+                sc(M::BridgeJs, Raw, size),
+                Kind::RoundTrip,
+            );
+            if find(rows, M::Bridge, Raw, size).is_some_and(|raw| raw.rtt_p50_ns.is_some()) {
+                push(
+                    format!("bridge-js {size} B round trip / raw NATS request-reply (JetStream's cost)"),
+                    Target::Info,
+                    sc(M::BridgeJs, Raw, size),
+                    sc(M::Bridge, Raw, size),
+                    Kind::RoundTrip,
+                );
+            }
+        }
     }
     for r in rows.iter().filter(|r| r.variant == Ipckit && r.size_bytes >= 8 && r.mechanism != M::Bridge) {
         if !have(r.mechanism, Raw, r.size_bytes) {

@@ -326,7 +326,7 @@ fn one_round(
             format!("{} {} {} B", s.mechanism, s.variant, s.size)
         };
         let measures = s.measures();
-        if s.mechanism == Mechanism::Bridge
+        if matches!(s.mechanism, Mechanism::Bridge | Mechanism::BridgeJs)
             && let Err(why) = crate::bridge::nats_server()
         {
             progress(counter.done, counter.total, &format!("{label}: skipped, {why}"));

@@ -67,13 +67,21 @@ pub enum Mechanism {
     ///
     /// ipckit: a round trip crosses four bridges (out -> JetStream -> in, twice),
     /// throughput one pair; raw: NATS request/reply with the same client (round trip
-    /// only). Skipped, with the reason, when nats-server is not installed.
+    /// only). Skipped, with the reason, when nats-server is not installed. Asking for
+    /// `bridge` measures `bridge-js` too, its second reference.
     Bridge,
+    /// Baseline: raw JetStream with the same client (round trip only).
+    ///
+    /// Each side publishes into a file-storage stream and waits for the server's
+    /// acknowledgement; the other side takes the message from a pull consumer and
+    /// acknowledges it: the least a JetStream bridge does for a round trip, without
+    /// the local queues and the bridges.
+    BridgeJs,
 }
 
 impl Mechanism {
     /// Every mechanism, in report order.
-    pub const ALL: [Mechanism; 19] = [
+    pub const ALL: [Mechanism; 20] = [
         Mechanism::Pipe,
         Mechanism::Fifo,
         Mechanism::Uds,
@@ -93,6 +101,7 @@ impl Mechanism {
         Mechanism::Memcpy,
         Mechanism::ChannelIdle,
         Mechanism::Bridge,
+        Mechanism::BridgeJs,
     ];
 
     /// The name used on the command line and in reports.
@@ -117,6 +126,7 @@ impl Mechanism {
             Mechanism::Memcpy => "memcpy",
             Mechanism::ChannelIdle => "channel-idle",
             Mechanism::Bridge => "bridge",
+            Mechanism::BridgeJs => "bridge-js",
         }
     }
 
@@ -128,7 +138,7 @@ impl Mechanism {
     /// The largest message this mechanism carries here, if it has a limit.
     pub(crate) fn max_size(self) -> Option<usize> {
         match self {
-            Mechanism::SysvMsg | Mechanism::Bridge => {
+            Mechanism::SysvMsg | Mechanism::Bridge | Mechanism::BridgeJs => {
                 Some(ipckit::Limit::MsgMax.current().unwrap_or(8192) as usize)
             }
             Mechanism::PosixMq => Some(ipckit::Limit::MqMsgSizeMax.current().unwrap_or(8192) as usize),
@@ -152,9 +162,11 @@ impl Mechanism {
             | Mechanism::SysvSem
             | Mechanism::PosixMq
             | Mechanism::Bridge => &[Variant::Ipckit, Variant::Raw],
-            Mechanism::SpinLine | Mechanism::SpinCopy | Mechanism::SpinRing | Mechanism::Memcpy => {
-                &[Variant::Raw]
-            }
+            Mechanism::SpinLine
+            | Mechanism::SpinCopy
+            | Mechanism::SpinRing
+            | Mechanism::Memcpy
+            | Mechanism::BridgeJs => &[Variant::Raw],
             _ => &[Variant::Ipckit],
         }
     }
@@ -162,7 +174,9 @@ impl Mechanism {
     /// What is measured for this mechanism.
     pub(crate) fn measures(self) -> Measures {
         let (round_trip, throughput) = match self {
-            Mechanism::SpinLine | Mechanism::SpinCopy | Mechanism::SpinRing => (true, false),
+            Mechanism::SpinLine | Mechanism::SpinCopy | Mechanism::SpinRing | Mechanism::BridgeJs => {
+                (true, false)
+            }
             Mechanism::Memcpy => (false, true),
             Mechanism::ChannelIdle => (false, false),
             _ => (true, true),

@@ -58,9 +58,11 @@ impl Scenario {
 
 /// The scenarios `opts` asks for, in report order.
 pub(crate) fn scenarios(opts: &Options) -> Vec<Scenario> {
+    let asked = |m: &Mechanism| opts.mechanisms.is_empty() || opts.mechanisms.contains(m);
+    // The bridge's second reference comes with it.
     let mechs: Vec<Mechanism> = Mechanism::ALL
         .into_iter()
-        .filter(|m| opts.mechanisms.is_empty() || opts.mechanisms.contains(m))
+        .filter(|m| asked(m) || (*m == Mechanism::BridgeJs && asked(&Mechanism::Bridge)))
         .collect();
     let mut sizes = if opts.sizes.is_empty() { DEFAULT_SIZES.to_vec() } else { opts.sizes.clone() };
     sizes.sort_unstable();
@@ -128,6 +130,7 @@ pub(crate) fn setup(s: Scenario) -> Result<Box<dyn Setup>, BenchError> {
         Mechanism::SpinRing => Box::new(raw::SpinCopy::new(s.size, 64 * 1024)?),
         Mechanism::Bridge if raw => Box::new(bridge::RawNats::new()?),
         Mechanism::Bridge => Box::new(bridge::Bridges::new()?),
+        Mechanism::BridgeJs => Box::new(bridge::RawJetStream::new()?),
         Mechanism::Memcpy | Mechanism::ChannelIdle => return Err("not a two-process loop".into()),
     })
 }

@@ -2,7 +2,7 @@
 //! JetStream (`ipckit::bridge`). `out` publishes what arrives in the local object;
 //! `in` puts what arrives on the subject into the local object. Status once a second: a line on
 //! stderr when it is a terminal, a JSON line on stdout with `--json`. SIGINT and
-//! SIGTERM stop it cleanly: the batch in flight is finished first.
+//! SIGTERM stop it cleanly: the messages in flight are finished first.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -99,7 +99,7 @@ pub struct BridgeOpts {
     /// The state file (default: $XDG_STATE_HOME/ipckit/bridge/DIR-SUBJECT-OBJECT.state)
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,
-    /// Messages published (or fetched) before waiting for acknowledgements
+    /// Exporter: most messages published and not yet removed; importer: most messages put in under one acknowledgement
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub batch: usize,
     /// Seconds the server waits for the importer's acknowledgement

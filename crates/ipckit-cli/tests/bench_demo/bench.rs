@@ -107,9 +107,17 @@ fn bad_arguments_are_refused() {
 #[test]
 fn help_lists_every_mechanism_with_its_meaning() {
     let help = String::from_utf8(ok(&["bench", "--help"])).unwrap();
-    for name in
-        ["pipe", "uds", "posix-mq", "channel-loan", "spin-line", "spin-ring", "memcpy", "channel-idle"]
-    {
+    for name in [
+        "pipe",
+        "uds",
+        "posix-mq",
+        "channel-loan",
+        "spin-line",
+        "spin-ring",
+        "memcpy",
+        "channel-idle",
+        "bridge-js",
+    ] {
         assert!(
             help.lines().any(|l| l.trim_start().trim_start_matches("- ").starts_with(&format!("{name}:"))),
             "{name} in\n{help}"
@@ -122,8 +130,10 @@ fn bridge_rows_compare_with_raw_nats_or_say_why_they_are_skipped() {
     let out = ok(&["bench", "--quick", "--json", "-m", "bridge", "-s", "64"]);
     let report: serde_json::Value = serde_json::from_slice(&out).expect("one JSON document");
     let rows = report["rows"].as_array().expect("rows");
-    let variants: Vec<&str> = rows.iter().map(|r| r["variant"].as_str().unwrap()).collect();
-    assert_eq!(variants, ["ipckit", "raw"], "{report}");
+    let variants: Vec<(&str, &str)> =
+        rows.iter().map(|r| (r["mechanism"].as_str().unwrap(), r["variant"].as_str().unwrap())).collect();
+    // `bridge` brings its second reference, raw JetStream, along.
+    assert_eq!(variants, [("bridge", "ipckit"), ("bridge", "raw"), ("bridge-js", "raw")], "{report}");
     let installed = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"]
         .iter()
         .any(|p| std::path::Path::new(p).exists());
@@ -141,6 +151,17 @@ fn bridge_rows_compare_with_raw_nats_or_say_why_they_are_skipped() {
         .expect("the bridge compared with raw NATS");
     assert_eq!(c["wanted"], "<= 1.5");
     assert_eq!(c["met"].as_bool().unwrap(), c["ratio_p50"].as_f64().unwrap() <= 1.5, "{c}");
+    for what in [
+        "bridge 64 B round trip / raw JetStream publish-pull (the bridges' own cost)",
+        "bridge-js 64 B round trip / raw NATS request-reply (JetStream's cost)",
+    ] {
+        let c = report["comparisons"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["what"] == what))
+            .unwrap_or_else(|| panic!("{what} in {report}"));
+        assert_eq!(c["wanted"], "-", "{c}");
+        assert!(c["ratio_p50"].as_f64().is_some_and(|r| r > 0.0), "{c}");
+    }
     let checks = report["checks"].as_array().expect("checks");
     let t =
         checks.iter().find(|c| c["what"] == "bridge 64 B throughput, messages/s").expect("throughput check");

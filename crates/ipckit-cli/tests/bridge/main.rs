@@ -14,4 +14,5 @@ mod crash;
 mod creds;
 mod fifo_channel;
 mod importer_crash;
+mod pipeline;
 mod security;

@@ -2,6 +2,7 @@
 //! in batches, through the state file's phases, so that a crash at any point neither
 //! loses nor duplicates a message (the protocol is in the module contract, `mod.rs`).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -70,70 +71,352 @@ pub(super) async fn export_async(
         }
     }
 
-    let mut idle = Idle(0);
+    if local.peekable() {
+        Pipeline { local, opts, js: &js, name: &name, local_max, stop, stats, max_payload, local_limit }
+            .run(&mut st, &mut buf)
+            .await?;
+        let _ = client.flush().await;
+        return Ok(());
+    }
+
+    // An object that cannot be read without removing (a POSIX queue): one spooled
+    // batch at a time.
+    let mut idle = Idle::new();
     while !stop.load(Ordering::Relaxed) {
-        // Gather a batch.
         let mut batch = Vec::new();
-        if local.peekable() {
-            while batch.len() < opts.batch {
-                match local.peek(batch.len(), &mut buf)? {
-                    Some(m) => batch.push(m),
-                    None => break,
-                }
+        while batch.len() < opts.batch {
+            match local.take(&mut buf) {
+                Ok(Some(m)) => batch.push(m),
+                Ok(None) => break,
+                // What was taken is published first; the error comes next round.
+                Err(_) if !batch.is_empty() => break,
+                Err(e) => return Err(e),
             }
-        } else {
-            while batch.len() < opts.batch {
-                match local.take(&mut buf) {
-                    Ok(Some(m)) => batch.push(m),
-                    Ok(None) => break,
-                    // What was taken is published first; the error comes next round.
-                    Err(_) if !batch.is_empty() => break,
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        if batch.is_empty() && local.finished() {
-            return Err(Error::new("bridge", local.object(), ErrorKind::Disconnected).with_detail(
-                "the sending program closed its end of the channel and every message it sent was \
-                 published: nothing more can come (a channel's ends are taken once)",
-            ));
         }
         if batch.is_empty() {
             idle.wait();
-            if idle.0 % 256 == 0 {
+            if idle.rounds() % 16 == 0 {
                 tokio::task::yield_now().await;
             }
             continue;
         }
         idle.reset();
         for m in &batch {
-            if m.body.len() + 512 > max_payload {
-                return Err(Error::new("publish", local.object(), ErrorKind::LimitExceeded).with_detail(format!(
-                    "a message of {} bytes cannot travel: the server's max_payload is {max_payload} bytes \
-                     (less room for headers), the local object takes up to {local_limit}",
-                    m.body.len()
-                )));
-            }
+            check_size(local, m, max_payload, &local_limit)?;
         }
         let seq = st.rec.seq;
-        if !local.peekable() {
-            state::write_spool(&opts.state, &batch)?;
-            st.spooled(seq, batch.len())?;
-        }
+        state::write_spool(&opts.state, &batch)?;
+        st.spooled(seq, batch.len())?;
         stats.in_flight.store(batch.len() as u64, Ordering::Relaxed);
         // Publish until every message is acknowledged (the server drops repeats).
         publish_all(&js, local, opts, &name, seq, &batch, local_max, stop, stats).await?;
-        if local.peekable() {
-            remove_published(local, &js, opts, &name, &mut st, &batch, &mut buf, local_max, stop, stats)
-                .await?;
-        } else {
-            st.idle(seq + batch.len() as u64)?;
-            stats.moved.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        }
+        st.idle(seq + batch.len() as u64)?;
+        stats.moved.fetch_add(batch.len() as u64, Ordering::Relaxed);
         stats.in_flight.store(0, Ordering::Relaxed);
     }
     let _ = client.flush().await;
     Ok(())
+}
+
+/// A message larger than the server takes is an error naming both limits.
+fn check_size(local: &Local, m: &LocalMessage, max_payload: usize, local_limit: &str) -> Result<()> {
+    if m.body.len() + 512 > max_payload {
+        return Err(Error::new("publish", local.object(), ErrorKind::LimitExceeded).with_detail(format!(
+            "a message of {} bytes cannot travel: the server's max_payload is {max_payload} bytes \
+             (less room for headers), the local object takes up to {local_limit}",
+            m.body.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The server's acknowledgement of one publish, still to come.
+type Ack = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = std::result::Result<
+                    jetstream::publish::PublishAck,
+                    jetstream::context::PublishError,
+                >,
+            > + Send,
+    >,
+>;
+
+/// A message of the window: at index `i` of the local object, with id `name-(seq+i)`
+/// (`seq` from the state record); its acknowledgement once published.
+struct Flight {
+    msg: LocalMessage,
+    ack: Option<Ack>,
+}
+
+/// The exporter of an object that can be read without removing (System V queue,
+/// FIFO, channel): a window of up to `opts.batch` messages published and waiting
+/// for their acknowledgements, the oldest removed from the local object as soon as
+/// its acknowledgement comes, while the newer ones are on their way (see the module
+/// docs for why a kill anywhere loses and duplicates nothing).
+struct Pipeline<'a> {
+    local: &'a Local,
+    opts: &'a Options,
+    js: &'a jetstream::Context,
+    name: &'a str,
+    local_max: usize,
+    stop: &'a AtomicBool,
+    stats: &'a Stats,
+    max_payload: usize,
+    local_limit: String,
+}
+
+impl Pipeline<'_> {
+    async fn run(&self, st: &mut StateFile, buf: &mut Vec<u8>) -> Result<()> {
+        let mut win: VecDeque<Flight> = VecDeque::with_capacity(self.opts.batch);
+        let mut idle = Idle::new();
+        let mut pause = Duration::from_millis(50);
+        let mut refused_at_front = 0;
+        loop {
+            let stopping = self.stop.load(Ordering::Relaxed);
+            // Look for more: the message after the window is at index `win.len()`.
+            if !stopping {
+                while win.len() < self.opts.batch {
+                    match self.local.peek(win.len(), buf)? {
+                        Some(m) => {
+                            check_size(self.local, &m, self.max_payload, &self.local_limit)?;
+                            win.push_back(Flight { msg: m, ack: None });
+                        }
+                        None => break,
+                    }
+                }
+            }
+            if win.is_empty() {
+                self.stats.in_flight.store(0, Ordering::Relaxed);
+                if stopping {
+                    return Ok(());
+                }
+                if self.local.finished() {
+                    return Err(Error::new("bridge", self.local.object(), ErrorKind::Disconnected)
+                        .with_detail(
+                            "the sending program closed its end of the channel and every message it sent was \
+                         published: nothing more can come (a channel's ends are taken once)",
+                        ));
+                }
+                idle.wait();
+                if idle.rounds() % 16 == 0 {
+                    tokio::task::yield_now().await;
+                }
+                continue;
+            }
+            idle.reset();
+            self.stats.in_flight.store(win.len() as u64, Ordering::Relaxed);
+
+            // Publish what is not on its way (new, or after a failure), in order.
+            let seq = st.rec.seq;
+            let mut failed = None;
+            for (i, f) in win.iter_mut().enumerate() {
+                if f.ack.is_some() {
+                    continue;
+                }
+                match self.publish(seq + i as u64, &f.msg).await {
+                    Ok(ack) => f.ack = Some(ack),
+                    Err(e) => {
+                        failed = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+
+            // Wait for the oldest acknowledgement (if the publishing went through),
+            // then remove every message at the front whose acknowledgement came.
+            if failed.is_none() {
+                let front = win.front_mut().and_then(|f| f.ack.take());
+                let outcome = match front {
+                    Some(ack) => ack.await,
+                    None => continue,
+                };
+                match outcome {
+                    Ok(_) => {
+                        refused_at_front = 0;
+                        pause = Duration::from_millis(50);
+                        if !self.remove_front(st, &mut win, buf).await? {
+                            continue;
+                        }
+                        // The ones behind it whose acknowledgements are in already.
+                        while let Some(ack) = win.front_mut().and_then(|f| f.ack.as_mut()) {
+                            match futures_util::FutureExt::now_or_never(ack) {
+                                None => break,
+                                Some(Ok(_)) => {
+                                    if let Some(f) = win.front_mut() {
+                                        f.ack = None;
+                                    }
+                                    if !self.remove_front(st, &mut win, buf).await? {
+                                        break;
+                                    }
+                                }
+                                Some(Err(e)) => {
+                                    self.refused(&e, st.rec.seq, false)?;
+                                    failed = Some(e.to_string());
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        // Not a replay overtaking a lost message: the stream does not
+                        // end with this message's predecessor, three times over.
+                        if e.kind() == jetstream::context::PublishErrorKind::WrongLastMessageId {
+                            refused_at_front += 1;
+                        }
+                        self.refused(&e, st.rec.seq, refused_at_front >= 3)?;
+                        failed = Some(e.to_string());
+                    }
+                }
+            }
+            if let Some(e) = failed {
+                // Everything in the window is published again, with the same ids:
+                // the server drops what it already has.
+                for f in win.iter_mut() {
+                    f.ack = None;
+                }
+                self.stats.set_error(format!("publish: {e}; retrying"));
+                if self.stop.load(Ordering::Relaxed) && !self.stats.connected.load(Ordering::Relaxed) {
+                    // Stopping with the server gone: the messages are still in the
+                    // local object, to be published by the next run.
+                    return Err(nats_err(
+                        "publish",
+                        self.opts,
+                        ErrorKind::Disconnected,
+                        format!("stopped while the server was unreachable: {e}"),
+                    ));
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+
+    /// Publishes `msg` with id `name-seq` (and its predecessor's id as the expected
+    /// last one); the acknowledgement comes later.
+    async fn publish(
+        &self,
+        seq: u64,
+        msg: &LocalMessage,
+    ) -> std::result::Result<Ack, jetstream::context::PublishError> {
+        let id = format!("{}-{seq}", self.name);
+        let mut h = headers(self.local, &id, msg, self.local_max);
+        if seq > 0 {
+            // The server refuses a message whose predecessor is not the stream's
+            // last: a message lost with a dropped connection cannot be overtaken by
+            // later ones the client replays after reconnecting.
+            h.insert("Nats-Expected-Last-Msg-Id", format!("{}-{}", self.name, seq - 1).as_str());
+        }
+        let f = self.js.publish_with_headers(self.opts.subject.clone(), h, msg.body.clone().into()).await?;
+        Ok(std::future::IntoFuture::into_future(f))
+    }
+
+    /// An acknowledgement that did not come: an error if the server refused the
+    /// message for good (`for_good` adds "the stream does not end with its
+    /// predecessor"), otherwise `Ok` (the caller publishes the window again).
+    fn refused(&self, e: &jetstream::context::PublishError, seq: u64, for_good: bool) -> Result<()> {
+        use async_nats::jetstream::context::PublishErrorKind as K;
+        let name = self.name;
+        if matches!(e.kind(), K::Other | K::WrongLastSequence) {
+            return Err(nats_err(
+                "publish",
+                self.opts,
+                ErrorKind::Other,
+                format!("the server refused message {name}-{seq}: {e}"),
+            ));
+        }
+        if for_good {
+            return Err(nats_err(
+                "publish",
+                self.opts,
+                ErrorKind::Other,
+                format!(
+                    "stream {} does not end with message {name}-{}, the one before {name}-{seq}: \
+                     was it purged or re-created, or does another exporter publish to it? \
+                     (one exporter per stream; a new state file starts a new sequence)",
+                    self.opts.stream,
+                    seq.saturating_sub(1),
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Removes the window's front message, acknowledged, from the local object,
+    /// recording the removal around it (see the module docs). `false` when another
+    /// reader of the object was found: the window was settled and emptied.
+    async fn remove_front(
+        &self,
+        st: &mut StateFile,
+        win: &mut VecDeque<Flight>,
+        buf: &mut Vec<u8>,
+    ) -> Result<bool> {
+        let Some(front) = win.front() else { return Ok(true) };
+        let m = &front.msg;
+        let seq = st.rec.seq;
+        st.moving(seq, m.tag, m.body.len(), hash(m.tag, &m.body))?;
+        let got = self.local.remove_next(buf)?;
+        st.idle(seq + 1)?;
+        if got.as_ref() == Some(m) {
+            win.pop_front();
+            self.stats.moved.fetch_add(1, Ordering::Relaxed);
+            return Ok(true);
+        }
+        // Another process reads the object. Make sure the whole window is stored
+        // (republished with the same ids, the server drops the repeats), then sort
+        // it out as for one batch.
+        let batch: Vec<LocalMessage> = win.drain(..).map(|f| f.msg).collect();
+        publish_all(
+            self.js,
+            self.local,
+            self.opts,
+            self.name,
+            seq,
+            &batch,
+            self.local_max,
+            self.stop,
+            self.stats,
+        )
+        .await?;
+        let next_free = seq + batch.len() as u64;
+        match got {
+            Some(g) => {
+                self.stats
+                    .set_error("another process is reading the queue; the bridge must be its only reader");
+                if let Some(j) = batch[1..].iter().position(|b| *b == g) {
+                    // The other reader took published messages; this one is
+                    // published too. The rest of the window is looked at again.
+                    st.idle(seq + j as u64 + 2)?;
+                    self.stats.moved.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    // An unpublished message came out: publish it now under a fresh
+                    // id. What is still queued of the window is published again
+                    // under fresh ids (a reader that races the bridge costs
+                    // duplicates, never a loss).
+                    let single = [g];
+                    publish_all(
+                        self.js,
+                        self.local,
+                        self.opts,
+                        self.name,
+                        next_free,
+                        &single,
+                        self.local_max,
+                        self.stop,
+                        self.stats,
+                    )
+                    .await?;
+                    st.idle(next_free + 1)?;
+                    self.stats.moved.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            None => {
+                self.stats.set_error("another process emptied the queue; the bridge must be its only reader");
+                st.idle(next_free)?;
+            }
+        }
+        Ok(false)
+    }
 }
 
 /// Publishes `batch` with ids `name-(seq+i)` and waits for every acknowledgement,
@@ -227,64 +510,6 @@ async fn publish_all(
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(2));
-        }
-    }
-    Ok(())
-}
-
-/// Removes the acknowledged `batch` from the front of a System V queue, recording
-/// each removal around the `msgrcv` (see the module docs).
-#[allow(clippy::too_many_arguments)]
-async fn remove_published(
-    local: &Local,
-    js: &jetstream::Context,
-    opts: &Options,
-    name: &str,
-    st: &mut StateFile,
-    batch: &[LocalMessage],
-    buf: &mut Vec<u8>,
-    local_max: usize,
-    stop: &AtomicBool,
-    stats: &Stats,
-) -> Result<()> {
-    let base = st.rec.seq;
-    let next_free = base + batch.len() as u64;
-    let mut i = 0;
-    while i < batch.len() {
-        let m = &batch[i];
-        let seq = base + i as u64;
-        st.moving(seq, m.tag, m.body.len(), hash(m.tag, &m.body))?;
-        let got = local.remove_next(buf)?;
-        st.idle(seq + 1)?;
-        match got {
-            Some(g) if g == *m => {
-                stats.moved.fetch_add(1, Ordering::Relaxed);
-                i += 1;
-            }
-            Some(g) => {
-                stats.set_error("another process is reading the queue; the bridge must be its only reader");
-                if let Some(j) = batch[i + 1..].iter().position(|b| *b == g) {
-                    // The other reader took published messages; this one is published too.
-                    i += j + 2;
-                    st.idle(base + i as u64)?;
-                    stats.moved.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    // An unpublished message came out: publish it now under a fresh id.
-                    // The rest of the batch, if still queued, is published again under
-                    // fresh ids (a reader that races the bridge costs duplicates, never
-                    // a loss).
-                    let single = [g];
-                    publish_all(js, local, opts, name, next_free, &single, local_max, stop, stats).await?;
-                    st.idle(next_free + 1)?;
-                    stats.moved.fetch_add(1, Ordering::Relaxed);
-                    return Ok(());
-                }
-            }
-            None => {
-                stats.set_error("another process emptied the queue; the bridge must be its only reader");
-                st.idle(next_free)?;
-                return Ok(());
-            }
         }
     }
     Ok(())

@@ -30,8 +30,11 @@ pub(super) async fn import_async(
     let (local_max, local_limit) = local.max_body();
     let mut st = StateFile::open(&opts.state)?;
     if st.rec.phase == Phase::Moving {
-        // Killed around a local send. A channel tells whether it happened; elsewhere
-        // we cannot, and send again (at least once) rather than risk losing it.
+        // Killed around a local send. A channel tells from the mark whether it
+        // happened; elsewhere we cannot, and send again (at least once) rather than
+        // risk losing it. (For those objects this importer writes only "done"
+        // records, and a kill before one has the same outcome: the message is put in
+        // again. A "moving" record there comes from an older importer.)
         let s = st.rec.seq;
         let done = local.was_put(st.rec.mark)?.unwrap_or(false);
         st.idle(if done { s } else { s.saturating_sub(1) })?;
@@ -44,7 +47,7 @@ pub(super) async fn import_async(
     let config = consumer::pull::Config {
         durable_name: Some(opts.durable.clone()),
         filter_subject: opts.subject.clone(),
-        ack_policy: consumer::AckPolicy::Explicit,
+        ack_policy: consumer::AckPolicy::All,
         ack_wait: opts.ack_wait,
         max_ack_pending: i64::try_from(opts.batch * 4).unwrap_or(1024),
         deliver_policy: if last == 0 {
@@ -79,15 +82,37 @@ pub(super) async fn import_async(
                 continue;
             }
         };
+        // The last message put in and not yet acknowledged: with `AckPolicy::All` one
+        // acknowledgement covers it and every message before it, so a run of messages
+        // that arrive together costs one.
+        let mut unacked: Option<jetstream::Message> = None;
+        let mut since_ack = 0usize;
         while !stop.load(Ordering::Relaxed) {
-            let next = match tokio::time::timeout(Duration::from_millis(100), messages.next()).await {
-                Err(_) => continue,
-                Ok(None) => continue 'outer,
-                Ok(Some(Err(e))) => {
+            // Whatever has already arrived is taken without waiting; the acknowledgement
+            // of the run goes out when nothing more is ready (or the run is long).
+            let ready = match futures_util::FutureExt::now_or_never(messages.next()) {
+                Some(r) => Some(r),
+                None => {
+                    if let Some(m) = unacked.take() {
+                        ack(&m, stats).await;
+                        since_ack = 0;
+                    }
+                    tokio::time::timeout(Duration::from_millis(100), messages.next()).await.ok()
+                }
+            };
+            let next = match ready {
+                None => continue,
+                Some(None) => {
+                    if let Some(m) = unacked.take() {
+                        ack(&m, stats).await;
+                    }
+                    continue 'outer;
+                }
+                Some(Some(Err(e))) => {
                     stats.set_error(format!("pull: {e}"));
                     continue;
                 }
-                Ok(Some(Ok(m))) => m,
+                Some(Some(Ok(m))) => m,
             };
             let seq = match next.info() {
                 Ok(info) => info.stream_sequence,
@@ -97,7 +122,12 @@ pub(super) async fn import_async(
                 }
             };
             if seq <= st.rec.seq {
-                let _ = next.ack().await;
+                // A redelivery of a message already put in: acknowledged with the run
+                // (one older than the run's last is covered by that one's ack).
+                match &unacked {
+                    Some(u) if u.info().map(|i| i.stream_sequence).unwrap_or(0) > seq => {}
+                    _ => unacked = Some(next),
+                }
                 continue;
             }
             stats.in_flight.store(1, Ordering::Relaxed);
@@ -106,6 +136,9 @@ pub(super) async fn import_async(
             let tag = get(HEADER_MTYPE).or_else(|| get(HEADER_PRIORITY)).unwrap_or(1);
             let body = next.payload.to_vec();
             if body.len() > local_max {
+                if let Some(m) = unacked.take() {
+                    ack(&m, stats).await;
+                }
                 let src = get(HEADER_MAX).map(|m| format!("{m} bytes")).unwrap_or_else(|| "unknown".into());
                 return Err(Error::new("put", local.object(), ErrorKind::LimitExceeded).with_detail(format!(
                     "message {seq} of subject {} has {} bytes: the local object takes up to {local_limit}, \
@@ -116,25 +149,31 @@ pub(super) async fn import_async(
             }
             let msg = LocalMessage { tag, body };
             if let Err(e) = local.check(&msg) {
+                if let Some(m) = unacked.take() {
+                    ack(&m, stats).await;
+                }
                 return Err(Error::new("put", local.object(), e.kind()).with_detail(format!(
                     "message {seq} of subject {} cannot be put in, and stays in the stream, \
                      unacknowledged: {e}",
                     opts.subject
                 )));
             }
-            let h = hash(msg.tag, &msg.body);
-            st.moving(seq, msg.tag, msg.body.len(), h)?;
-            let mut idle = Idle(0);
+            let mut idle = Idle::new();
             let mut progress = Instant::now();
             loop {
-                // A channel records where the message goes before it goes (exactly once).
-                let mut mark = |m| st.moving_at(seq, msg.tag, msg.body.len(), h, m);
+                // A channel records where the message goes before it goes (exactly once);
+                // the other objects write no record before the send.
+                let mut mark = |m| st.moving_at(seq, msg.tag, msg.body.len(), hash(msg.tag, &msg.body), m);
                 if local.try_put_marked(&msg, &mut mark)? {
                     break;
                 }
-                // Full: back-pressure. Keep the server from redelivering meanwhile.
+                // Full: back-pressure. What was put in is acknowledged now, and the
+                // server is kept from redelivering this one meanwhile.
+                if let Some(m) = unacked.take() {
+                    ack(&m, stats).await;
+                    since_ack = 0;
+                }
                 if stop.load(Ordering::Relaxed) {
-                    st.idle(seq - 1)?;
                     let _ = next.ack_with(jetstream::AckKind::Nak(None)).await;
                     let _ = client.flush().await;
                     return Ok(());
@@ -144,18 +183,35 @@ pub(super) async fn import_async(
                     progress = Instant::now();
                 }
                 idle.wait();
-                if idle.0 % 64 == 0 {
+                if idle.rounds() % 64 == 0 {
                     tokio::task::yield_now().await;
                 }
             }
             st.idle(seq)?;
-            if let Err(e) = next.ack().await {
-                stats.set_error(format!("ack: {e}"));
-            }
             stats.moved.fetch_add(1, Ordering::Relaxed);
             stats.in_flight.store(0, Ordering::Relaxed);
+            unacked = Some(next);
+            since_ack += 1;
+            if since_ack >= opts.batch
+                && let Some(m) = unacked.take()
+            {
+                ack(&m, stats).await;
+                since_ack = 0;
+            }
+        }
+        if let Some(m) = unacked.take() {
+            ack(&m, stats).await;
         }
     }
     let _ = client.flush().await;
     Ok(())
+}
+
+/// Acknowledges `m` and, under `AckPolicy::All`, every message before it. Sent, not
+/// waited for: a lost acknowledgement costs a redelivery, which the state record
+/// skips.
+async fn ack(m: &jetstream::Message, stats: &Stats) {
+    if let Err(e) = m.ack().await {
+        stats.set_error(format!("ack: {e}"));
+    }
 }
