@@ -59,7 +59,8 @@ pub(crate) fn bridge(
     let url = srv.url();
     let state = s(&dir.join(format!("{name}.state")));
     let mut a = args(local);
-    a.extend(args(&["--subject", subject, "--server", &url, "--state", &state]));
+    // `--json`: a status line per second in the log, for the account of a failure.
+    a.extend(args(&["--subject", subject, "--server", &url, "--state", &state, "--json"]));
     a.extend(args(extra));
     Bridge::start(&a, &dir.join(format!("{name}.err")))
 }

@@ -81,7 +81,7 @@ impl Server {
             .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
             .arg(self.dir.path().join("js"))
             .args(&self.extra)
-            .stdout(Stdio::null())
+            .stdout(log.try_clone().expect("stderr file"))
             .stderr(log)
             .spawn()
             .expect("start nats-server");
@@ -148,13 +148,14 @@ pub struct Bridge {
 }
 
 impl Bridge {
-    /// Starts `ipckit bridge ARGS`, its stderr going to `err`.
+    /// Starts `ipckit bridge ARGS`, its stdout (status lines with `--json`) and stderr
+    /// going to `err`.
     pub fn start(args: &[String], err: &Path) -> Bridge {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(err).expect("stderr file");
         let child = Command::new(env!("CARGO_BIN_EXE_ipckit"))
             .arg("bridge")
             .args(args)
-            .stdout(Stdio::null())
+            .stdout(log.try_clone().expect("stderr file"))
             .stderr(log)
             .spawn()
             .expect("start ipckit bridge");

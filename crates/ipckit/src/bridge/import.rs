@@ -39,32 +39,18 @@ pub(super) async fn import_async(
         let done = local.was_put(st.rec.mark)?.unwrap_or(false);
         st.idle(if done { s } else { s.saturating_sub(1) })?;
     }
-    let last = st.rec.seq;
-    // Deliver from the message after the last one put in, whatever the consumer's
-    // own record says: after a crash its un-acknowledged messages would otherwise
-    // come back only after ack_wait, behind newer ones.
-    let _ = stream.delete_consumer(&opts.durable).await;
-    let config = consumer::pull::Config {
-        durable_name: Some(opts.durable.clone()),
-        filter_subject: opts.subject.clone(),
-        ack_policy: consumer::AckPolicy::All,
-        ack_wait: opts.ack_wait,
-        max_ack_pending: i64::try_from(opts.batch * 4).unwrap_or(1024),
-        deliver_policy: if last == 0 {
-            consumer::DeliverPolicy::All
-        } else {
-            consumer::DeliverPolicy::ByStartSequence { start_sequence: last + 1 }
-        },
-        ..Default::default()
-    };
-    let consumer = stream.create_consumer(config).await.map_err(|e| {
-        nats_err(
-            "create consumer",
-            opts,
-            ErrorKind::Other,
-            format!("durable {} on stream {}: {e}", opts.durable, opts.stream),
-        )
-    })?;
+    let mut consumer = fresh_consumer(&stream, opts, st.rec.seq).await?;
+    // Whether the stream holds our subject only (as the streams the bridge makes do):
+    // then its sequence numbers have no gaps, and a message after a gap means one
+    // was lost on the way (a pull cut by a server restart); with `AckPolicy::All`, its
+    // successor's acknowledgement would cover it, so the consumer is made again from
+    // the message after the last one put in, once; a gap that is still there after
+    // that is messages gone from the stream (its limits), and accepted.
+    let single_subject = stream.cached_info().config.subjects == [opts.subject.clone()];
+    let mut just_made = true;
+    // Pulls that failed in a row: after a server restart the consumer may be gone (its
+    // creation not yet on disk when the server was killed), then it is made again.
+    let mut failed_pulls = 0u32;
 
     'outer: while !stop.load(Ordering::Relaxed) {
         let mut messages = match consumer
@@ -75,13 +61,24 @@ pub(super) async fn import_async(
             .messages()
             .await
         {
-            Ok(m) => m,
+            Ok(m) => {
+                failed_pulls = 0;
+                m
+            }
             Err(e) => {
                 stats.set_error(format!("pull: {e}; retrying"));
+                failed_pulls += 1;
+                if failed_pulls >= 5 {
+                    remake(&mut consumer, &mut just_made, &stream, opts, st.rec.seq, stats).await;
+                }
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             }
         };
+        // When nothing at all arrives for a while, the pull is made again: a pull
+        // request the server lost in a restart would otherwise leave this end waiting
+        // for messages that never come (seen after a server killed with SIGKILL).
+        let mut quiet_since = Instant::now();
         // The last message put in and not yet acknowledged: with `AckPolicy::All` one
         // acknowledgement covers it and every message before it, so a run of messages
         // that arrive together costs one.
@@ -101,6 +98,12 @@ pub(super) async fn import_async(
                 }
             };
             let next = match ready {
+                None if quiet_since.elapsed() >= QUIET_REPULL => {
+                    // Made again from the message after the last one put in, so nothing
+                    // the dropped pull had on its way is skipped.
+                    remake(&mut consumer, &mut just_made, &stream, opts, st.rec.seq, stats).await;
+                    continue 'outer;
+                }
                 None => continue,
                 Some(None) => {
                     if let Some(m) = unacked.take() {
@@ -112,7 +115,10 @@ pub(super) async fn import_async(
                     stats.set_error(format!("pull: {e}"));
                     continue;
                 }
-                Some(Some(Ok(m))) => m,
+                Some(Some(Ok(m))) => {
+                    quiet_since = Instant::now();
+                    m
+                }
             };
             let seq = match next.info() {
                 Ok(info) => info.stream_sequence,
@@ -130,6 +136,19 @@ pub(super) async fn import_async(
                 }
                 continue;
             }
+            if single_subject && seq > st.rec.seq + 1 && !just_made {
+                stats.set_error(format!(
+                    "message {seq} came after {}: the messages between were lost on the way; pulling again from {}",
+                    st.rec.seq,
+                    st.rec.seq + 1
+                ));
+                if let Some(m) = unacked.take() {
+                    ack(&m, stats).await;
+                }
+                remake(&mut consumer, &mut just_made, &stream, opts, st.rec.seq, stats).await;
+                continue 'outer;
+            }
+            just_made = false;
             stats.in_flight.store(1, Ordering::Relaxed);
             let h = next.headers.as_ref();
             let get = |name: &str| h.and_then(|h| h.get(name)).and_then(|v| v.as_str().parse::<i64>().ok());
@@ -214,4 +233,59 @@ async fn ack(m: &jetstream::Message, stats: &Stats) {
     if let Err(e) = m.ack().await {
         stats.set_error(format!("ack: {e}"));
     }
+}
+
+/// Makes the consumer again from the message after `last` (see [`fresh_consumer`]);
+/// a failure (the server away) is reported in the status and left to the next pull.
+async fn remake(
+    consumer: &mut consumer::Consumer<consumer::pull::Config>,
+    just_made: &mut bool,
+    stream: &jetstream::stream::Stream,
+    opts: &Options,
+    last: u64,
+    stats: &Stats,
+) {
+    match fresh_consumer(stream, opts, last).await {
+        Ok(c) => {
+            *consumer = c;
+            *just_made = true;
+        }
+        Err(e) => stats.set_error(e.to_string()),
+    }
+}
+
+/// How long a pull may bring nothing before it is made again.
+const QUIET_REPULL: Duration = Duration::from_secs(5);
+
+/// (Re-)creates the importer's durable consumer, delivering from the message after
+/// `last` (the last one put in), whatever the consumer's own record says: after a
+/// crash its un-acknowledged messages would otherwise come back only after
+/// `ack_wait`, behind newer ones.
+async fn fresh_consumer(
+    stream: &jetstream::stream::Stream,
+    opts: &Options,
+    last: u64,
+) -> Result<consumer::Consumer<consumer::pull::Config>> {
+    let _ = stream.delete_consumer(&opts.durable).await;
+    let config = consumer::pull::Config {
+        durable_name: Some(opts.durable.clone()),
+        filter_subject: opts.subject.clone(),
+        ack_policy: consumer::AckPolicy::All,
+        ack_wait: opts.ack_wait,
+        max_ack_pending: i64::try_from(opts.batch * 4).unwrap_or(1024),
+        deliver_policy: if last == 0 {
+            consumer::DeliverPolicy::All
+        } else {
+            consumer::DeliverPolicy::ByStartSequence { start_sequence: last + 1 }
+        },
+        ..Default::default()
+    };
+    stream.create_consumer(config).await.map_err(|e| {
+        nats_err(
+            "create consumer",
+            opts,
+            ErrorKind::Other,
+            format!("durable {} on stream {}: {e}", opts.durable, opts.stream),
+        )
+    })
 }

@@ -135,6 +135,11 @@
 //!
 //! **Server.** With file storage, a restarted server keeps the stream, the consumer
 //! and the de-duplication table; both bridges reconnect by themselves and retry.
+//! A pull the server lost in a restart is made again: the importer re-creates its
+//! consumer from the message after the last one it put in when nothing arrives for
+//! five seconds, when pulls keep failing (the consumer may be gone), and when a
+//! message comes after a gap in a stream that holds its subject only (a message lost
+//! on the way, which the cumulative acknowledgement of its successor would cover).
 //! The state files are written with `pwrite`, not `fsync`ed: they survive the bridge
 //! process, not a power loss.
 //!
