@@ -175,6 +175,7 @@ fn new_token() -> u64 {
 
 /// When a poller empties its eventfd.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio ends
 pub(crate) enum Drain {
     /// On every re-arm after a wake-up, so that the descriptor is readable only while
     /// a wake-up is unseen (for level-triggered `epoll` and `poll`).
@@ -261,6 +262,7 @@ impl Registration {
     }
 
     /// Sets when the eventfd is emptied.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio ends
     pub(crate) fn set_drain(&mut self, drain: Drain) {
         self.drain = drain;
     }
@@ -299,6 +301,7 @@ pub(crate) enum Attempt<T> {
 
 /// When an armed end checks that its peer still lives.
 #[derive(Copy, Clone, Debug)]
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio ends
 pub(crate) enum Liveness {
     /// At the first call that finds nothing after this instant (each such call reads
     /// the clock): for callers that wait in their own loop, at most 50 ms at a time.
@@ -459,22 +462,26 @@ impl PollReceiver {
     }
 
     /// The registration, for the tokio end (edge-triggered: see [`Drain`]).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio ends
     pub(crate) fn registration(&mut self) -> &mut Registration {
         &mut self.reg
     }
 
     /// Sets when the peer is checked (see [`Liveness`]).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio ends
     pub(crate) fn set_liveness(&mut self, liveness: Liveness) {
         self.liveness = liveness;
     }
 
     /// Asks for a check of the peer at the next call that finds nothing
     /// (with [`Liveness::Asked`]).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio ends
     pub(crate) fn check_peer(&mut self) {
         self.liveness = Liveness::Asked(true);
     }
 
     /// The role line of the peer.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio ends
     pub(crate) fn peer_role(&self) -> &Role {
         self.rx.peer_role()
     }
@@ -542,22 +549,26 @@ impl PollSender {
     }
 
     /// The registration, for the tokio end (edge-triggered: see [`Drain`]).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio ends
     pub(crate) fn registration(&mut self) -> &mut Registration {
         &mut self.reg
     }
 
     /// Sets when the peer is checked (see [`Liveness`]).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio ends
     pub(crate) fn set_liveness(&mut self, liveness: Liveness) {
         self.liveness = liveness;
     }
 
     /// Asks for a check of the peer at the next call that finds nothing
     /// (with [`Liveness::Asked`]).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio ends
     pub(crate) fn check_peer(&mut self) {
         self.liveness = Liveness::Asked(true);
     }
 
     /// The role line of the peer.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // used by the tokio ends
     pub(crate) fn peer_role(&self) -> &Role {
         self.tx.peer_role()
     }

@@ -91,6 +91,7 @@ impl Receiver {
     /// again), as opposed to [`is_disconnected`](Self::is_disconnected), which also
     /// counts a sender whose process died and which a new process may take over
     /// ([`Channel::take_over_sender`](super::Channel::take_over_sender)).
+    #[cfg(feature = "nats")] // only the bridge's channel exporter asks
     pub(crate) fn is_sender_closed(&self) -> bool {
         // Acquire pairs with the Release of the close: what it published comes first.
         self.shared.header().tx.0.state.load(Ordering::Acquire) == ROLE_CLOSED
