@@ -444,7 +444,20 @@ impl Setup for RawJetStream {
                     duplicate_window: Duration::from_secs(120),
                     ..Default::default()
                 };
-                let s = js.get_or_create_stream(config).await.map_err(|e| format!("stream {name}: {e}"))?;
+                // Both sides make both streams: when the other side made one between
+                // this side's look and its create, the server refuses the create
+                // ("subjects overlap"), and one more look finds it.
+                let mut tries = 0u64;
+                let s = loop {
+                    match js.get_or_create_stream(config.clone()).await {
+                        Err(_) if tries < 3 => {
+                            tries += 1;
+                            tokio::time::sleep(Duration::from_millis(20 * tries)).await;
+                        }
+                        other => break other,
+                    }
+                }
+                .map_err(|e| format!("stream {name}: {e}"))?;
                 if (subject == JS_DOWN) == parent {
                     incoming = Some(s);
                 }
