@@ -13,10 +13,10 @@ use ipckit::process::Signal;
 const CAPACITY: usize = 1 << 20;
 
 /// A small deterministic generator (splitmix64): both processes draw the same sizes.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -37,31 +37,31 @@ impl Rng {
 }
 
 /// Byte `i` of message `seq`; the first 8 bytes (when there is room) are `seq` itself.
-fn byte(seq: u64, i: usize) -> u8 {
+pub(super) fn byte(seq: u64, i: usize) -> u8 {
     if i < 8 {
         return seq.to_le_bytes()[i];
     }
     (seq.wrapping_mul(0x9E37_79B9).wrapping_add(i as u64 * 7) >> 3) as u8
 }
 
-fn message(seq: u64, len: usize) -> Vec<u8> {
+pub(super) fn message(seq: u64, len: usize) -> Vec<u8> {
     (0..len).map(|i| byte(seq, i)).collect()
 }
 
 /// Checks message `seq` of `len` bytes; the first difference names the byte.
-fn check(seq: u64, len: usize, got: &[u8]) {
+pub(super) fn check(seq: u64, len: usize, got: &[u8]) {
     assert_eq!(got.len(), len, "message {seq}: length");
     if let Some(i) = (0..len).find(|&i| got[i] != byte(seq, i)) {
         panic!("message {seq} of {len} bytes differs at byte {i}");
     }
 }
 
-fn channel() -> Channel {
+pub(super) fn channel() -> Channel {
     Channel::create_memfd(&ChannelConfig::new().with_capacity(CAPACITY)).unwrap()
 }
 
 /// Sends message `seq`: copied for even `seq`, loaned and written in place for odd.
-fn send(tx: &mut Sender, seq: u64, len: usize) -> ipckit::Result<()> {
+pub(super) fn send(tx: &mut Sender, seq: u64, len: usize) -> ipckit::Result<()> {
     let msg = message(seq, len);
     if seq % 2 == 0 {
         tx.send(&msg)

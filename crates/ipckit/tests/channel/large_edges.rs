@@ -12,70 +12,19 @@
 use crate::util;
 
 use ipckit::ErrorKind;
-use ipckit::channel::{Channel, ChannelConfig, Receiver, Sender};
+use ipckit::channel::{Channel, ChannelConfig, Receiver};
 
-/// A 1 MiB ring: messages up to about 512 KiB.
-const CAPACITY: usize = 1 << 20;
+use super::large::{Rng, channel, check, message, send};
 
-/// A small deterministic generator (splitmix64): both processes draw the same sizes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Mostly large sizes (64 KiB up to the largest), some small, some at the edges of
-    /// the threshold.
-    fn size(&mut self, max: usize) -> usize {
-        let r = self.next() as usize;
-        match r % 8 {
-            0 => (r >> 8) % 256,
-            1 => 64 * 1024 - 16 - 64 + (r >> 8) % 128,
-            2 => max - (r >> 8) % 64,
-            _ => 64 * 1024 + (r >> 8) % (max - 64 * 1024),
-        }
-    }
-}
-
-/// Byte `i` of message `seq`; the first 8 bytes (when there is room) are `seq` itself.
-fn byte(seq: u64, i: usize) -> u8 {
-    if i < 8 {
-        return seq.to_le_bytes()[i];
-    }
-    (seq.wrapping_mul(0x9E37_79B9).wrapping_add(i as u64 * 7) >> 3) as u8
-}
-
-fn message(seq: u64, len: usize) -> Vec<u8> {
-    (0..len).map(|i| byte(seq, i)).collect()
-}
-
-/// Checks message `seq` of `len` bytes; the first difference names the byte.
-fn check(seq: u64, len: usize, got: &[u8]) {
-    assert_eq!(got.len(), len, "message {seq}: length");
-    if let Some(i) = (0..len).find(|&i| got[i] != byte(seq, i)) {
-        panic!("message {seq} of {len} bytes differs at byte {i}");
-    }
-}
-
-fn channel() -> Channel {
-    Channel::create_memfd(&ChannelConfig::new().with_capacity(CAPACITY)).unwrap()
-}
-
-/// Sends message `seq`: copied for even `seq`, loaned and written in place for odd.
-fn send(tx: &mut Sender, seq: u64, len: usize) -> ipckit::Result<()> {
-    let msg = message(seq, len);
-    if seq % 2 == 0 {
-        tx.send(&msg)
-    } else {
-        let mut loan = tx.loan(len)?;
-        loan.write_at(0, &msg)?;
-        loan.commit();
-        Ok(())
+/// Mostly large sizes (64 KiB up to the largest), some small, some at the edges of the
+/// threshold.
+fn edge_size(rng: &mut Rng, max: usize) -> usize {
+    let r = rng.next() as usize;
+    match r % 8 {
+        0 => (r >> 8) % 256,
+        1 => 64 * 1024 - 16 - 64 + (r >> 8) % 128,
+        2 => max - (r >> 8) % 64,
+        _ => 64 * 1024 + (r >> 8) % (max - 64 * 1024),
     }
 }
 
@@ -97,7 +46,7 @@ fn sizes_around_the_restart_threshold_arrive_exactly_once_with_a_lagging_receive
             let mut tx = chan.sender().unwrap();
             let mut rng = Rng(seed);
             for seq in 0..count {
-                send(&mut tx, seq, rng.size(max)).unwrap();
+                send(&mut tx, seq, edge_size(&mut rng, max)).unwrap();
             }
             0
         });
@@ -110,7 +59,7 @@ fn sizes_around_the_restart_threshold_arrive_exactly_once_with_a_lagging_receive
             if pause.next() % dawdle == 0 {
                 std::thread::sleep(std::time::Duration::from_micros(200));
             }
-            recv(&mut rx, seq, rng.size(max));
+            recv(&mut rx, seq, edge_size(&mut rng, max));
         }
         util::wait_ok(child);
         let err = rx.recv_vec().expect_err("no message past the last");
