@@ -90,10 +90,7 @@ pub(super) async fn import_async(
             let ready = match futures_util::FutureExt::now_or_never(messages.next()) {
                 Some(r) => Some(r),
                 None => {
-                    if let Some(m) = unacked.take() {
-                        ack(&m, stats).await;
-                        since_ack = 0;
-                    }
+                    ack_run(&mut unacked, &mut since_ack, stats).await;
                     tokio::time::timeout(Duration::from_millis(100), messages.next()).await.ok()
                 }
             };
@@ -106,9 +103,7 @@ pub(super) async fn import_async(
                 }
                 None => continue,
                 Some(None) => {
-                    if let Some(m) = unacked.take() {
-                        ack(&m, stats).await;
-                    }
+                    ack_run(&mut unacked, &mut since_ack, stats).await;
                     continue 'outer;
                 }
                 Some(Some(Err(e))) => {
@@ -142,9 +137,7 @@ pub(super) async fn import_async(
                     st.rec.seq,
                     st.rec.seq + 1
                 ));
-                if let Some(m) = unacked.take() {
-                    ack(&m, stats).await;
-                }
+                ack_run(&mut unacked, &mut since_ack, stats).await;
                 remake(&mut consumer, &mut just_made, &stream, opts, st.rec.seq, stats).await;
                 continue 'outer;
             }
@@ -155,9 +148,7 @@ pub(super) async fn import_async(
             let tag = get(HEADER_MTYPE).or_else(|| get(HEADER_PRIORITY)).unwrap_or(1);
             let body = next.payload.to_vec();
             if body.len() > local_max {
-                if let Some(m) = unacked.take() {
-                    ack(&m, stats).await;
-                }
+                ack_run(&mut unacked, &mut since_ack, stats).await;
                 let src = get(HEADER_MAX).map(|m| format!("{m} bytes")).unwrap_or_else(|| "unknown".into());
                 return Err(Error::new("put", local.object(), ErrorKind::LimitExceeded).with_detail(format!(
                     "message {seq} of subject {} has {} bytes: the local object takes up to {local_limit}, \
@@ -168,9 +159,7 @@ pub(super) async fn import_async(
             }
             let msg = LocalMessage { tag, body };
             if let Err(e) = local.check(&msg) {
-                if let Some(m) = unacked.take() {
-                    ack(&m, stats).await;
-                }
+                ack_run(&mut unacked, &mut since_ack, stats).await;
                 return Err(Error::new("put", local.object(), e.kind()).with_detail(format!(
                     "message {seq} of subject {} cannot be put in, and stays in the stream, \
                      unacknowledged: {e}",
@@ -188,10 +177,7 @@ pub(super) async fn import_async(
                 }
                 // Full: back-pressure. What was put in is acknowledged now, and the
                 // server is kept from redelivering this one meanwhile.
-                if let Some(m) = unacked.take() {
-                    ack(&m, stats).await;
-                    since_ack = 0;
-                }
+                ack_run(&mut unacked, &mut since_ack, stats).await;
                 if stop.load(Ordering::Relaxed) {
                     let _ = next.ack_with(jetstream::AckKind::Nak(None)).await;
                     let _ = client.flush().await;
@@ -211,28 +197,26 @@ pub(super) async fn import_async(
             stats.in_flight.store(0, Ordering::Relaxed);
             unacked = Some(next);
             since_ack += 1;
-            if since_ack >= opts.batch
-                && let Some(m) = unacked.take()
-            {
-                ack(&m, stats).await;
-                since_ack = 0;
+            if since_ack >= opts.batch {
+                ack_run(&mut unacked, &mut since_ack, stats).await;
             }
         }
-        if let Some(m) = unacked.take() {
-            ack(&m, stats).await;
-        }
+        ack_run(&mut unacked, &mut since_ack, stats).await;
     }
     let _ = client.flush().await;
     Ok(())
 }
 
-/// Acknowledges `m` and, under `AckPolicy::All`, every message before it. Sent, not
-/// waited for: a lost acknowledgement costs a redelivery, which the state record
-/// skips.
-async fn ack(m: &jetstream::Message, stats: &Stats) {
-    if let Err(e) = m.ack().await {
+/// Acknowledges the run's last message, if any, and with it (`AckPolicy::All`) every
+/// message before it; the run starts again from nothing. Sent, not waited for: a lost
+/// acknowledgement costs a redelivery, which the state record skips.
+async fn ack_run(unacked: &mut Option<jetstream::Message>, since_ack: &mut usize, stats: &Stats) {
+    if let Some(m) = unacked.take()
+        && let Err(e) = m.ack().await
+    {
         stats.set_error(format!("ack: {e}"));
     }
+    *since_ack = 0;
 }
 
 /// Makes the consumer again from the message after `last` (see [`fresh_consumer`]);
