@@ -13,13 +13,10 @@
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
+use super::with_tokio::{echo, runtime};
 use crate::util::{fork, wait_ok};
 use ipckit::ErrorKind;
 use ipckit::channel::{AsyncReceiver, AsyncSender, Channel, ChannelConfig, Event};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
 
 /// The message of round `seq`: its number, then bytes derived from it.
 fn message(seq: u64) -> Vec<u8> {
@@ -84,23 +81,7 @@ fn a_tokio_waiter_and_a_blocking_waiter_take_turns_on_one_end() {
     let back = Channel::create_memfd(&ChannelConfig::new().with_capacity(4096)).unwrap();
     // A blocking echo (it sleeps on the futex) that pauses now and then, so that the
     // parent's waits also reach the futex or the eventfd.
-    let child = fork(|| {
-        let mut rx = there.receiver().unwrap();
-        let mut tx = back.sender().unwrap();
-        let mut buf = [0u8; 256];
-        loop {
-            match rx.recv(&mut buf) {
-                Ok(n) => {
-                    if buf[0] % 8 == 0 {
-                        std::thread::sleep(Duration::from_micros(200));
-                    }
-                    tx.send(&buf[..n]).unwrap();
-                }
-                Err(e) if e.kind() == ErrorKind::Disconnected => return 0,
-                Err(_) => return 1,
-            }
-        }
-    });
+    let child = fork(|| echo(&there, &back, 8, Duration::from_micros(200)));
     runtime().block_on(async {
         let mut tx = AsyncSender::new(there.sender().unwrap()).unwrap();
         let mut rx = AsyncReceiver::new(back.receiver().unwrap()).unwrap();

@@ -6,14 +6,11 @@
 
 use std::time::Duration;
 
+use super::with_tokio::{echo, runtime};
 use crate::util::{fork, wait_ok};
 use ipckit::ErrorKind;
 use ipckit::channel::{AsyncReceiver, AsyncSender, Channel, ChannelConfig};
 use ipckit::process::Signal;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
 
 #[test]
 fn spinning_receives_get_every_reply_in_order() {
@@ -21,23 +18,7 @@ fn spinning_receives_get_every_reply_in_order() {
     let there = Channel::create_memfd(&ChannelConfig::new().with_capacity(4096)).unwrap();
     let back = Channel::create_memfd(&ChannelConfig::new().with_capacity(4096)).unwrap();
     // A blocking echo that pauses now and then, longer than the spin.
-    let child = fork(|| {
-        let mut rx = there.receiver().unwrap();
-        let mut tx = back.sender().unwrap();
-        let mut buf = [0u8; 512];
-        loop {
-            match rx.recv(&mut buf) {
-                Ok(n) => {
-                    if buf[0] % 8 == 0 {
-                        std::thread::sleep(Duration::from_micros(200));
-                    }
-                    tx.send(&buf[..n]).unwrap();
-                }
-                Err(e) if e.kind() == ErrorKind::Disconnected => return 0,
-                Err(_) => return 1,
-            }
-        }
-    });
+    let child = fork(|| echo(&there, &back, 8, Duration::from_micros(200)));
     runtime().block_on(async {
         let mut tx = AsyncSender::new(there.sender().unwrap()).unwrap();
         let mut rx = AsyncReceiver::new(back.receiver().unwrap()).unwrap();

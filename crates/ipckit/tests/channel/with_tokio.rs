@@ -10,8 +10,31 @@ use ipckit::ErrorKind;
 use ipckit::channel::{AsyncReceiver, AsyncSender, Channel, ChannelConfig, Event};
 use ipckit::process::Signal;
 
-fn runtime() -> tokio::runtime::Runtime {
+/// A current-thread runtime with timers and I/O.
+pub(super) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// A blocking echo (it sleeps on the futex): every message received on `there` goes
+/// back on `back`, after a `pause` when its first byte is a multiple of `every`, so
+/// that the other side's waits also park. Returns the child's exit status: 0 once the
+/// sender closed, 1 on any other error.
+pub(super) fn echo(there: &Channel, back: &Channel, every: u8, pause: Duration) -> i32 {
+    let mut rx = there.receiver().unwrap();
+    let mut tx = back.sender().unwrap();
+    let mut buf = [0u8; 512];
+    loop {
+        match rx.recv(&mut buf) {
+            Ok(n) => {
+                if buf[0] % every == 0 {
+                    std::thread::sleep(pause);
+                }
+                tx.send(&buf[..n]).unwrap();
+            }
+            Err(e) if e.kind() == ErrorKind::Disconnected => return 0,
+            Err(_) => return 1,
+        }
+    }
 }
 
 #[test]
@@ -20,23 +43,7 @@ fn async_round_trips_with_an_echo_process() {
     let there = Channel::create_memfd(&ChannelConfig::new().with_capacity(4096)).unwrap();
     let back = Channel::create_memfd(&ChannelConfig::new().with_capacity(4096)).unwrap();
     // A blocking echo process, with random pauses so that the async side also sleeps.
-    let child = fork(|| {
-        let mut rx = there.receiver().unwrap();
-        let mut tx = back.sender().unwrap();
-        let mut buf = [0u8; 512];
-        loop {
-            match rx.recv(&mut buf) {
-                Ok(n) => {
-                    if buf[0] % 16 == 0 {
-                        std::thread::sleep(Duration::from_micros(300));
-                    }
-                    tx.send(&buf[..n]).unwrap();
-                }
-                Err(e) if e.kind() == ErrorKind::Disconnected => return 0,
-                Err(_) => return 1,
-            }
-        }
-    });
+    let child = fork(|| echo(&there, &back, 16, Duration::from_micros(300)));
     runtime().block_on(async {
         let mut tx = AsyncSender::new(there.sender().unwrap()).unwrap();
         let mut rx = AsyncReceiver::new(back.receiver().unwrap()).unwrap();
