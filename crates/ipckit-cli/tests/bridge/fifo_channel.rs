@@ -491,20 +491,8 @@ fn a_channel_exporter_killed_9_mid_stream_is_taken_over_and_loses_and_repeats_no
             got
         })
     };
-    let seed =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
-    eprintln!("seed {seed}");
-    let mut rng = Rng(seed);
-    for k in 0..8 {
-        let target = k * COUNT / 10 + (rng.next() % (COUNT as u64 / 20)) as usize;
-        while progress.load(Ordering::SeqCst) < target {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        std::thread::sleep(Duration::from_micros(rng.next() % 3000));
-        out.kill9();
-        std::thread::sleep(Duration::from_millis(rng.next() % 50));
-        out.restart();
-    }
+    let seed = seed();
+    kill_9_eight_times(&mut out, &progress, COUNT, seed);
     let _tx = writer.join().unwrap();
     let got = receiver.join().unwrap();
     let want: Vec<Vec<u8>> = (0..COUNT).map(body).collect();
@@ -521,7 +509,33 @@ fn a_channel_exporter_killed_9_mid_stream_is_taken_over_and_loses_and_repeats_no
     }
 }
 
-/// A small xorshift generator, seeded from the clock (the seed is printed).
+/// A seed from the clock, printed so that a failing run can be told apart.
+pub(crate) fn seed() -> u64 {
+    let seed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    eprintln!("seed {seed}");
+    seed
+}
+
+/// Kills `bridge` with SIGKILL and restarts it 8 times in the first 80 % of `count`
+/// messages (random draws from `seed`): each kill once `progress` reached a random
+/// share more, and a random few milliseconds later, so that kills land anywhere in the
+/// bridge's loop.
+fn kill_9_eight_times(bridge: &mut Bridge, progress: &AtomicUsize, count: usize, seed: u64) {
+    let mut rng = Rng(seed);
+    for k in 0..8 {
+        let target = k * count / 10 + (rng.next() % (count as u64 / 20)) as usize;
+        while progress.load(Ordering::SeqCst) < target {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_micros(rng.next() % 3000));
+        bridge.kill9();
+        std::thread::sleep(Duration::from_millis(rng.next() % 50));
+        bridge.restart();
+    }
+}
+
+/// A small xorshift generator (seed it with [`seed`]).
 pub(crate) struct Rng(pub(crate) u64);
 impl Rng {
     pub(crate) fn next(&mut self) -> u64 {
@@ -592,20 +606,8 @@ fn a_fifo_exporter_killed_9_mid_stream_and_restarted_loses_and_repeats_nothing()
             got
         })
     };
-    let seed =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
-    eprintln!("seed {seed}");
-    let mut rng = Rng(seed);
-    for k in 0..8 {
-        let target = k * COUNT / 10 + (rng.next() % (COUNT as u64 / 20)) as usize;
-        while progress.load(Ordering::SeqCst) < target {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        std::thread::sleep(Duration::from_micros(rng.next() % 3000));
-        out.kill9();
-        std::thread::sleep(Duration::from_millis(rng.next() % 50));
-        out.restart();
-    }
+    let seed = seed();
+    kill_9_eight_times(&mut out, &progress, COUNT, seed);
     let _w = writer.join().unwrap();
     assert!(done.load(Ordering::SeqCst));
     let got = receiver.join().unwrap();

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::bridge_util::*;
-use crate::fifo_channel::{FrameReader, Rng, bridge, channel, fifo, length_frame, s};
+use crate::fifo_channel::{FrameReader, Rng, bridge, channel, fifo, length_frame, s, seed};
 use ipckit::channel::ChannelConfig;
 use ipckit::fifo::Fifo;
 use ipckit::{ErrorKind, Wait};
@@ -25,13 +25,6 @@ const IMPORTER_KILLS: usize = 8;
 
 fn body(n: usize) -> Vec<u8> {
     format!("message {n:05} {}", ".".repeat(n % 60)).into_bytes()
-}
-
-fn seed() -> u64 {
-    let seed =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
-    eprintln!("seed {seed}");
-    seed
 }
 
 /// Kills the importer 8 times in the first 60 % of the messages (each kill once the
