@@ -32,8 +32,10 @@ Examples:
 Delivery: nothing is removed from a System V queue, a FIFO or a channel before the server has
 stored it (a POSIX queue is taken from and spooled to disk first); every message
 carries a Nats-Msg-Id, so a republish after a crash is dropped by the server; the importer puts a
-message into the local queue before acknowledging it, and waits while the queue is full. See the
-README's bridge section for the exact guarantees.";
+message into the local queue before acknowledging it, and waits while the queue is full. The
+importer also takes each message early over core NATS, when it is the next one from the same
+exporter, and skips its stream copy (--no-early-delivery: stream copies only). See the README's
+bridge section for the exact guarantees.";
 
 /// Arguments of `ipckit bridge`.
 #[derive(Args, Debug)]
@@ -105,6 +107,10 @@ pub struct BridgeOpts {
     /// Seconds the server waits for the importer's acknowledgement
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub ack_wait: u64,
+    /// Importer: wait for each message's stream copy instead of also taking it early over core
+    /// NATS (halves the importer's traffic, costs latency)
+    #[arg(long)]
+    pub no_early_delivery: bool,
     /// The stream's de-duplication window in seconds, when the bridge creates it
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     pub duplicate_window: u64,
@@ -273,6 +279,7 @@ pub fn run(a: BridgeArgs) -> Res {
     opts.allow_plaintext_credentials = o.allow_plaintext_credentials;
     opts.batch = o.batch;
     opts.ack_wait = Duration::from_secs(o.ack_wait.max(1));
+    opts.early_delivery = !o.no_early_delivery;
     opts.duplicate_window = Duration::from_secs(o.duplicate_window.max(1));
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -300,32 +307,40 @@ pub fn run(a: BridgeArgs) -> Res {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A status line per second (JSON on stdout with `--json`, text on a terminal's
+/// stderr), and one more when the bridge ends, with the totals.
 fn status_loop(stats: &Stats, done: &AtomicBool, json: bool, terminal: bool, label: &str) {
     let start = Instant::now();
     let mut last = 0u64;
     let mut tick = Instant::now();
-    while !done.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(50));
-        if tick.elapsed() < Duration::from_secs(1) {
-            continue;
+    loop {
+        let ending = done.load(Ordering::SeqCst);
+        if !ending {
+            std::thread::sleep(Duration::from_millis(50));
+            if tick.elapsed() < Duration::from_secs(1) {
+                continue;
+            }
         }
-        let elapsed = tick.elapsed().as_secs_f64();
+        let elapsed = tick.elapsed().as_secs_f64().max(1e-3);
         tick = Instant::now();
         let moved = stats.moved.load(Ordering::Relaxed);
+        let early = stats.early.load(Ordering::Relaxed);
         let in_flight = stats.in_flight.load(Ordering::Relaxed);
         let connected = stats.connected.load(Ordering::Relaxed);
         let err = stats.last_error();
-        let rate = (moved - last) as f64 / elapsed;
+        let rate = moved.saturating_sub(last) as f64 / elapsed;
         last = moved;
         if json {
             let line = serde_json::json!({
                 "t": (start.elapsed().as_secs_f64() * 10.0).round() / 10.0,
                 "bridge": label,
                 "moved": moved,
+                "early": early,
                 "per_second": rate.round(),
                 "in_flight": in_flight,
                 "connected": connected,
                 "last_error": err,
+                "final": ending,
             });
             let mut out = std::io::stdout().lock();
             if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
@@ -335,10 +350,14 @@ fn status_loop(stats: &Stats, done: &AtomicBool, json: bool, terminal: bool, lab
         if terminal {
             let _ = writeln!(
                 std::io::stderr(),
-                "ipckit {label}: moved {moved} ({rate:.0}/s), in flight {in_flight}, {}{}",
+                "ipckit {label}: moved {moved} ({rate:.0}/s{}), in flight {in_flight}, {}{}",
+                if early > 0 { format!(", {early} early") } else { String::new() },
                 if connected { "connected" } else { "NOT connected" },
                 err.map(|e| format!(", last error: {e}")).unwrap_or_default()
             );
+        }
+        if ending {
+            return;
         }
     }
 }

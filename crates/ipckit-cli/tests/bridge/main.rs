@@ -12,6 +12,7 @@ mod bridge_util;
 mod bridge;
 mod crash;
 mod creds;
+mod early;
 mod fifo_channel;
 mod importer_crash;
 mod pipeline;

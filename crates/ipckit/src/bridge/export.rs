@@ -62,6 +62,14 @@ pub(super) async fn export_async(
             }
             st.idle(seq + 1)?;
         }
+        Phase::Ahead => {
+            return Err(Error::new(
+                "open state file",
+                crate::error::Object::Path(opts.state.clone()),
+                ErrorKind::InvalidInput,
+            )
+            .with_detail("it is an importer's (each bridge needs a state file of its own)"));
+        }
         Phase::Spooled => {
             let batch = state::read_spool(&opts.state, st.rec.len as usize)?;
             publish_all(&js, local, opts, &name, st.rec.seq, &batch, local_max, stop, stats).await?;

@@ -1,6 +1,8 @@
 //! The importer's loop: pull messages from the JetStream subject into the local
-//! object, each acknowledged only once it is there, through the state file's phases
-//! (the protocol is in the module contract, `mod.rs`).
+//! object, each acknowledged only once it is there, through the state file's phases;
+//! with early delivery, also take the next message of the exporter whose last message
+//! went in from a core NATS subscription, ahead of its stream copy, which is then
+//! skipped (the protocol is in the module contract, `mod.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +14,7 @@ use futures_util::StreamExt;
 use super::local::{Local, LocalMessage};
 use super::state::{Phase, StateFile, hash};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Object, Result};
 
 use super::{
     HEADER_MAX, HEADER_MTYPE, HEADER_PRIORITY, Idle, Options, Stats, connect, ensure_stream, nats_err,
@@ -29,15 +31,41 @@ pub(super) async fn import_async(
     let stream = ensure_stream(&js, opts).await?;
     let (local_max, local_limit) = local.max_body();
     let mut st = StateFile::open(&opts.state)?;
-    if st.rec.phase == Phase::Moving {
+    match st.rec.phase {
+        Phase::Idle => {}
+        Phase::Spooled => {
+            return Err(Error::new(
+                "open state file",
+                Object::Path(opts.state.clone()),
+                ErrorKind::InvalidInput,
+            )
+            .with_detail("it is an exporter's (each bridge needs a state file of its own)"));
+        }
         // Killed around a local send. A channel tells from the mark whether it
         // happened; elsewhere we cannot, and send again (at least once) rather than
         // risk losing it. (For those objects this importer writes only "done"
         // records, and a kill before one has the same outcome: the message is put in
         // again. A "moving" record there comes from an older importer.)
-        let s = st.rec.seq;
-        let done = local.was_put(st.rec.mark)?.unwrap_or(false);
-        st.idle(if done { s } else { s.saturating_sub(1) })?;
+        Phase::Moving => {
+            let (s, src) = (st.rec.seq, st.rec.src);
+            if local.was_put(st.rec.mark)?.unwrap_or(false) {
+                st.done(s, src)?;
+            } else {
+                // Nothing after `s - 1` went in: the consumer starts at `s`, and no
+                // source id is needed to skip anything.
+                st.done(s.saturating_sub(1), None)?;
+            }
+        }
+        // The same for a message that came ahead of the stream: it was the successor
+        // of the one before, from the same exporter.
+        Phase::Ahead => {
+            let (s, src) = (st.rec.seq, st.rec.src);
+            if local.was_put(st.rec.mark)?.unwrap_or(false) {
+                st.done(s, src)?;
+            } else {
+                st.done(s, src.and_then(|(n, e)| e.checked_sub(1).map(|e| (n, e))))?;
+            }
+        }
     }
     let mut consumer = fresh_consumer(&stream, opts, st.rec.seq).await?;
     // Whether the stream holds our subject only (as the streams the bridge makes do):
@@ -51,6 +79,19 @@ pub(super) async fn import_async(
     // Pulls that failed in a row: after a server restart the consumer may be gone (its
     // creation not yet on disk when the server was killed), then it is made again.
     let mut failed_pulls = 0u32;
+    // Early delivery: the subject's messages as they are published, each put in at
+    // once when it is the successor (by source id) of the last one put in. Only on a
+    // stream of our subject alone, whose exporter's messages are stored in id order.
+    let mut early = if opts.early_delivery && single_subject {
+        Some(client.subscribe(opts.subject.clone()).await.map_err(|e| {
+            nats_err("subscribe", opts, ErrorKind::Other, format!("subject {}: {e}", opts.subject))
+        })?)
+    } else {
+        None
+    };
+    // The stream sequence of the last message handled but not yet recorded (a stream
+    // copy of a message already put in early): recorded with the next acknowledgement.
+    let mut unrecorded = false;
 
     'outer: while !stop.load(Ordering::Relaxed) {
         let mut messages = match consumer
@@ -91,7 +132,21 @@ pub(super) async fn import_async(
                 Some(r) => Some(r),
                 None => {
                     ack_run(&mut unacked, &mut since_ack, stats).await;
-                    tokio::time::timeout(Duration::from_millis(100), messages.next()).await.ok()
+                    if std::mem::take(&mut unrecorded) {
+                        st.write()?;
+                    }
+                    let waited = tokio::select! {
+                        biased;
+                        m = next_early(&mut early) => Err(m),
+                        r = tokio::time::timeout(Duration::from_millis(100), messages.next()) => Ok(r.ok()),
+                    };
+                    match waited {
+                        Ok(r) => r,
+                        Err(m) => {
+                            put_early(local, &mut st, &m, local_max, stats)?;
+                            continue;
+                        }
+                    }
                 }
             };
             let next = match ready {
@@ -142,17 +197,36 @@ pub(super) async fn import_async(
                 continue 'outer;
             }
             just_made = false;
+            let src = source_id(next.headers.as_ref());
+            if let (Some((n, e)), Some((last_n, last_e))) = (src, st.rec.src)
+                && n == last_n
+                && e <= last_e
+            {
+                // Put in early: only its stream sequence is new, recorded with the run.
+                st.rec.seq = seq;
+                unrecorded = true;
+                unacked = Some(next);
+                since_ack += 1;
+                if since_ack >= opts.batch {
+                    ack_run(&mut unacked, &mut since_ack, stats).await;
+                }
+                continue;
+            }
             stats.in_flight.store(1, Ordering::Relaxed);
-            let h = next.headers.as_ref();
-            let get = |name: &str| h.and_then(|h| h.get(name)).and_then(|v| v.as_str().parse::<i64>().ok());
-            let tag = get(HEADER_MTYPE).or_else(|| get(HEADER_PRIORITY)).unwrap_or(1);
+            let tag = tag_of(next.headers.as_ref());
             let body = next.payload.to_vec();
             if body.len() > local_max {
                 ack_run(&mut unacked, &mut since_ack, stats).await;
-                let src = get(HEADER_MAX).map(|m| format!("{m} bytes")).unwrap_or_else(|| "unknown".into());
+                let source_max = next
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(HEADER_MAX))
+                    .and_then(|v| v.as_str().parse::<u64>().ok())
+                    .map(|m| format!("{m} bytes"))
+                    .unwrap_or_else(|| "unknown".into());
                 return Err(Error::new("put", local.object(), ErrorKind::LimitExceeded).with_detail(format!(
                     "message {seq} of subject {} has {} bytes: the local object takes up to {local_limit}, \
-                     the source object up to {src}; it stays in the stream, unacknowledged",
+                     the source object up to {source_max}; it stays in the stream, unacknowledged",
                     opts.subject,
                     body.len()
                 )));
@@ -171,7 +245,10 @@ pub(super) async fn import_async(
             loop {
                 // A channel records where the message goes before it goes (exactly once);
                 // the other objects write no record before the send.
-                let mut mark = |m| st.moving_at(seq, msg.tag, msg.body.len(), hash(msg.tag, &msg.body), m);
+                let mut mark = |m| {
+                    st.rec.src = src;
+                    st.moving_at(seq, msg.tag, msg.body.len(), hash(msg.tag, &msg.body), m)
+                };
                 if local.try_put_marked(&msg, &mut mark)? {
                     break;
                 }
@@ -187,12 +264,18 @@ pub(super) async fn import_async(
                     let _ = next.ack_with(jetstream::AckKind::Progress).await;
                     progress = Instant::now();
                 }
+                // What came early meanwhile is stale (this message is not in yet):
+                // dropped here, not held; the stream brings it.
+                if let Some(sub) = early.as_mut() {
+                    while let Some(Some(_)) = futures_util::FutureExt::now_or_never(sub.next()) {}
+                }
                 idle.wait();
                 if idle.rounds() % 64 == 0 {
                     tokio::task::yield_now().await;
                 }
             }
-            st.idle(seq)?;
+            st.done(seq, src)?;
+            unrecorded = false;
             stats.moved.fetch_add(1, Ordering::Relaxed);
             stats.in_flight.store(0, Ordering::Relaxed);
             unacked = Some(next);
@@ -202,9 +285,74 @@ pub(super) async fn import_async(
             }
         }
         ack_run(&mut unacked, &mut since_ack, stats).await;
+        if std::mem::take(&mut unrecorded) {
+            st.write()?;
+        }
+    }
+    if unrecorded {
+        st.write()?;
     }
     let _ = client.flush().await;
     Ok(())
+}
+
+/// The next message of the early subscription; never, without one (or once it ended).
+async fn next_early(early: &mut Option<async_nats::Subscriber>) -> async_nats::Message {
+    if let Some(sub) = early {
+        if let Some(m) = sub.next().await {
+            return m;
+        }
+        *early = None;
+    }
+    std::future::pending().await
+}
+
+/// Puts a message that came over core NATS in, if it is the successor of the last one
+/// put in (same exporter, next number) and the object has room now; otherwise it is
+/// left to its stream copy (which also brings every message this path misses).
+fn put_early(
+    local: &Local,
+    st: &mut StateFile,
+    m: &async_nats::Message,
+    local_max: usize,
+    stats: &Stats,
+) -> Result<()> {
+    let Some((n, e)) = source_id(m.headers.as_ref()) else { return Ok(()) };
+    match st.rec.src {
+        Some((last_n, last_e)) if last_n == n && last_e.checked_add(1) == Some(e) => {}
+        _ => return Ok(()),
+    }
+    let msg = LocalMessage { tag: tag_of(m.headers.as_ref()), body: m.payload.to_vec() };
+    // Too large, or not fit for the object: the stream copy stops the importer with
+    // the error, and the message stays in the stream.
+    if msg.body.len() > local_max || local.check(&msg).is_err() {
+        return Ok(());
+    }
+    let seq = st.rec.seq;
+    let mut mark = |mark| st.ahead((n, e), msg.tag, msg.body.len(), hash(msg.tag, &msg.body), mark);
+    if local.try_put_marked(&msg, &mut mark)? {
+        st.done(seq, Some((n, e)))?;
+        stats.moved.fetch_add(1, Ordering::Relaxed);
+        stats.early.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// The message's source id: its `Nats-Msg-Id` as an exporter writes it
+/// (`<name in 16 hex digits>-<number>`), if it is one.
+fn source_id(h: Option<&async_nats::HeaderMap>) -> Option<(u64, u64)> {
+    let id = h?.get(async_nats::header::NATS_MESSAGE_ID)?.as_str();
+    let (name, number) = id.split_once('-')?;
+    if name.len() != 16 {
+        return None;
+    }
+    Some((u64::from_str_radix(name, 16).ok()?, number.parse().ok()?))
+}
+
+/// The System V type or POSIX priority a message carries (1 when none).
+fn tag_of(h: Option<&async_nats::HeaderMap>) -> i64 {
+    let get = |name: &str| h.and_then(|h| h.get(name)).and_then(|v| v.as_str().parse::<i64>().ok());
+    get(HEADER_MTYPE).or_else(|| get(HEADER_PRIORITY)).unwrap_or(1)
 }
 
 /// Acknowledges the run's last message, if any, and with it (`AckPolicy::All`) every

@@ -244,6 +244,12 @@ pub struct Options {
     /// How long the server waits for the importer's acknowledgement before
     /// redelivering.
     pub ack_wait: Duration,
+    /// Importer: also subscribe to the subject on core NATS and put a message in as
+    /// soon as it is published, when it is the next one from the exporter whose last
+    /// message went in; its stream copy, which follows, is then only acknowledged
+    /// (see the module docs). Each message then reaches the importer twice. On by
+    /// default; without it, every message waits for its stream copy.
+    pub early_delivery: bool,
 }
 
 impl Options {
@@ -263,6 +269,7 @@ impl Options {
             batch: 256,
             duplicate_window: Duration::from_secs(120),
             ack_wait: Duration::from_secs(30),
+            early_delivery: true,
         }
     }
 }
@@ -285,8 +292,12 @@ fn sanitize(s: &str) -> String {
 /// What a running bridge has done, shared with whoever watches it.
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// Messages moved (published and removed, or put in and acknowledged).
+    /// Messages moved (published and removed; or put in, and acknowledged when
+    /// they came from the stream).
     pub moved: AtomicU64,
+    /// Importer: of those, messages put in early (over core NATS, ahead of their
+    /// stream copy; see [`Options::early_delivery`]).
+    pub early: AtomicU64,
     /// Messages published or fetched and not yet done.
     pub in_flight: AtomicU64,
     /// Whether the bridge is connected to the server now.
@@ -369,6 +380,10 @@ async fn connect(opts: &Options, stats: Arc<Stats>) -> Result<async_nats::Client
         .name("ipckit bridge")
         .connection_timeout(Duration::from_secs(5))
         .max_reconnects(None)
+        // Messages a subscription holds before the client drops more (and says "slow
+        // consumer"): room for the importer's pulls (at most two batches out), and a
+        // bound on what the early subscription keeps while the local object is full.
+        .subscription_capacity(opts.batch.saturating_mul(4).max(1024))
         .event_callback(move |ev| {
             let stats = events.clone();
             async move {

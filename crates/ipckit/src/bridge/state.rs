@@ -1,4 +1,4 @@
-//! The bridge's state file: a fixed 64-byte record rewritten in place with one
+//! The bridge's state file: a fixed 80-byte record rewritten in place with one
 //! `pwrite` at offset 0, so that a process killed at any instant leaves either the old
 //! record or the new one (a write of fewer bytes than a page into the page cache is
 //! not torn by a signal).
@@ -6,10 +6,13 @@
 //! The record is not `fsync`ed per message: it survives the death of the bridge
 //! process (the page cache belongs to the kernel), not a crash of the whole machine.
 //!
-//! Layout (little endian): magic `IPCKBRG1`, the bridge's random name, the sequence
-//! number, the phase, the type, length and hash of the message the phase is about, and
-//! a mark (the importer's: where in a channel's ring the message goes, plus one; 0 for
-//! none).
+//! Layout (little endian): magic `IPCKBRG2`, the bridge's random name, the sequence
+//! number, the phase, the type, length and hash of the message the phase is about, a
+//! mark (the importer's: where in a channel's ring the message goes, plus one; 0 for
+//! none), and the importer's source id (the exporter name and sequence number of the
+//! last message put in, the number plus one; 0 for none). A 64-byte record of the
+//! first layout (`IPCKBRG1`, without the source id) is read as having none, and is
+//! rewritten in the new layout.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -18,8 +21,11 @@ use std::path::{Path, PathBuf};
 use super::LocalMessage;
 use crate::error::{Error, ErrorKind, Object, Result};
 
-const MAGIC: &[u8; 8] = b"IPCKBRG1";
-const SIZE: usize = 64;
+const MAGIC: &[u8; 8] = b"IPCKBRG2";
+const SIZE: usize = 80;
+/// The first layout: the same fields without the source id.
+const MAGIC_V1: &[u8; 8] = b"IPCKBRG1";
+const SIZE_V1: usize = 64;
 
 /// What the bridge was doing when the record was written.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -32,6 +38,9 @@ pub(crate) enum Phase {
     /// Exporter of an object that cannot be peeked: `len` messages taken out, written
     /// to the spool file, to be published with ids from `seq` on.
     Spooled,
+    /// Importer: about to put message `src` in, which came over core NATS ahead of
+    /// its stream copy (early delivery); `seq` is unchanged.
+    Ahead,
 }
 
 /// One record.
@@ -50,6 +59,10 @@ pub(crate) struct Record {
     /// Importer into a channel, phase `Moving`: the ring position reserved for the
     /// message, plus one (0: none reserved yet). See [`ChannelEnd`](super::ChannelEnd).
     pub mark: u64,
+    /// Importer: the source id (`Nats-Msg-Id`: the exporter's name and sequence
+    /// number) of the last message put in, or, in phase `Moving` or `Ahead`, of the
+    /// one being put in; `None` when that message had no such id.
+    pub src: Option<(u64, u64)>,
 }
 
 /// An open state file.
@@ -81,8 +94,17 @@ impl StateFile {
         let mut bytes = [0u8; SIZE];
         let n = file.read_at(&mut bytes, 0).map_err(|e| err("cannot read", e))?;
         let rec = if n == 0 {
-            Record { name: fresh_name(), seq: 0, phase: Phase::Idle, mtype: 0, len: 0, hash: 0, mark: 0 }
-        } else if n == SIZE && &bytes[..8] == MAGIC {
+            Record {
+                name: fresh_name(),
+                seq: 0,
+                phase: Phase::Idle,
+                mtype: 0,
+                len: 0,
+                hash: 0,
+                mark: 0,
+                src: None,
+            }
+        } else if (n == SIZE && &bytes[..8] == MAGIC) || (n == SIZE_V1 && &bytes[..8] == MAGIC_V1) {
             decode(&bytes).ok_or_else(|| {
                 Error::new("open state file", Object::Path(path.to_path_buf()), ErrorKind::Corrupted)
                     .with_detail("unknown phase")
@@ -134,6 +156,21 @@ impl StateFile {
         self.rec = Record { seq, phase: Phase::Idle, mtype: 0, len: 0, hash: 0, mark: 0, ..self.rec };
         self.write()
     }
+
+    /// Importer: records that every stream message up to `seq` is done and that the
+    /// last message put in had source id `src`.
+    pub fn done(&mut self, seq: u64, src: Option<(u64, u64)>) -> Result<()> {
+        self.rec = Record { src, ..self.rec };
+        self.idle(seq)
+    }
+
+    /// Importer: records that message `src`, come ahead of the stream, is about to be
+    /// put in, with a mark (see [`Record::mark`]).
+    pub fn ahead(&mut self, src: (u64, u64), mtype: i64, len: usize, hash: u64, mark: u64) -> Result<()> {
+        self.rec =
+            Record { phase: Phase::Ahead, mtype, len: len as u64, hash, mark, src: Some(src), ..self.rec };
+        self.write()
+    }
 }
 
 fn encode(r: &Record) -> [u8; SIZE] {
@@ -146,15 +183,20 @@ fn encode(r: &Record) -> [u8; SIZE] {
     b[40..48].copy_from_slice(&r.len.to_le_bytes());
     b[48..56].copy_from_slice(&r.hash.to_le_bytes());
     b[56..64].copy_from_slice(&r.mark.to_le_bytes());
+    let (src_name, src_next) = r.src.map_or((0, 0), |(n, e)| (n, e.wrapping_add(1)));
+    b[64..72].copy_from_slice(&src_name.to_le_bytes());
+    b[72..80].copy_from_slice(&src_next.to_le_bytes());
     b
 }
 
+/// Decodes either layout (a first-layout record is zero-padded by the caller).
 fn decode(b: &[u8; SIZE]) -> Option<Record> {
     let word = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
     let phase = match word(24) {
         0 => Phase::Idle,
         1 => Phase::Moving,
         2 => Phase::Spooled,
+        3 => Phase::Ahead,
         _ => return None,
     };
     Some(Record {
@@ -165,6 +207,10 @@ fn decode(b: &[u8; SIZE]) -> Option<Record> {
         len: word(40),
         hash: word(48),
         mark: word(56),
+        src: match word(72) {
+            0 => None,
+            next => Some((word(64), next - 1)),
+        },
     })
 }
 
@@ -234,4 +280,71 @@ pub(crate) fn read_spool(state: &Path, count: usize) -> Result<Vec<LocalMessage>
         at += 16 + len;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state file path of this test's own, removed when dropped.
+    struct Temp(PathBuf);
+    impl Drop for Temp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    fn temp(tag: &str) -> Temp {
+        Temp(std::env::temp_dir().join(format!(
+            "ipckit-state-{tag}-{}-{:x}",
+            std::process::id(),
+            fresh_name()
+        )))
+    }
+
+    #[test]
+    fn the_source_id_survives_a_reopen_in_every_phase() {
+        let t = temp("src");
+        let mut st = StateFile::open(&t.0).unwrap();
+        assert_eq!(st.rec.src, None);
+        st.done(41, Some((0xdead_beef, 0))).unwrap();
+        let back = StateFile::open(&t.0).unwrap().rec;
+        assert_eq!((back.seq, back.phase, back.src), (41, Phase::Idle, Some((0xdead_beef, 0))));
+        st.ahead((0xdead_beef, 1), 7, 3, 99, 5).unwrap();
+        let back = StateFile::open(&t.0).unwrap().rec;
+        assert_eq!(back, st.rec);
+        assert_eq!(
+            (back.seq, back.phase, back.src, back.mark),
+            (41, Phase::Ahead, Some((0xdead_beef, 1)), 5)
+        );
+        // `idle` keeps the source id; `done` sets it, also to none.
+        st.idle(42).unwrap();
+        assert_eq!(StateFile::open(&t.0).unwrap().rec.src, Some((0xdead_beef, 1)));
+        st.done(43, None).unwrap();
+        assert_eq!(StateFile::open(&t.0).unwrap().rec.src, None);
+        assert_eq!(std::fs::metadata(&t.0).unwrap().len(), SIZE as u64);
+    }
+
+    #[test]
+    fn a_first_layout_record_reads_without_a_source_id_and_is_rewritten() {
+        let t = temp("v1");
+        let mut old = [0u8; SIZE_V1];
+        old[..8].copy_from_slice(MAGIC_V1);
+        old[8..16].copy_from_slice(&7u64.to_le_bytes());
+        old[16..24].copy_from_slice(&1234u64.to_le_bytes());
+        std::fs::write(&t.0, old).unwrap();
+        let mut st = StateFile::open(&t.0).unwrap();
+        assert_eq!((st.rec.name, st.rec.seq, st.rec.phase, st.rec.src), (7, 1234, Phase::Idle, None));
+        st.done(1235, Some((9, 3))).unwrap();
+        let bytes = std::fs::read(&t.0).unwrap();
+        assert_eq!((bytes.len(), &bytes[..8]), (SIZE, &MAGIC[..]));
+        assert_eq!(StateFile::open(&t.0).unwrap().rec.src, Some((9, 3)));
+    }
+
+    #[test]
+    fn a_short_or_foreign_file_is_refused() {
+        let t = temp("bad");
+        std::fs::write(&t.0, b"IPCKBRG2 but far too short").unwrap();
+        let e = StateFile::open(&t.0).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Corrupted);
+    }
 }
