@@ -125,22 +125,39 @@ pub(super) async fn import_async(
         // that arrive together costs one.
         let mut unacked: Option<jetstream::Message> = None;
         let mut since_ack = 0usize;
+        // Whether that run holds only stream copies of messages put in early: their
+        // acknowledgement and record wait for a longer run or a pause (they protect
+        // nothing not already in, and sending them between two early messages would
+        // cost every round trip a wake-up of the server and a state write).
+        let mut only_copies = false;
         while !stop.load(Ordering::Relaxed) {
             // Whatever has already arrived is taken without waiting; the acknowledgement
             // of the run goes out when nothing more is ready (or the run is long).
             let ready = match futures_util::FutureExt::now_or_never(messages.next()) {
                 Some(r) => Some(r),
                 None => {
-                    ack_run(&mut unacked, &mut since_ack, stats).await;
-                    if std::mem::take(&mut unrecorded) {
-                        st.write()?;
+                    let defer = only_copies && unacked.is_some() && since_ack < opts.batch;
+                    if !defer {
+                        ack_run(&mut unacked, &mut since_ack, stats).await;
+                        if std::mem::take(&mut unrecorded) {
+                            st.write()?;
+                        }
                     }
+                    let pause = if defer { COPIES_PAUSE } else { Duration::from_millis(100) };
                     let waited = tokio::select! {
                         biased;
                         m = next_early(&mut early) => Err(m),
-                        r = tokio::time::timeout(Duration::from_millis(100), messages.next()) => Ok(r.ok()),
+                        r = tokio::time::timeout(pause, messages.next()) => Ok(r.ok()),
                     };
                     match waited {
+                        Ok(None) if defer => {
+                            // A pause: the copies are acknowledged and recorded now.
+                            ack_run(&mut unacked, &mut since_ack, stats).await;
+                            if std::mem::take(&mut unrecorded) {
+                                st.write()?;
+                            }
+                            continue;
+                        }
                         Ok(r) => r,
                         Err(m) => {
                             put_early(local, &mut st, &m, local_max, stats)?;
@@ -205,6 +222,9 @@ pub(super) async fn import_async(
                 // Put in early: only its stream sequence is new, recorded with the run.
                 st.rec.seq = seq;
                 unrecorded = true;
+                if unacked.is_none() {
+                    only_copies = true;
+                }
                 unacked = Some(next);
                 since_ack += 1;
                 if since_ack >= opts.batch {
@@ -276,6 +296,7 @@ pub(super) async fn import_async(
             }
             st.done(seq, src)?;
             unrecorded = false;
+            only_copies = false;
             stats.moved.fetch_add(1, Ordering::Relaxed);
             stats.in_flight.store(0, Ordering::Relaxed);
             unacked = Some(next);
@@ -385,6 +406,10 @@ async fn remake(
         Err(e) => stats.set_error(e.to_string()),
     }
 }
+
+/// How long a run of stream copies of early messages waits for more before it is
+/// acknowledged and recorded.
+const COPIES_PAUSE: Duration = Duration::from_millis(20);
 
 /// How long a pull may bring nothing before it is made again.
 const QUIET_REPULL: Duration = Duration::from_secs(5);
