@@ -361,3 +361,44 @@ fn sigterm_stops_cleanly_with_exit_status_zero() {
     }
     assert!(a.stat().unwrap().qnum == 0);
 }
+
+/// SIGTERM while the server is down: both bridges end (a client's flush would wait
+/// for a reconnection for ever), and what the exporter had not published stays in
+/// the queue, carried once the server and the bridges are back.
+#[test]
+fn sigterm_while_the_server_is_down_ends_both_bridges_and_loses_nothing() {
+    let exe = need_nats!();
+    let mut srv = Server::start(&exe, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let ((a, ida), (b, idb)) = (queue(), queue());
+    let (mut o, mut i) = pair(&srv, dir.path(), &ida, &idb, "t.down", &[]);
+    a.send(b"before", 1).unwrap();
+    assert_eq!(recv_within(&b, Select::Any, 30).data, b"before");
+    srv.stop();
+    a.send(b"while down", 1).unwrap();
+    let mut ended = Vec::new();
+    for (name, bridge) in [("exporter", &mut o), ("importer", &mut i)] {
+        let pid = bridge.child.as_ref().expect("running").id().to_string();
+        let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+        // A hang detector, not a timing: a bridge that waits for the server never ends.
+        let t = Instant::now();
+        let status = loop {
+            if let Some(s) = bridge.exited() {
+                break s;
+            }
+            assert!(t.elapsed() < Duration::from_secs(60), "the {name} did not end: {}", bridge.stderr());
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        ended.push((status.code(), bridge.stderr()));
+    }
+    // The exporter could not publish its message, and says so; the importer had
+    // nothing in flight.
+    assert_eq!(ended[0].0, Some(1), "{}", ended[0].1);
+    assert!(ended[0].1.contains("stopped while the server was unreachable"), "{}", ended[0].1);
+    assert_eq!(ended[1].0, Some(0), "{}", ended[1].1);
+    assert_eq!(a.stat().unwrap().qnum, 1, "the unpublished message left the queue");
+    srv.restart();
+    let (_o2, _i2) = pair(&srv, dir.path(), &ida, &idb, "t.down", &[]);
+    assert_eq!(recv_within(&b, Select::Any, 30).data, b"while down");
+    assert!(b.recv_vec(Select::Any, Wait::Timeout(Duration::from_secs(1))).is_err(), "a message came twice");
+}

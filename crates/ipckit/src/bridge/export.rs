@@ -17,7 +17,7 @@ use crate::error::{Error, ErrorKind, Result};
 
 use super::{
     HEADER_KIND, HEADER_MAX, HEADER_MTYPE, HEADER_PRIORITY, Idle, Options, Stats, connect, ensure_stream,
-    nats_err,
+    flush_briefly, nats_err,
 };
 
 fn headers(local: &Local, id: &str, msg: &LocalMessage, max: usize) -> HeaderMap {
@@ -83,7 +83,7 @@ pub(super) async fn export_async(
         Pipeline { local, opts, js: &js, name: &name, local_max, stop, stats, max_payload, local_limit }
             .run(&mut st, &mut buf)
             .await?;
-        let _ = client.flush().await;
+        flush_briefly(&client).await;
         return Ok(());
     }
 
@@ -122,7 +122,7 @@ pub(super) async fn export_async(
         stats.moved.fetch_add(batch.len() as u64, Ordering::Relaxed);
         stats.in_flight.store(0, Ordering::Relaxed);
     }
-    let _ = client.flush().await;
+    flush_briefly(&client).await;
     Ok(())
 }
 

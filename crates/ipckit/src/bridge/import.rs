@@ -17,7 +17,8 @@ use super::state::{Phase, StateFile, hash};
 use crate::error::{Error, ErrorKind, Object, Result};
 
 use super::{
-    HEADER_MAX, HEADER_MTYPE, HEADER_PRIORITY, Idle, Options, Stats, connect, ensure_stream, nats_err,
+    HEADER_MAX, HEADER_MTYPE, HEADER_PRIORITY, Idle, Options, Stats, connect, ensure_stream, flush_briefly,
+    nats_err, unless_stopped,
 };
 
 pub(super) async fn import_async(
@@ -94,14 +95,14 @@ pub(super) async fn import_async(
     let mut unrecorded = false;
 
     'outer: while !stop.load(Ordering::Relaxed) {
-        let mut messages = match consumer
+        let pull = consumer
             .stream()
             .max_messages_per_batch(opts.batch)
             .heartbeat(Duration::from_secs(2))
             .expires(Duration::from_secs(10))
-            .messages()
-            .await
-        {
+            .messages();
+        let Some(pull) = unless_stopped(stop, pull).await else { break };
+        let mut messages = match pull {
             Ok(m) => {
                 failed_pulls = 0;
                 m
@@ -110,7 +111,11 @@ pub(super) async fn import_async(
                 stats.set_error(format!("pull: {e}; retrying"));
                 failed_pulls += 1;
                 if failed_pulls >= 5 {
-                    remake(&mut consumer, &mut just_made, &stream, opts, st.rec.seq, stats).await;
+                    unless_stopped(
+                        stop,
+                        remake(&mut consumer, &mut just_made, &stream, opts, st.rec.seq, stats),
+                    )
+                    .await;
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
@@ -170,7 +175,11 @@ pub(super) async fn import_async(
                 None if quiet_since.elapsed() >= QUIET_REPULL => {
                     // Made again from the message after the last one put in, so nothing
                     // the dropped pull had on its way is skipped.
-                    remake(&mut consumer, &mut just_made, &stream, opts, st.rec.seq, stats).await;
+                    unless_stopped(
+                        stop,
+                        remake(&mut consumer, &mut just_made, &stream, opts, st.rec.seq, stats),
+                    )
+                    .await;
                     continue 'outer;
                 }
                 None => continue,
@@ -210,7 +219,8 @@ pub(super) async fn import_async(
                     st.rec.seq + 1
                 ));
                 ack_run(&mut unacked, &mut since_ack, stats).await;
-                remake(&mut consumer, &mut just_made, &stream, opts, st.rec.seq, stats).await;
+                unless_stopped(stop, remake(&mut consumer, &mut just_made, &stream, opts, st.rec.seq, stats))
+                    .await;
                 continue 'outer;
             }
             just_made = false;
@@ -277,7 +287,7 @@ pub(super) async fn import_async(
                 ack_run(&mut unacked, &mut since_ack, stats).await;
                 if stop.load(Ordering::Relaxed) {
                     let _ = next.ack_with(jetstream::AckKind::Nak(None)).await;
-                    let _ = client.flush().await;
+                    flush_briefly(&client).await;
                     return Ok(());
                 }
                 if progress.elapsed() > opts.ack_wait / 3 {
@@ -313,7 +323,7 @@ pub(super) async fn import_async(
     if unrecorded {
         st.write()?;
     }
-    let _ = client.flush().await;
+    flush_briefly(&client).await;
     Ok(())
 }
 

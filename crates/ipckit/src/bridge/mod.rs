@@ -318,6 +318,33 @@ impl Stats {
     }
 }
 
+/// `fut`'s output, or `None` once `stop` is set (looked at every 20 ms): a bridge
+/// told to stop does not wait out a request to a server that is gone. Only for
+/// requests whose abandon loses nothing (making a consumer or a pull).
+async fn unless_stopped<T>(stop: &AtomicBool, fut: impl std::future::Future<Output = T>) -> Option<T> {
+    let stopped = async {
+        while !stop.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::select! {
+        biased;
+        v = fut => Some(v),
+        () = stopped => None,
+    }
+}
+
+/// Flushes what the client holds, for at most two seconds: with the server gone, a
+/// flush waits for a reconnection for ever, and a bridge told to stop must end. What
+/// it cannot send then costs nothing: an exporter removed only acknowledged messages,
+/// and an importer's lost acknowledgement is a redelivery its state file skips.
+async fn flush_briefly(client: &async_nats::Client) {
+    if client.connection_state() != async_nats::connection::State::Connected {
+        return;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
+}
+
 fn nats_err(op: &'static str, opts: &Options, kind: ErrorKind, detail: impl std::fmt::Display) -> Error {
     Error::new(op, Object::Name(opts.server.clone()), kind).with_detail(detail.to_string())
 }
