@@ -43,8 +43,21 @@ use ipckit::{Key, Mode};
 use crate::measure::{fork, wait_child};
 use crate::{BenchError, Setup, Side, raw};
 
-/// How long a side waits for a message before it calls the run failed.
+/// How long a side waits for a message (or a publish) before it calls the run failed.
 const PATIENCE: Duration = Duration::from_secs(30);
+/// How long a side's last flush may take (the server may be gone).
+const GOODBYE: Duration = Duration::from_secs(2);
+
+/// `fut`, or an error after `limit`: a client whose server died waits for a
+/// reconnection for ever, and the benchmark must end all the same.
+async fn within<T, E: From<String>>(
+    limit: Duration,
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    tokio::time::timeout(limit, fut)
+        .await
+        .unwrap_or_else(|_| Err(E::from(format!("no answer from the server in {} s", limit.as_secs()))))
+}
 
 /// The nats-server binary, or why there is none.
 pub(crate) fn nats_server() -> Result<PathBuf, String> {
@@ -345,7 +358,7 @@ impl Side for NatsSide {
         let client = &self.client;
         let to = if self.parent { UP.into() } else { self.reply.clone().unwrap_or_else(|| DOWN.into()) };
         self.rt
-            .block_on(async {
+            .block_on(within(PATIENCE, async {
                 if self.parent {
                     client.publish_with_reply(to, DOWN, data.to_vec().into()).await?;
                 } else {
@@ -353,7 +366,7 @@ impl Side for NatsSide {
                 }
                 // Out on the socket now, not at the next poll of the connection.
                 client.flush().await.map_err(|e| e.to_string().into())
-            })
+            }))
             .map_err(|e: Box<dyn std::error::Error>| format!("publish: {e}"))
     }
 
@@ -387,8 +400,9 @@ impl Side for NatsSide {
 
 impl Drop for NatsSide {
     fn drop(&mut self) {
-        // What was published must reach the server before the process exits.
-        let _ = self.rt.block_on(self.client.flush());
+        // What was published must reach the server before the process exits (unless
+        // the server is gone: a flush waits for a reconnection).
+        let _ = self.rt.block_on(async { tokio::time::timeout(GOODBYE, self.client.flush()).await });
         // The subscriber's drop unsubscribes through a task of the runtime.
         let _inside = self.rt.enter();
         drop(self.sub.take());
@@ -483,10 +497,10 @@ impl Side for JsSide {
     fn send(&mut self, data: &[u8]) -> Result<(), BenchError> {
         let subject = if self.parent { JS_UP } else { JS_DOWN };
         let js = &self.js;
-        self.rt.block_on(async {
+        self.rt.block_on(within(PATIENCE, async {
             let ack = js.publish(subject, data.to_vec().into()).await.map_err(|e| format!("publish: {e}"))?;
             ack.await.map(|_| ()).map_err(|e| format!("publish acknowledgement: {e}"))
-        })
+        }))
     }
 
     fn recv(&mut self, data: &mut [u8]) -> Result<(), BenchError> {
@@ -511,7 +525,7 @@ impl Side for JsSide {
 
 impl Drop for JsSide {
     fn drop(&mut self) {
-        let _ = self.rt.block_on(self.client.flush());
+        let _ = self.rt.block_on(async { tokio::time::timeout(GOODBYE, self.client.flush()).await });
         // The pull stream's drop needs the runtime.
         let _inside = self.rt.enter();
         drop(self.messages.take());
