@@ -180,17 +180,30 @@ impl Pipeline<'_> {
         let mut idle = Idle::new();
         let mut pause = Duration::from_millis(50);
         let mut refused_at_front = 0;
+        // How many messages the object is known to hold (the window's among them):
+        // a peek past them asks the object first (see `Local::count`). Only this
+        // exporter removes messages, so the count only grows behind its back.
+        let mut known = 0usize;
         loop {
             let stopping = self.stop.load(Ordering::Relaxed);
             // Look for more: the message after the window is at index `win.len()`.
             if !stopping {
                 while win.len() < self.opts.batch {
+                    if known <= win.len() {
+                        known = self.local.count()?.unwrap_or(usize::MAX);
+                        if known <= win.len() {
+                            break;
+                        }
+                    }
                     match self.local.peek(win.len(), buf)? {
                         Some(m) => {
                             check_size(self.local, &m, self.max_payload, &self.local_limit)?;
                             win.push_back(Flight { msg: m, ack: None });
                         }
-                        None => break,
+                        None => {
+                            known = win.len();
+                            break;
+                        }
                     }
                 }
             }
@@ -244,8 +257,10 @@ impl Pipeline<'_> {
                         refused_at_front = 0;
                         pause = Duration::from_millis(50);
                         if !self.remove_front(st, &mut win, buf).await? {
+                            known = 0;
                             continue;
                         }
+                        known = known.saturating_sub(1);
                         // The ones behind it whose acknowledgements are in already.
                         while let Some(ack) = win.front_mut().and_then(|f| f.ack.as_mut()) {
                             match futures_util::FutureExt::now_or_never(ack) {
@@ -255,8 +270,10 @@ impl Pipeline<'_> {
                                         f.ack = None;
                                     }
                                     if !self.remove_front(st, &mut win, buf).await? {
+                                        known = 0;
                                         break;
                                     }
+                                    known = known.saturating_sub(1);
                                 }
                                 Some(Err(e)) => {
                                     self.refused(&e, st.rec.seq, false)?;

@@ -104,6 +104,18 @@ impl Local {
         }
     }
 
+    /// How many messages the object holds, where that is cheaper to ask than a
+    /// [`peek`](Self::peek) that finds nothing: a System V queue's `msg_qnum`
+    /// (`msgctl(IPC_STAT)`), where an empty `msgrcv(MSG_COPY)` costs the kernel a
+    /// copy of the whole receive buffer (`msgmax` bytes) all the same. `None` for the
+    /// other objects.
+    pub(crate) fn count(&self) -> Result<Option<usize>> {
+        match self {
+            Local::SysvQueue(q) => Ok(Some(usize::try_from(q.stat()?.qnum).unwrap_or(usize::MAX))),
+            _ => Ok(None),
+        }
+    }
+
     /// Copies the message at `index` (0 = the next one out) without removing it.
     pub(crate) fn peek(&self, index: usize, buf: &mut Vec<u8>) -> Result<Option<LocalMessage>> {
         match self {
