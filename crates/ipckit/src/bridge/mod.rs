@@ -29,7 +29,7 @@
 //! # Delivery, as built
 //!
 //! The stream (file storage, `duplicate_window` two minutes by default) is created by
-//! whichever side starts first. Each bridge keeps a 64-byte state file.
+//! whichever side starts first. Each bridge keeps a state file of one 80-byte record.
 //!
 //! **Exporter, System V queue.** It keeps a window of up to [`Options::batch`]
 //! messages published and not yet removed: it copies the messages behind the window
@@ -132,6 +132,36 @@
 //! from the ring whether that message was published. The end is never closed:
 //! while no importer runs, the receiving program gets what the ring holds, then a
 //! receive that waits sees [`ErrorKind::Disconnected`] (it may try again).
+//!
+//! **Importer, early delivery** ([`Options::early_delivery`], on by default). On a
+//! stream that holds its subject alone, the importer also subscribes to the subject
+//! on core NATS, where the server hands each message on as it is published, before
+//! JetStream has stored it and delivered it to the consumer. A message that comes
+//! that way is put in at once, without waiting, if its `Nats-Msg-Id` is the
+//! successor of the last message put in (the same exporter name, the next number)
+//! and the object has room; the importer then records its source id ("done", with
+//! the stream sequence unchanged). Anything else that comes early (out of turn, a
+//! full object, a message too large) is dropped: the stream brings every message,
+//! and the early path is only a shortcut. When the stream copy of a message put in
+//! early comes, it is recognised by its source id (the same exporter, a number not
+//! above the last one put in) and only acknowledged; those copies are acknowledged
+//! and recorded in runs (the stream sequence in the state file may lag: after a
+//! restart the consumer redelivers from there, and the source id skips them again).
+//! Why this keeps the promises: one exporter's messages are stored in the order of
+//! their numbers, each only after its predecessor (below), so "the successor of the
+//! last one put in" is exactly the next message of that exporter in the stream;
+//! a message is put in once, by whichever path is first, and the other path skips it
+//! by its source id. A message that comes early but is never stored (the server
+//! killed before storing it) is still in the exporter's object, unacknowledged; it is
+//! published again with the same id, stored, and its copy skipped. Killed around an
+//! early put, the importer has the same window as for a stream message (into a queue
+//! or a FIFO, one message may be put in twice), and into a channel it records an
+//! "ahead" phase with the ring position first, and a restart sees from the ring
+//! whether the message went out. The one case the early path can deliver what the
+//! stream never holds: a second exporter publishing to the stream, which the stream
+//! refuses (`Nats-Expected-Last-Msg-Id`) and which stops with an error. The cost:
+//! every message reaches the importer twice (early and from the stream); without
+//! early delivery, a message waits for JetStream to store and deliver it.
 //!
 //! **Server.** With file storage, a restarted server keeps the stream, the consumer
 //! and the de-duplication table; both bridges reconnect by themselves and retry.
