@@ -701,26 +701,33 @@ impl MsgQueue {
 
     /// `msgrcv(id, buf, len, index, MSG_COPY | IPC_NOWAIT)`—Copies the message at
     /// position `index` (0 = the first) without removing it. `None` if there is no
-    /// such message. Needs a kernel built with `CONFIG_CHECKPOINT_RESTORE`
+    /// such message. A message longer than `buf` is not copied at all (the kernel
+    /// cannot truncate a copy): [`ErrorKind::MessageTooLarge`], and the message stays
+    /// where it is. The kernel copies in a buffer of `buf`'s length whatever the
+    /// message's size, so a buffer not much larger than the messages is cheaper.
+    /// Needs a kernel built with `CONFIG_CHECKPOINT_RESTORE`
     /// ([`ErrorKind::Unsupported`] otherwise).
     #[doc(alias = "MSG_COPY")]
     pub fn peek(&self, index: usize, buf: &mut [u8]) -> Result<Option<Received>> {
         let idx = std::ffi::c_long::try_from(index).map_err(|_| {
             Error::new("msgrcv", self.obj(), ErrorKind::InvalidInput).with_detail("index too large")
         })?;
-        let flags = sys::msg::MSG_COPY | sys::ipc::IPC_NOWAIT | sys::msg::MSG_NOERROR;
-        with_scratch(MTYPE_SIZE + buf.len() + 1, |scratch| {
-            match sys::msg::msgrcv(self.id, scratch, idx, flags) {
-                Ok(n) => {
-                    let len = n.min(buf.len());
-                    buf[..len].copy_from_slice(&scratch[MTYPE_SIZE..MTYPE_SIZE + len]);
-                    Ok(Some(Received { mtype: mtype_of(scratch), len, truncated: n > buf.len() }))
-                }
-                Err(Errno::ENOMSG) => Ok(None),
-                Err(e @ Errno::ENOSYS) => Err(Error::sys("msgrcv(MSG_COPY)", self.obj(), e)
-                    .with_detail("MSG_COPY needs a kernel built with CONFIG_CHECKPOINT_RESTORE")),
-                Err(e) => Err(self.err("msgrcv(MSG_COPY)", e)),
+        // Without MSG_NOERROR: with it, the kernel refuses a copy into a smaller
+        // buffer with EINVAL, which says less than E2BIG.
+        let flags = sys::msg::MSG_COPY | sys::ipc::IPC_NOWAIT;
+        with_scratch(MTYPE_SIZE + buf.len(), |scratch| match sys::msg::msgrcv(self.id, scratch, idx, flags) {
+            Ok(n) => {
+                buf[..n].copy_from_slice(&scratch[MTYPE_SIZE..MTYPE_SIZE + n]);
+                Ok(Some(Received { mtype: mtype_of(scratch), len: n, truncated: false }))
             }
+            Err(Errno::ENOMSG) => Ok(None),
+            Err(e @ Errno::E2BIG) => Err(Error::sys("msgrcv(MSG_COPY)", self.obj(), e).with_detail(format!(
+                "the message at index {index} is longer than the {}-byte buffer; nothing was copied",
+                buf.len()
+            ))),
+            Err(e @ Errno::ENOSYS) => Err(Error::sys("msgrcv(MSG_COPY)", self.obj(), e)
+                .with_detail("MSG_COPY needs a kernel built with CONFIG_CHECKPOINT_RESTORE")),
+            Err(e) => Err(self.err("msgrcv(MSG_COPY)", e)),
         })
     }
 

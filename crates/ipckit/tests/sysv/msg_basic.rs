@@ -413,3 +413,25 @@ fn errors_convert_into_io_errors() {
     assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
     assert_eq!(io.to_string(), e.to_string());
 }
+
+#[test]
+fn peek_into_a_buffer_too_small_copies_nothing_and_says_so() {
+    let q = queue();
+    q.send(&[5u8; 100], 3).unwrap();
+    let mut small = [0u8; 16];
+    match q.peek(0, &mut small) {
+        Err(e) if e.kind() == ErrorKind::Unsupported => {
+            skip!("kernel without CONFIG_CHECKPOINT_RESTORE: {e}")
+        }
+        Err(e) => {
+            assert_eq!(e.kind(), ErrorKind::MessageTooLarge, "{e}");
+            assert!(e.to_string().contains("16-byte buffer"), "{e}");
+        }
+        Ok(r) => panic!("a 100-byte message copied into 16 bytes: {r:?}"),
+    }
+    assert_eq!(small, [0u8; 16], "nothing was copied");
+    let mut exact = [0u8; 100];
+    let r = q.peek(0, &mut exact).unwrap().unwrap();
+    assert_eq!((r.mtype, r.len, r.truncated, exact), (3, 100, false, [5u8; 100]));
+    assert_eq!(q.stat().unwrap().qnum, 1, "peek removes nothing");
+}
