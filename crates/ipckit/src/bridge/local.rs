@@ -119,16 +119,29 @@ impl Local {
     /// Copies the message at `index` (0 = the next one out) without removing it.
     pub(crate) fn peek(&self, index: usize, buf: &mut Vec<u8>) -> Result<Option<LocalMessage>> {
         match self {
-            Local::SysvQueue(q) => loop {
-                match q.peek(index, buf)? {
-                    None => return Ok(None),
-                    Some(r) if r.truncated => {
-                        let bigger = buf.len().max(64) * 2;
-                        buf.resize(bigger, 0);
+            // `msgrcv(MSG_COPY)` makes the kernel copy in as many bytes as the buffer
+            // holds, whatever the message's size: a small buffer first (most messages
+            // fit), the whole one when the message is larger.
+            Local::SysvQueue(q) => {
+                let mut room = PEEK_FIRST.min(buf.len());
+                loop {
+                    match q.peek(index, &mut buf[..room]) {
+                        Ok(None) => return Ok(None),
+                        Ok(Some(r)) => {
+                            return Ok(Some(LocalMessage { tag: r.mtype, body: buf[..r.len].to_vec() }));
+                        }
+                        Err(e) if e.kind() == ErrorKind::MessageTooLarge => {
+                            if room == buf.len() {
+                                // Larger than msgmax when the bridge started: it rose.
+                                let bigger = buf.len().max(64) * 2;
+                                buf.resize(bigger, 0);
+                            }
+                            room = buf.len();
+                        }
+                        Err(e) => return Err(e),
                     }
-                    Some(r) => return Ok(Some(LocalMessage { tag: r.mtype, body: buf[..r.len].to_vec() })),
                 }
-            },
+            }
             Local::Fifo(f) => f.peek(index),
             Local::Channel(c) => c.peek(index),
             Local::PosixQueue(_) => Err(self.unsupported("peek")),
@@ -224,6 +237,10 @@ impl Local {
             .with_detail(format!("{} objects cannot {what}", self.kind()))
     }
 }
+
+/// The receive buffer of a System V queue's first copy of a message (see
+/// [`Local::peek`]).
+const PEEK_FIRST: usize = 512;
 
 /// A non-waiting call's outcome as "done" (`true`) or "not now" (`false`).
 fn ready(r: Result<()>) -> Result<bool> {
