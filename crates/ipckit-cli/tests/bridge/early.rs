@@ -168,3 +168,66 @@ fn without_early_delivery_every_message_waits_for_its_stream_copy() {
     assert!(inb.stop().success(), "{}", inb.stderr());
     assert_eq!(final_counts(&inb), (N as u64, 0));
 }
+
+/// The importer's status lines so far: (moved, early) of each.
+fn status_counts(b: &Bridge) -> Vec<(u64, u64)> {
+    b.stderr()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| Some((v["moved"].as_u64()?, v["early"].as_u64()?)))
+        .collect()
+}
+
+/// A burst leaves the importer behind, where early delivery only doubles the traffic,
+/// so the importer drops its subscription for a while (an economy, not asserted
+/// here); once the burst is over, messages come early again. Every message arrives
+/// once, in order, throughout.
+#[test]
+fn early_delivery_comes_back_after_a_burst_and_nothing_is_lost_or_repeated() {
+    const BURST: usize = 3000;
+    const PACED: usize = 100;
+    let exe = need_nats!();
+    let srv = Server::start(&exe, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = ChannelConfig::new().with_capacity(64 * 1024);
+    let (ca, na) = channel("ba", &config);
+    let (cb, nb) = channel("bb", &config);
+    let _out = bridge(&srv, dir.path(), "out", &["out", "--channel", &na], "t.early.burst", &[]);
+    let mut inb = bridge(&srv, dir.path(), "in", &["in", "--channel", &nb], "t.early.burst", &[]);
+    let mut tx = ca.sender().unwrap();
+    let mut rx = cb.receiver().unwrap();
+    let mut recv = |n: usize| {
+        let got = rx
+            .recv_vec_with(Wait::Timeout(Duration::from_secs(60)))
+            .unwrap_or_else(|e| panic!("message {n}: {e}"));
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&body(n)), "message {n}");
+    };
+    let writer = std::thread::spawn(move || {
+        for n in 0..BURST {
+            tx.send(&body(n)).unwrap();
+        }
+        tx
+    });
+    for n in 0..BURST {
+        recv(n);
+    }
+    let mut tx = writer.join().unwrap();
+    // The early count once the burst is all in (a status line a second).
+    let t = Instant::now();
+    let after_burst = loop {
+        if let Some(&(_, early)) = status_counts(&inb).iter().find(|(moved, _)| *moved == BURST as u64) {
+            break early;
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "no status line after the burst: {}", inb.stderr());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    for n in BURST..BURST + PACED {
+        tx.send(&body(n)).unwrap();
+        recv(n);
+    }
+    assert!(rx.recv_vec_with(Wait::Timeout(Duration::from_secs(1))).is_err(), "a message came twice");
+    assert!(inb.stop().success(), "{}", inb.stderr());
+    let (moved, early) = final_counts(&inb);
+    assert_eq!(moved, (BURST + PACED) as u64);
+    assert!(early > after_burst, "nothing came early after the burst (early: {after_burst} then {early})");
+}

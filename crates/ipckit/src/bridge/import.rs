@@ -83,13 +83,20 @@ pub(super) async fn import_async(
     // Early delivery: the subject's messages as they are published, each put in at
     // once when it is the successor (by source id) of the last one put in. Only on a
     // stream of our subject alone, whose exporter's messages are stored in id order.
-    let mut early = if opts.early_delivery && single_subject {
+    // While the importer is behind (its stream copies come before their early ones
+    // are read, so early messages only cost the server and this end a second
+    // delivery), the subscription is dropped; it is made again once the consumer has
+    // had nothing for a moment.
+    let early_wanted = opts.early_delivery && single_subject;
+    let mut early = if early_wanted {
         Some(client.subscribe(opts.subject.clone()).await.map_err(|e| {
             nats_err("subscribe", opts, ErrorKind::Other, format!("subject {}: {e}", opts.subject))
         })?)
     } else {
         None
     };
+    // Messages put in from the stream in a row while subscribed.
+    let mut missed_early = 0u32;
     // The stream sequence of the last message handled but not yet recorded (a stream
     // copy of a message already put in early): recorded with the next acknowledgement.
     let mut unrecorded = false;
@@ -148,13 +155,29 @@ pub(super) async fn import_async(
                             st.write()?;
                         }
                     }
-                    let pause = if defer { COPIES_PAUSE } else { Duration::from_millis(100) };
+                    let pause = if early_wanted && early.is_none() {
+                        EARLY_AGAIN
+                    } else if defer {
+                        COPIES_PAUSE
+                    } else {
+                        Duration::from_millis(100)
+                    };
                     let waited = tokio::select! {
                         biased;
                         m = next_early(&mut early) => Err(m),
                         r = tokio::time::timeout(pause, messages.next()) => Ok(r.ok()),
                     };
                     match waited {
+                        Ok(None) if early_wanted && early.is_none() => {
+                            // Caught up: early delivery again (a failure is retried at
+                            // the next pause).
+                            match client.subscribe(opts.subject.clone()).await {
+                                Ok(sub) => early = Some(sub),
+                                Err(e) => stats.set_error(format!("subscribe: {e}")),
+                            }
+                            missed_early = 0;
+                            continue;
+                        }
                         Ok(None) if defer => {
                             // A pause: the copies are acknowledged and recorded now.
                             ack_run(&mut unacked, &mut since_ack, stats).await;
@@ -165,7 +188,9 @@ pub(super) async fn import_async(
                         }
                         Ok(r) => r,
                         Err(m) => {
-                            put_early(local, &mut st, &m, local_max, stats)?;
+                            if put_early(local, &mut st, &m, local_max, stats)? {
+                                missed_early = 0;
+                            }
                             continue;
                         }
                     }
@@ -307,6 +332,13 @@ pub(super) async fn import_async(
             st.done(seq, src)?;
             unrecorded = false;
             only_copies = false;
+            if early.is_some() {
+                missed_early += 1;
+                if missed_early >= EARLY_GIVE_UP {
+                    // Dropping the subscriber unsubscribes.
+                    early = None;
+                }
+            }
             stats.moved.fetch_add(1, Ordering::Relaxed);
             stats.in_flight.store(0, Ordering::Relaxed);
             unacked = Some(next);
@@ -339,25 +371,26 @@ async fn next_early(early: &mut Option<async_nats::Subscriber>) -> async_nats::M
 }
 
 /// Puts a message that came over core NATS in, if it is the successor of the last one
-/// put in (same exporter, next number) and the object has room now; otherwise it is
-/// left to its stream copy (which also brings every message this path misses).
+/// put in (same exporter, next number) and the object has room now (`true`);
+/// otherwise it is left to its stream copy (which also brings every message this
+/// path misses).
 fn put_early(
     local: &Local,
     st: &mut StateFile,
     m: &async_nats::Message,
     local_max: usize,
     stats: &Stats,
-) -> Result<()> {
-    let Some((n, e)) = source_id(m.headers.as_ref()) else { return Ok(()) };
+) -> Result<bool> {
+    let Some((n, e)) = source_id(m.headers.as_ref()) else { return Ok(false) };
     match st.rec.src {
         Some((last_n, last_e)) if last_n == n && last_e.checked_add(1) == Some(e) => {}
-        _ => return Ok(()),
+        _ => return Ok(false),
     }
     let msg = LocalMessage { tag: tag_of(m.headers.as_ref()), body: m.payload.to_vec() };
     // Too large, or not fit for the object: the stream copy stops the importer with
     // the error, and the message stays in the stream.
     if msg.body.len() > local_max || local.check(&msg).is_err() {
-        return Ok(());
+        return Ok(false);
     }
     let seq = st.rec.seq;
     let mut mark = |mark| st.ahead((n, e), msg.tag, msg.body.len(), hash(msg.tag, &msg.body), mark);
@@ -365,8 +398,9 @@ fn put_early(
         st.done(seq, Some((n, e)))?;
         stats.moved.fetch_add(1, Ordering::Relaxed);
         stats.early.fetch_add(1, Ordering::Relaxed);
+        return Ok(true);
     }
-    Ok(())
+    Ok(false)
 }
 
 /// The message's source id: its `Nats-Msg-Id` as an exporter writes it
@@ -420,6 +454,13 @@ async fn remake(
 /// How long a run of stream copies of early messages waits for more before it is
 /// acknowledged and recorded.
 const COPIES_PAUSE: Duration = Duration::from_millis(20);
+
+/// Messages put in from the stream in a row, while subscribed for early delivery,
+/// after which the subscription is dropped (the importer is behind).
+const EARLY_GIVE_UP: u32 = 64;
+
+/// How long the consumer must bring nothing before early delivery is taken up again.
+const EARLY_AGAIN: Duration = Duration::from_millis(2);
 
 /// How long a pull may bring nothing before it is made again.
 const QUIET_REPULL: Duration = Duration::from_secs(5);

@@ -161,7 +161,10 @@
 //! stream never holds: a second exporter publishing to the stream, which the stream
 //! refuses (`Nats-Expected-Last-Msg-Id`) and which stops with an error. The cost:
 //! every message reaches the importer twice (early and from the stream); without
-//! early delivery, a message waits for JetStream to store and deliver it.
+//! early delivery, a message waits for JetStream to store and deliver it. While the
+//! importer is behind (64 messages in a row put in from the stream), early messages
+//! are all stale, so it drops the subscription, and subscribes again once the
+//! consumer has brought nothing for 2 ms.
 //!
 //! **Server.** With file storage, a restarted server keeps the stream, the consumer
 //! and the de-duplication table; both bridges reconnect by themselves and retry.
