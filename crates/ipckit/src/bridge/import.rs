@@ -97,8 +97,8 @@ pub(super) async fn import_async(
     };
     // Messages put in from the stream in a row while subscribed.
     let mut missed_early = 0u32;
-    // The stream sequence of the last message handled but not yet recorded (a stream
-    // copy of a message already put in early): recorded with the next acknowledgement.
+    // Whether the record's stream sequence moved on without being written (stream
+    // copies of messages already put in early): written with the next acknowledgement.
     let mut unrecorded = false;
 
     'outer: while !stop.load(Ordering::Relaxed) {
