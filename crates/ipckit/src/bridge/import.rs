@@ -150,10 +150,7 @@ pub(super) async fn import_async(
                 None => {
                     let defer = only_copies && unacked.is_some() && since_ack < opts.batch;
                     if !defer {
-                        ack_run(&mut unacked, &mut since_ack, stats).await;
-                        if std::mem::take(&mut unrecorded) {
-                            st.write()?;
-                        }
+                        settle_run(&mut unacked, &mut since_ack, &mut unrecorded, &mut st, stats).await?;
                     }
                     let pause = if early_wanted && early.is_none() {
                         EARLY_AGAIN
@@ -180,10 +177,7 @@ pub(super) async fn import_async(
                         }
                         Ok(None) if defer => {
                             // A pause: the copies are acknowledged and recorded now.
-                            ack_run(&mut unacked, &mut since_ack, stats).await;
-                            if std::mem::take(&mut unrecorded) {
-                                st.write()?;
-                            }
+                            settle_run(&mut unacked, &mut since_ack, &mut unrecorded, &mut st, stats).await?;
                             continue;
                         }
                         Ok(r) => r,
@@ -347,10 +341,7 @@ pub(super) async fn import_async(
                 ack_run(&mut unacked, &mut since_ack, stats).await;
             }
         }
-        ack_run(&mut unacked, &mut since_ack, stats).await;
-        if std::mem::take(&mut unrecorded) {
-            st.write()?;
-        }
+        settle_run(&mut unacked, &mut since_ack, &mut unrecorded, &mut st, stats).await?;
     }
     if unrecorded {
         st.write()?;
@@ -430,6 +421,23 @@ async fn ack_run(unacked: &mut Option<jetstream::Message>, since_ack: &mut usize
         stats.set_error(format!("ack: {e}"));
     }
     *since_ack = 0;
+}
+
+/// [`ack_run`], and writes the record if its stream sequence moved on unwritten
+/// (`unrecorded`: stream copies of messages put in early, recorded with their
+/// acknowledgement).
+async fn settle_run(
+    unacked: &mut Option<jetstream::Message>,
+    since_ack: &mut usize,
+    unrecorded: &mut bool,
+    st: &mut StateFile,
+    stats: &Stats,
+) -> Result<()> {
+    ack_run(unacked, since_ack, stats).await;
+    if std::mem::take(unrecorded) {
+        st.write()?;
+    }
+    Ok(())
 }
 
 /// Makes the consumer again from the message after `last` (see [`fresh_consumer`]);
