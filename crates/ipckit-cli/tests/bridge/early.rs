@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use crate::bridge_util::*;
 use crate::fifo_channel::{Rng, bridge, channel, seed};
+use crate::security::queue;
 use ipckit::channel::ChannelConfig;
-use ipckit::sysv::msg::{MsgQueue, Select};
-use ipckit::{ErrorKind, Key, Mode, Wait};
+use ipckit::sysv::msg::Select;
+use ipckit::{ErrorKind, Wait};
 
 const COUNT: usize = 600;
 const KILLS: usize = 8;
@@ -22,23 +23,28 @@ fn body(n: usize) -> Vec<u8> {
     format!("early {n:04} {}", "+".repeat(n % 40)).into_bytes()
 }
 
-fn queue() -> (MsgQueue, String) {
-    let mut q = MsgQueue::create(Key::PRIVATE, Mode::OWNER_RW).unwrap();
-    q.set_remove_on_drop(true).unwrap();
-    let id = q.id().to_string();
-    (q, id)
+/// The bridge's `--json` status lines so far.
+fn status_lines(b: &Bridge) -> Vec<serde_json::Value> {
+    b.stderr().lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).collect()
 }
 
 /// The importer's last status line (printed as it ends): (moved, early).
 fn final_counts(b: &Bridge) -> (u64, u64) {
-    let log = b.stderr();
-    let line = log
-        .lines()
+    let line = status_lines(b)
+        .into_iter()
         .rev()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .find(|v| v["final"] == serde_json::Value::Bool(true))
-        .unwrap_or_else(|| panic!("no final status line in the importer's log:\n{log}"));
+        .unwrap_or_else(|| panic!("no final status line in the importer's log:\n{}", b.stderr()));
     (line["moved"].as_u64().expect("moved"), line["early"].as_u64().expect("early"))
+}
+
+/// Kills the importer a random moment after a message was sent (anywhere from before
+/// it reaches the importer to after it is in), and starts it again.
+fn kill_and_restart(inb: &mut Bridge, rng: &mut Rng) {
+    std::thread::sleep(Duration::from_micros(rng.next() % 1500));
+    inb.kill9();
+    std::thread::sleep(Duration::from_millis(rng.next() % 30));
+    inb.restart();
 }
 
 /// Whether message `n` is one after which the importer is killed (spread over the run).
@@ -64,11 +70,7 @@ fn messages_come_early_and_an_importer_killed_9_among_them_puts_each_in_a_channe
     for n in 0..COUNT {
         tx.send(&body(n)).unwrap();
         if kill_after(n) {
-            // Anywhere from before the message reaches the importer to after it is in.
-            std::thread::sleep(Duration::from_micros(rng.next() % 1500));
-            inb.kill9();
-            std::thread::sleep(Duration::from_millis(rng.next() % 30));
-            inb.restart();
+            kill_and_restart(&mut inb, &mut rng);
             kills += 1;
         }
         let last = Instant::now();
@@ -116,10 +118,7 @@ fn an_importer_into_a_queue_killed_9_among_early_messages_repeats_only_its_windo
     for n in 0..COUNT {
         qa.send(&body(n), 1 + (n % 5) as i64).unwrap();
         if kill_after(n) {
-            std::thread::sleep(Duration::from_micros(rng.next() % 1500));
-            inb.kill9();
-            std::thread::sleep(Duration::from_millis(rng.next() % 30));
-            inb.restart();
+            kill_and_restart(&mut inb, &mut rng);
         }
         loop {
             let m = qb
@@ -171,11 +170,7 @@ fn without_early_delivery_every_message_waits_for_its_stream_copy() {
 
 /// The importer's status lines so far: (moved, early) of each.
 fn status_counts(b: &Bridge) -> Vec<(u64, u64)> {
-    b.stderr()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| Some((v["moved"].as_u64()?, v["early"].as_u64()?)))
-        .collect()
+    status_lines(b).iter().filter_map(|v| Some((v["moved"].as_u64()?, v["early"].as_u64()?))).collect()
 }
 
 /// A burst leaves the importer behind, where early delivery only doubles the traffic,
