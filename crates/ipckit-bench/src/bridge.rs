@@ -258,11 +258,20 @@ impl Side for BridgeSide {
     fn send(&mut self, data: &[u8]) -> Result<(), BenchError> {
         self.to.send_timeout(data, 1, PATIENCE).map_err(|e| format!("into the bridge: {e}"))
     }
+    /// A plain blocking `msgrcv`, as the seed's receiver does: the kernel wakes it the
+    /// moment the importer puts a message in. (A timed receive would poll, sleeping
+    /// ever longer between looks, and measure its own sleeps; the raw rows wait in
+    /// `epoll` all the same.) The watchdog ends the wait on a bridge that died.
     fn recv(&mut self, data: &mut [u8]) -> Result<(), BenchError> {
-        let got = self
-            .from
-            .recv_timeout(data, Select::Any, PATIENCE)
-            .map_err(|e| format!("out of the bridge: {e}"))?;
+        let watchdog = raw::Watchdog::arm(PATIENCE)?;
+        let got = self.from.recv(data, Select::Any).map_err(|e| {
+            if e.kind() == ipckit::ErrorKind::Interrupted {
+                format!("out of the bridge: nothing in {} s", PATIENCE.as_secs())
+            } else {
+                format!("out of the bridge: {e}")
+            }
+        })?;
+        drop(watchdog);
         if got.len != data.len() {
             return Err(format!("out of the bridge: {} bytes, {} expected", got.len, data.len()));
         }

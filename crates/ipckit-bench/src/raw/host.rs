@@ -1,5 +1,6 @@
 //! The host side of a run: the CPUs a process may use and pinning to them, a child that
-//! dies with its parent, CPU time, and one shared anonymous page.
+//! dies with its parent, CPU time, a watchdog for blocking calls, and one shared
+//! anonymous page.
 
 use std::sync::atomic::AtomicU64;
 
@@ -112,5 +113,117 @@ impl Drop for SharedPage {
     fn drop(&mut self) {
         // SAFETY: the mapping is ours and nothing uses it after drop.
         unsafe { libc::munmap(self.ptr.cast(), 4096) };
+    }
+}
+
+/// A watchdog for one blocking call on this thread: while it lives, `SIGALRM` comes
+/// to this thread (a POSIX timer of its own, `SIGEV_THREAD_ID`) after `limit`, and
+/// ends the call with `EINTR` instead of killing the process. So a side can wait in
+/// a plain blocking `msgrcv`, as a real receiver does (woken by the kernel the moment
+/// a message comes), and still gives up on a bridge that died.
+pub(crate) struct Watchdog {
+    timer: libc::timer_t,
+}
+
+impl Watchdog {
+    pub(crate) fn arm(limit: std::time::Duration) -> Result<Watchdog, BenchError> {
+        extern "C" fn nothing(_: libc::c_int) {}
+        static HANDLER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let installed = *HANDLER.get_or_init(|| {
+            // SAFETY: sigaction is plain data; zero is no flags and an empty mask.
+            let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+            // No SA_RESTART: the interrupted call returns EINTR. The handler does
+            // nothing, so it is async-signal-safe.
+            act.sa_sigaction = nothing as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            // SAFETY: `act` is a valid sigaction; the old one is not asked for.
+            unsafe { libc::sigaction(libc::SIGALRM, &act, std::ptr::null_mut()) == 0 }
+        });
+        if !installed {
+            return Err(os_err("sigaction(SIGALRM)"));
+        }
+        thread_local! {
+            static TIMER: std::cell::Cell<Option<libc::timer_t>> = const { std::cell::Cell::new(None) };
+        }
+        let timer = match TIMER.get() {
+            Some(t) => t,
+            None => {
+                // SAFETY: sigevent is plain data; zero then the fields we mean.
+                let mut ev: libc::sigevent = unsafe { std::mem::zeroed() };
+                ev.sigev_notify = libc::SIGEV_THREAD_ID;
+                ev.sigev_signo = libc::SIGALRM;
+                // SAFETY: gettid has no preconditions.
+                ev.sigev_notify_thread_id = unsafe { libc::gettid() };
+                let mut t: libc::timer_t = std::ptr::null_mut();
+                // SAFETY: `ev` is a valid sigevent, `t` a writable timer_t.
+                if unsafe { libc::timer_create(libc::CLOCK_MONOTONIC, &mut ev, &mut t) } != 0 {
+                    return Err(os_err("timer_create"));
+                }
+                TIMER.set(Some(t));
+                t
+            }
+        };
+        let mut when = disarmed();
+        when.it_value.tv_sec = limit.as_secs().min(i64::MAX as u64) as libc::time_t;
+        // (A zero limit is one nanosecond: zero would disarm.)
+        when.it_value.tv_nsec = libc::c_long::from(limit.subsec_nanos().max(u32::from(limit.is_zero())));
+        // SAFETY: `timer` is this thread's timer; `when` a valid itimerspec.
+        if unsafe { libc::timer_settime(timer, 0, &when, std::ptr::null_mut()) } != 0 {
+            return Err(os_err("timer_settime"));
+        }
+        Ok(Watchdog { timer })
+    }
+}
+
+/// An `itimerspec` of zero: given to `timer_settime`, it disarms the timer.
+fn disarmed() -> libc::itimerspec {
+    // SAFETY: itimerspec is plain integers.
+    unsafe { std::mem::zeroed() }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        let off = disarmed();
+        // SAFETY: our timer; a zero value disarms it.
+        unsafe { libc::timer_settime(self.timer, 0, &off, std::ptr::null_mut()) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use ipckit::sysv::msg::{MsgQueue, Select};
+    use ipckit::{ErrorKind, Key, Mode};
+
+    use super::Watchdog;
+
+    #[test]
+    fn the_watchdog_ends_a_blocking_receive_on_its_own_thread_only() {
+        let mut q = MsgQueue::create(Key::PRIVATE, Mode::OWNER_RW).unwrap();
+        q.set_remove_on_drop(true).unwrap();
+        // Another thread blocks in msgrcv meanwhile: the signal must not end its call.
+        let id = q.id();
+        let other = std::thread::spawn(move || {
+            let q = MsgQueue::from_id(id).unwrap();
+            q.recv(&mut [0u8; 8], Select::Type(2)).map(|r| r.mtype)
+        });
+        let start = Instant::now();
+        let dog = Watchdog::arm(Duration::from_millis(200)).unwrap();
+        let err = q.recv(&mut [0u8; 8], Select::Type(1)).unwrap_err();
+        drop(dog);
+        assert_eq!(err.kind(), ErrorKind::Interrupted, "{err}");
+        assert!(start.elapsed() >= Duration::from_millis(200));
+        // The other thread is still waiting: it takes the message meant for it.
+        q.send(b"x", 2).unwrap();
+        assert_eq!(other.join().unwrap().unwrap(), 2);
+        // Dropped before it fires, it is disarmed: a receive that waits past its
+        // limit is not interrupted.
+        drop(Watchdog::arm(Duration::from_millis(100)).unwrap());
+        let late = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(400));
+            MsgQueue::from_id(id).unwrap().send(b"y", 1)
+        });
+        assert_eq!(q.recv(&mut [0u8; 8], Select::Any).unwrap().mtype, 1);
+        late.join().unwrap().unwrap();
     }
 }

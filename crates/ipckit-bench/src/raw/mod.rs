@@ -20,7 +20,9 @@ mod socket;
 mod spin;
 mod sysv;
 
-pub(crate) use host::{SharedPage, allowed_cpus, die_with_parent, original_cpus, pin, process_cpu_ns};
+pub(crate) use host::{
+    SharedPage, Watchdog, allowed_cpus, die_with_parent, original_cpus, pin, process_cpu_ns,
+};
 pub(crate) use mq::RawPosixMq;
 pub(crate) use pipe::{RawFifo, RawPipe};
 pub(crate) use socket::{DGRAM, RawTcp, RawUds, RawUdsFd, SEQPACKET, STREAM, tcp_pair};
