@@ -141,12 +141,15 @@ impl Watchdog {
         if !installed {
             return Err(os_err("sigaction(SIGALRM)"));
         }
+        // One timer per thread, made on first use; a forked child (which inherits the
+        // thread-local but not the timer) makes its own.
         thread_local! {
-            static TIMER: std::cell::Cell<Option<libc::timer_t>> = const { std::cell::Cell::new(None) };
+            static TIMER: std::cell::Cell<Option<(u32, libc::timer_t)>> = const { std::cell::Cell::new(None) };
         }
+        let pid = std::process::id();
         let timer = match TIMER.get() {
-            Some(t) => t,
-            None => {
+            Some((p, t)) if p == pid => t,
+            _ => {
                 // SAFETY: sigevent is plain data; zero then the fields we mean.
                 let mut ev: libc::sigevent = unsafe { std::mem::zeroed() };
                 ev.sigev_notify = libc::SIGEV_THREAD_ID;
@@ -158,7 +161,7 @@ impl Watchdog {
                 if unsafe { libc::timer_create(libc::CLOCK_MONOTONIC, &mut ev, &mut t) } != 0 {
                     return Err(os_err("timer_create"));
                 }
-                TIMER.set(Some(t));
+                TIMER.set(Some((pid, t)));
                 t
             }
         };
@@ -225,5 +228,30 @@ mod tests {
         });
         assert_eq!(q.recv(&mut [0u8; 8], Select::Any).unwrap().mtype, 1);
         late.join().unwrap().unwrap();
+    }
+
+    #[test]
+    fn a_forked_child_gets_a_watchdog_of_its_own() {
+        let mut q = MsgQueue::create(Key::PRIVATE, Mode::OWNER_RW).unwrap();
+        q.set_remove_on_drop(true).unwrap();
+        // The parent's thread has its timer (this thread's, from an arm and a drop).
+        drop(Watchdog::arm(Duration::from_secs(5)).unwrap());
+        let id = q.id();
+        // SAFETY: the child only makes system calls (timer_create and timer_settime
+        // through `arm`, which allocates only to report an error, then msgrcv, which
+        // writes at most an mtype and 8 body bytes into the 16-byte `buf`).
+        let child = unsafe {
+            ipckit::process::fork_with(move || {
+                let Ok(dog) = Watchdog::arm(Duration::from_millis(100)) else { return 2 };
+                let mut buf = [0u8; 16];
+                let n = libc::msgrcv(id, buf.as_mut_ptr().cast(), 8, 1, 0);
+                let errno = std::io::Error::last_os_error().raw_os_error();
+                drop(dog);
+                if n == -1 && errno == Some(libc::EINTR) { 0 } else { 3 }
+            })
+        }
+        .unwrap();
+        let status = child.wait().unwrap();
+        assert!(status.success(), "the child's watchdog did not end its msgrcv: {status}");
     }
 }
