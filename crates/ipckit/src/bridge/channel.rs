@@ -8,9 +8,9 @@
 //!
 //! **Exporter.** It reads messages where they lie in the ring without receiving
 //! them, publishes them, and receives (frees) each only after the server's
-//! acknowledgement, recording the removals as for a System V queue (with the same one
-//! ambiguity: a message freed just before a kill, followed by a byte-identical one,
-//! takes that one for itself). It never closes the receiving end, stopped or killed:
+//! acknowledgement, recording the removals as for a System V queue but without its
+//! landing (so with one ambiguity: a message freed just before a kill, followed by a
+//! byte-identical one, takes that one for itself). It never closes the receiving end, stopped or killed:
 //! the next exporter takes it over once the process is gone
 //! ([`Channel::take_over_receiver`]), and receives from the first message not freed.
 //! While no exporter runs, a sender waiting for room sees the receiver gone

@@ -10,6 +10,7 @@ use std::time::Duration;
 use async_nats::HeaderMap;
 use async_nats::jetstream;
 
+use super::landing::Landing;
 use super::local::{Local, LocalMessage};
 use super::state::{self, Phase, StateFile, hash};
 
@@ -48,20 +49,16 @@ pub(super) async fn export_async(
     let name = format!("{:016x}", st.rec.name);
     let mut buf = vec![0u8; local_max.max(64)];
 
+    // A System V queue's messages are removed into the landing (see `landing.rs`).
+    let mut landing = match local {
+        Local::SysvQueue(_) => Some(Landing::open(&opts.state, local_max)?),
+        _ => None,
+    };
+
     // Finish what a killed exporter left half done.
     match st.rec.phase {
         Phase::Idle => {}
-        Phase::Moving => {
-            let seq = st.rec.seq;
-            if let Some(head) = local.peek(0, &mut buf)?
-                && head.tag == st.rec.mtype
-                && head.body.len() as u64 == st.rec.len
-                && hash(head.tag, &head.body) == st.rec.hash
-            {
-                local.remove_next(&mut buf)?;
-            }
-            st.idle(seq + 1)?;
-        }
+        Phase::Moving => finish_removal(local, &mut st, &mut landing, &mut buf)?,
         Phase::Ahead => {
             return Err(Error::new(
                 "open state file",
@@ -80,9 +77,21 @@ pub(super) async fn export_async(
     }
 
     if local.peekable() {
-        Pipeline { local, opts, js: &js, name: &name, local_max, stop, stats, max_payload, local_limit }
-            .run(&mut st, &mut buf)
-            .await?;
+        let landing = std::cell::RefCell::new(landing);
+        Pipeline {
+            local,
+            opts,
+            js: &js,
+            name: &name,
+            local_max,
+            stop,
+            stats,
+            max_payload,
+            local_limit,
+            landing,
+        }
+        .run(&mut st, &mut buf)
+        .await?;
         flush_briefly(&client).await;
         return Ok(());
     }
@@ -124,6 +133,42 @@ pub(super) async fn export_async(
     }
     flush_briefly(&client).await;
     Ok(())
+}
+
+/// Finishes the removal a killed exporter recorded ("removing `seq`"): removes the
+/// message if that had not happened, then records "next is `seq+1`". A landed type
+/// says it happened, exactly (the landing was cleared before the record); without
+/// a landing (or with one made just now, for a record of an older version), only the
+/// comparison of the first message with the record is left, which a byte-identical
+/// successor fools.
+fn finish_removal(
+    local: &Local,
+    st: &mut StateFile,
+    landing: &mut Option<Landing>,
+    buf: &mut Vec<u8>,
+) -> Result<()> {
+    let seq = st.rec.seq;
+    // Not landed (or no landing to ask): the first message must be the recorded one
+    // for it to be removed now; if it is not, another reader took it (a misuse the
+    // exporter reports when it sees it).
+    let landed = landing.as_ref().is_some_and(|l| !l.fresh() && l.landed());
+    let removed = landed
+        || !local.peek(0, buf)?.is_some_and(|head| {
+            head.tag == st.rec.mtype
+                && head.body.len() as u64 == st.rec.len
+                && hash(head.tag, &head.body) == st.rec.hash
+        });
+    if !removed {
+        match (landing.as_mut(), local) {
+            (Some(l), Local::SysvQueue(q)) => {
+                l.remove_next(q, st.rec.len as usize)?;
+            }
+            _ => {
+                local.remove_next(buf)?;
+            }
+        }
+    }
+    st.idle(seq + 1)
 }
 
 /// A message larger than the server takes is an error naming both limits.
@@ -172,6 +217,8 @@ struct Pipeline<'a> {
     stats: &'a Stats,
     max_payload: usize,
     local_limit: String,
+    /// A System V queue's landing: messages are removed into it.
+    landing: std::cell::RefCell<Option<Landing>>,
 }
 
 impl Pipeline<'_> {
@@ -379,8 +426,18 @@ impl Pipeline<'_> {
         let Some(front) = win.front() else { return Ok(true) };
         let m = &front.msg;
         let seq = st.rec.seq;
-        st.moving(seq, m.tag, m.body.len(), hash(m.tag, &m.body))?;
-        let got = self.local.remove_next(buf)?;
+        let got = {
+            let mut landing = self.landing.borrow_mut();
+            if let Some(l) = landing.as_ref() {
+                // Before the record: a landed type then means this removal happened.
+                l.clear();
+            }
+            st.moving(seq, m.tag, m.body.len(), hash(m.tag, &m.body))?;
+            match (landing.as_mut(), self.local) {
+                (Some(l), Local::SysvQueue(q)) => l.remove_next(q, m.body.len())?,
+                _ => self.local.remove_next(buf)?,
+            }
+        };
         st.idle(seq + 1)?;
         if got.as_ref() == Some(m) {
             win.pop_front();
@@ -538,4 +595,118 @@ async fn publish_all(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bridge::state::Record;
+    use crate::sysv::msg::MsgQueue;
+    use crate::{Key, Mode};
+
+    /// A state file path of this test's own; it and its landing are removed on drop.
+    struct Temp(std::path::PathBuf);
+    impl Drop for Temp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+            let mut landing = self.0.as_os_str().to_owned();
+            landing.push(".landing");
+            let _ = std::fs::remove_file(landing);
+        }
+    }
+    fn temp(tag: &str) -> Temp {
+        let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        Temp(std::env::temp_dir().join(format!("ipckit-landing-{tag}-{}-{n:x}", std::process::id())))
+    }
+
+    /// A private queue holding `msgs`, removed on drop, as a bridge's local object.
+    fn queue(msgs: &[(&[u8], i64)]) -> Local {
+        let mut q = MsgQueue::create(Key::PRIVATE, Mode::OWNER_RW).unwrap();
+        q.set_remove_on_drop(true).unwrap();
+        for (body, t) in msgs {
+            q.send(body, *t).unwrap();
+        }
+        Local::SysvQueue(q)
+    }
+
+    fn count(local: &Local) -> usize {
+        local.count().unwrap().unwrap()
+    }
+
+    /// What an exporter does to remove message `seq` (the front), stopped by a kill
+    /// right after the `msgrcv` (`removed`) or right before it.
+    fn killed_around_removal(local: &Local, state: &std::path::Path, seq: u64, removed: bool) {
+        let Local::SysvQueue(q) = local else { unreachable!() };
+        let mut st = StateFile::open(state).unwrap();
+        st.idle(seq).unwrap();
+        let mut landing = Landing::open(state, 64).unwrap();
+        let mut buf = vec![0u8; 64];
+        let front = local.peek(0, &mut buf).unwrap().unwrap();
+        landing.clear();
+        st.moving(seq, front.tag, front.body.len(), hash(front.tag, &front.body)).unwrap();
+        if removed {
+            assert_eq!(landing.remove_next(q, front.body.len()).unwrap(), Some(front));
+        }
+        // The kill: the landing and the record stay as they are.
+    }
+
+    fn restart(local: &Local, state: &std::path::Path) -> Record {
+        let mut st = StateFile::open(state).unwrap();
+        assert_eq!(st.rec.phase, Phase::Moving);
+        let mut landing = Some(Landing::open(state, 64).unwrap());
+        finish_removal(local, &mut st, &mut landing, &mut vec![0u8; 64]).unwrap();
+        st.rec
+    }
+
+    #[test]
+    fn a_removal_before_the_kill_is_not_repeated_on_a_byte_identical_successor() {
+        let t = temp("done");
+        let local = queue(&[(b"tick", 3), (b"tick", 3)]);
+        killed_around_removal(&local, &t.0, 6, true);
+        assert_eq!(count(&local), 1);
+        let rec = restart(&local, &t.0);
+        // The first "tick" went; the second, identical, is message 7 and stays (the
+        // record's type, length and hash alone would have taken it for the first).
+        assert_eq!((rec.phase, rec.seq), (Phase::Idle, 7));
+        assert_eq!(count(&local), 1);
+    }
+
+    #[test]
+    fn a_removal_the_kill_came_before_is_made_on_restart() {
+        let t = temp("undone");
+        let local = queue(&[(b"tick", 3), (b"tick", 3)]);
+        killed_around_removal(&local, &t.0, 6, false);
+        assert_eq!(count(&local), 2);
+        let rec = restart(&local, &t.0);
+        assert_eq!((rec.phase, rec.seq), (Phase::Idle, 7));
+        assert_eq!(count(&local), 1);
+    }
+
+    #[test]
+    fn a_message_another_reader_took_is_not_made_up_for_with_the_next() {
+        let t = temp("taken");
+        let local = queue(&[(b"mine", 1), (b"next", 1)]);
+        killed_around_removal(&local, &t.0, 2, false);
+        // Another process takes the recorded message while the exporter is down.
+        let Local::SysvQueue(q) = &local else { unreachable!() };
+        q.recv(&mut [0u8; 16], crate::sysv::msg::Select::Any).unwrap();
+        let rec = restart(&local, &t.0);
+        assert_eq!((rec.phase, rec.seq), (Phase::Idle, 3));
+        let mut buf = vec![0u8; 64];
+        assert_eq!(local.peek(0, &mut buf).unwrap().map(|m| m.body), Some(b"next".to_vec()));
+    }
+
+    #[test]
+    fn without_a_landing_from_before_the_first_message_is_compared_with_the_record() {
+        // A record written by a version without the landing: no landing file yet.
+        let t = temp("older");
+        let local = queue(&[(b"first", 1), (b"second", 2)]);
+        let mut st = StateFile::open(&t.0).unwrap();
+        st.moving(4, 1, 5, hash(1, b"first")).unwrap();
+        let rec = restart(&local, &t.0);
+        assert_eq!((rec.phase, rec.seq), (Phase::Idle, 5));
+        let mut buf = vec![0u8; 64];
+        assert_eq!(local.peek(0, &mut buf).unwrap().map(|m| m.body), Some(b"second".to_vec()));
+        assert_eq!(count(&local), 1);
+    }
 }

@@ -29,7 +29,8 @@
 //! # Delivery, as built
 //!
 //! The stream (file storage, `duplicate_window` two minutes by default) is created by
-//! whichever side starts first. Each bridge keeps a state file of one 80-byte record.
+//! whichever side starts first. Each bridge keeps a state file of one 80-byte record (and beside it a
+//! System V exporter its landing, a POSIX one its spool).
 //!
 //! **Exporter, System V queue.** It keeps a window of up to [`Options::batch`]
 //! messages published and not yet removed: it copies the messages behind the window
@@ -38,8 +39,8 @@
 //! queue's history: the state file's `seq` for the queue's first message, `seq+i`
 //! for the one `i` places behind it), and without waiting goes on to the next; as
 //! soon as the *oldest* acknowledgement comes, it removes that message, the first in
-//! the queue: before the `msgrcv` it records "removing `seq` (type, length, hash)",
-//! after it "next is `seq+1`"; acknowledgements that came meanwhile are handled the
+//! the queue: before the `msgrcv` it clears its landing (below) and records
+//! "removing `seq` (type, length, hash)", after it "next is `seq+1`"; acknowledgements that came meanwhile are handled the
 //! same way, then the window is topped up. So the newer messages are on their way
 //! while the older ones are removed, and every removal still waits for its own
 //! acknowledgement. Invariant at every instant: the message `i` places from the
@@ -52,18 +53,21 @@
 //!   duplicate window); as a message is stored only after its predecessor (below),
 //!   what the server holds is a prefix of the window, so the republished ones fill
 //!   the rest in order;
-//! - between the record and `msgrcv`'s return: the restarted exporter looks at the
-//!   first message; if it has the recorded type, length and hash it was not removed,
-//!   and is removed now (not republished: it was acknowledged); otherwise it was.
+//! - between the record and "next is `seq+1`": the landing says whether the removal
+//!   happened. The exporter removes into a file mapping beside the state file
+//!   (`<state>.landing`), cleared (type 0) before the record; `msgrcv` unlinks the
+//!   message and writes its type there in one system call, which a kill cannot cut
+//!   in two, and the page outlives the process. A landed type: it was removed; none:
+//!   it was not, and is removed now (not republished: it was acknowledged). This is
+//!   exact, also when the next message is byte-identical. (A record left by a version
+//!   without the landing is decided as before: the first message is compared with
+//!   the recorded type, length and hash, which a byte-identical successor fools.)
 //!
 //! A publish that fails, or an acknowledgement that does not come (a dropped
 //! connection, a timeout), makes it publish the whole window again with the same
 //! ids, after a pause; that is the same case as a kill with nothing removed.
 //!
-//! The one case this cannot tell apart: the message *was* removed and the next one
-//! in the queue is byte-identical with the same type; the second copy is then taken
-//! for the first and removed without being published. The exporter must be the
-//! queue's only reader: a message another process takes between the copy and the
+//! The exporter must be the queue's only reader: a message another process takes between the copy and the
 //! removal is detected (the removed message differs from the one published): the
 //! exporter first makes sure the whole window is stored (published again, same ids),
 //! and a message it removed without publishing is published at once, after them.
@@ -78,9 +82,10 @@
 //! little-endian length, see [`Framing`]). A pipe can be read without removing: it
 //! copies the pipe's contents with `tee(2)` into a private pipe, cuts the frames,
 //! publishes them, and reads each frame out of the FIFO (one `read`) once its
-//! acknowledgement came, with the same window and records as for a System V queue (and
-//! with the same one ambiguity: a frame removed just before a kill, followed by a
-//! byte-identical frame, takes that frame for itself). What is in the pipe survives
+//! acknowledgement came, with the same window and records as for a System V queue, but
+//! no landing: a kill around a removal is decided by comparing the first frame with
+//! the record, so a frame removed just before a kill, followed by a byte-identical
+//! frame, takes that frame for itself (a loss). What is in the pipe survives
 //! a killed exporter as long as some writer keeps the FIFO open (the kernel discards
 //! a pipe's bytes when the last end closes). The exporter holds the FIFO open for
 //! reading and writing, so writers come and go without an end-of-file. A frame must
@@ -90,8 +95,9 @@
 //! **Exporter, channel** ([`ChannelEnd`]). It reads the messages where they lie in
 //! the ring without receiving them, publishes them, and receives (frees) each once
 //! its acknowledgement came, with the same window and records as for a System V
-//! queue (the same one ambiguity). It never closes the channel's receiving end, stopped or
-//! killed: the next exporter takes it over once the process is gone
+//! queue, but no landing (the same one ambiguity as a FIFO's). It never closes the
+//! channel's receiving end, stopped or killed: the next exporter takes it over once
+//! the process is gone
 //! ([`Channel::take_over_receiver`](crate::channel::Channel::take_over_receiver)) and
 //! starts from the first message not freed. While no exporter runs, the sending
 //! program's sends go on while the ring has room; one that waits for room fails with
@@ -197,6 +203,7 @@ mod channel;
 mod export;
 mod fifo;
 mod import;
+mod landing;
 mod local;
 mod state;
 

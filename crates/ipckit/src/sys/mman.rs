@@ -1,5 +1,5 @@
-//! `mmap`, `munmap`, `ftruncate`, `fstat` and `memfd_create`: mapping file-backed
-//! shared memory (POSIX objects and memfds).
+//! `mmap`, `munmap`, `mlock`, `ftruncate`, `fstat` and `memfd_create`: mapping
+//! file-backed shared memory (POSIX objects, memfds, the bridge's landing file).
 
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -31,6 +31,16 @@ pub(crate) fn map_shared(fd: BorrowedFd<'_>, len: usize, writable: bool) -> SysR
 pub(crate) unsafe fn unmap(addr: NonNull<u8>, len: usize) -> SysResult<()> {
     // SAFETY: the caller guarantees the range is an unused mapping of ours.
     cvt(unsafe { libc::munmap(addr.as_ptr().cast(), len) })?;
+    Ok(())
+}
+
+/// `mlock(addr, len)`: keeps the pages resident (a later access cannot fault).
+///
+/// # Safety
+/// `addr`/`len` lie within a mapping of ours.
+pub(crate) unsafe fn lock(addr: NonNull<u8>, len: usize) -> SysResult<()> {
+    // SAFETY: the caller guarantees the range is mapped; mlock only pins it.
+    cvt(unsafe { libc::mlock(addr.as_ptr().cast(), len) })?;
     Ok(())
 }
 

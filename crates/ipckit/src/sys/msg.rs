@@ -45,6 +45,27 @@ pub(crate) fn msgrcv(id: i32, buf: &mut [u8], msgtyp: libc::c_long, flags: i32) 
     cvt_size(unsafe { libc::msgrcv(id, buf.as_mut_ptr().cast(), buf.len() - MTYPE_SIZE, msgtyp, flags) })
 }
 
+/// Receives into the `len` bytes at `buf` (the `long` type, then up to
+/// `len - MTYPE_SIZE` body bytes), memory that need not be this process's alone (a
+/// shared file mapping). Returns the body length. The kernel removes the message and
+/// writes its type into `buf` in one call, with no point between where a signal
+/// takes effect.
+///
+/// # Safety
+/// `buf` is valid for writes of `len` bytes for the duration of the call.
+pub(crate) unsafe fn msgrcv_into(
+    id: i32,
+    buf: std::ptr::NonNull<u8>,
+    len: usize,
+    msgtyp: libc::c_long,
+    flags: i32,
+) -> SysResult<usize> {
+    assert!(len >= MTYPE_SIZE, "message buffer shorter than its mtype");
+    // SAFETY: the caller guarantees `len` writable bytes at `buf`; msgrcv writes the
+    // `mtype` field and at most `msgsz = len - MTYPE_SIZE` body bytes after it.
+    cvt_size(unsafe { libc::msgrcv(id, buf.as_ptr().cast(), len - MTYPE_SIZE, msgtyp, flags) })
+}
+
 fn msqid_ds(id: i32, cmd: i32) -> SysResult<(i32, libc::msqid_ds)> {
     let mut ds = MaybeUninit::<libc::msqid_ds>::zeroed();
     // SAFETY: `ds` is a writable msqid_ds; IPC_STAT / MSG_STAT / MSG_STAT_ANY fill it.

@@ -1,0 +1,144 @@
+//! The System V exporter's landing zone: a file beside the state file
+//! (`<state>.landing`), mapped shared, into which the exporter removes each message
+//! once its acknowledgement came.
+//!
+//! Contract:
+//! - `msgrcv` unlinks the message and writes its `mtype` into the landing page in one
+//!   system call, with no point between where a kill takes effect (a signal acts on
+//!   the way out of the call); the page is locked in memory and already written, so
+//!   the write cannot fault. The page belongs to the file: it outlives the process.
+//! - The exporter clears the landing (type 0, which no message has) *before* it
+//!   records "removing `seq`". So for a record "removing `seq`", a landed type says
+//!   the removal happened and type 0 says it did not: exactly, also when the next
+//!   message in the queue is byte-identical with the removed one (which the recorded
+//!   hash alone cannot tell apart).
+//! - The landing is read only through raw pointers (another process of the same user
+//!   could write the file); it is never handed out as a slice.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
+
+use super::local::LocalMessage;
+use crate::error::{Error, ErrorKind, Object, Result};
+use crate::sys;
+use crate::sys::msg::MTYPE_SIZE;
+use crate::sysv::msg::MsgQueue;
+
+/// The mapped landing file.
+pub(crate) struct Landing {
+    file: File,
+    path: PathBuf,
+    ptr: NonNull<u8>,
+    len: usize,
+    /// The file was made by this open (or was empty): it says nothing about a
+    /// record written before.
+    fresh: bool,
+}
+
+impl Landing {
+    /// Opens (creating) the landing beside `state`, with room for a message of
+    /// `body` bytes.
+    pub(crate) fn open(state: &Path, body: usize) -> Result<Landing> {
+        let mut path = state.as_os_str().to_owned();
+        path.push(".landing");
+        let path = PathBuf::from(path);
+        let file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(
+                |e| {
+                    Error::new("open landing file", Object::Path(path.clone()), ErrorKind::Other)
+                        .with_detail(e.to_string())
+                },
+            )?;
+        let fresh = file.metadata().map(|m| m.len() < MTYPE_SIZE as u64).unwrap_or(true);
+        let (ptr, len) = map(&file, &path, MTYPE_SIZE + body)?;
+        Ok(Landing { file, path, ptr, len, fresh })
+    }
+
+    /// Whether the file was made (or found empty) by this open.
+    pub(crate) fn fresh(&self) -> bool {
+        self.fresh
+    }
+
+    /// Whether a message landed since the last [`clear`](Self::clear).
+    pub(crate) fn landed(&self) -> bool {
+        // SAFETY: the first MTYPE_SIZE bytes are mapped (len >= MTYPE_SIZE); a
+        // volatile read of memory the kernel (or another process) may have written.
+        #[allow(unsafe_code)]
+        let t = unsafe { std::ptr::read_volatile(self.ptr.as_ptr().cast::<[u8; MTYPE_SIZE]>()) };
+        t != [0; MTYPE_SIZE]
+    }
+
+    /// Marks the landing empty (type 0); to be done before the record of a removal.
+    pub(crate) fn clear(&self) {
+        // SAFETY: as in `landed`; the mapping is writable.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::ptr::write_volatile(self.ptr.as_ptr().cast::<[u8; MTYPE_SIZE]>(), [0; MTYPE_SIZE])
+        };
+    }
+
+    /// Removes the queue's first message into the landing (without waiting) and
+    /// returns a copy of it; `None` if the queue is empty. `room` is the body length
+    /// the landing must hold (the message expected): it grows first if needed.
+    pub(crate) fn remove_next(&mut self, q: &MsgQueue, room: usize) -> Result<Option<LocalMessage>> {
+        if MTYPE_SIZE + room > self.len {
+            self.grow(MTYPE_SIZE + room)?;
+        }
+        // SAFETY: `len` bytes at `ptr` are our writable mapping for the whole call.
+        #[allow(unsafe_code)]
+        let got = unsafe { sys::msg::msgrcv_into(q.id(), self.ptr, self.len, 0, sys::ipc::IPC_NOWAIT) };
+        let n = match got {
+            Ok(n) => n,
+            Err(sys::Errno::ENOMSG) => return Ok(None),
+            Err(e) => return Err(Error::sys("msgrcv", Object::KeyId(q.key(), q.id()), e)),
+        };
+        let mut t = [0u8; MTYPE_SIZE];
+        let mut body = vec![0u8; n];
+        // SAFETY: the kernel wrote the type and `n <= len - MTYPE_SIZE` body bytes
+        // into our mapping; copied out through raw pointers, into our own buffers.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.ptr.as_ptr(), t.as_mut_ptr(), MTYPE_SIZE);
+            std::ptr::copy_nonoverlapping(self.ptr.as_ptr().add(MTYPE_SIZE), body.as_mut_ptr(), n);
+        }
+        Ok(Some(LocalMessage { tag: sys::msg::read_mtype(&t), body }))
+    }
+
+    /// Maps the file again with room for `len` bytes (a message longer than
+    /// `msgmax` was when the landing was opened). The landed type survives: it is in
+    /// the file.
+    fn grow(&mut self, len: usize) -> Result<()> {
+        let (ptr, new_len) = map(&self.file, &self.path, len)?;
+        self.unmap();
+        self.ptr = ptr;
+        self.len = new_len;
+        Ok(())
+    }
+
+    fn unmap(&mut self) {
+        // SAFETY: our mapping of `len` bytes; nothing refers to it after this.
+        #[allow(unsafe_code)]
+        let _ = unsafe { sys::mman::unmap(self.ptr, self.len) };
+    }
+}
+
+impl Drop for Landing {
+    fn drop(&mut self) {
+        self.unmap();
+    }
+}
+
+/// Sizes the file to `len` bytes and maps it shared, with its first page locked in
+/// memory (best effort: where `RLIMIT_MEMLOCK` refuses, the page was just written
+/// and a fault that a kill cuts short is as unlikely as it gets).
+fn map(file: &File, path: &Path, len: usize) -> Result<(NonNull<u8>, usize)> {
+    use std::os::fd::AsFd;
+    let err = |call: &'static str, e| Error::sys(call, Object::Path(path.to_path_buf()), e);
+    sys::mman::ftruncate(file.as_fd(), len as u64).map_err(|e| err("ftruncate", e))?;
+    let ptr = sys::mman::map_shared(file.as_fd(), len, true).map_err(|e| err("mmap", e))?;
+    // SAFETY: the first MTYPE_SIZE bytes lie within the new mapping.
+    #[allow(unsafe_code)]
+    let _ = unsafe { sys::mman::lock(ptr, MTYPE_SIZE) };
+    Ok((ptr, len))
+}
