@@ -8,9 +8,11 @@
 //!
 //! **Exporter.** It reads messages where they lie in the ring without receiving
 //! them, publishes them, and receives (frees) each only after the server's
-//! acknowledgement, recording the removals as for a System V queue but without its
-//! landing (so with one ambiguity: a message freed just before a kill, followed by a
-//! byte-identical one, takes that one for itself). It never closes the receiving end, stopped or killed:
+//! acknowledgement, recording the removals as for a System V queue, each record with
+//! the message's ring position: the end taken over after a kill is past that
+//! position if and only if the message was freed
+//! ([`Receiver::position`](crate::channel::Receiver::position)), also when the next
+//! message is byte-identical. It never closes the receiving end, stopped or killed:
 //! the next exporter takes it over once the process is gone
 //! ([`Channel::take_over_receiver`]), and receives from the first message not freed.
 //! While no exporter runs, a sender waiting for room sees the receiver gone
@@ -102,6 +104,14 @@ impl ChannelEnd {
             }
         }
         Ok(None)
+    }
+
+    /// The receiving end's ring position: that of the next message to free (see
+    /// [`Receiver::position`](crate::channel::Receiver::position)).
+    pub(crate) fn rx_position(&self) -> Result<u64> {
+        let end = self.end();
+        let End::Rx(rx) = &*end else { return Err(self.wrong_end("receive")) };
+        Ok(rx.position())
     }
 
     /// Receives (frees) the next message, which [`peek`](Self::peek) showed.

@@ -136,11 +136,12 @@ pub(super) async fn export_async(
 }
 
 /// Finishes the removal a killed exporter recorded ("removing `seq`"): removes the
-/// message if that had not happened, then records "next is `seq+1`". A landed type
-/// says it happened, exactly (the landing was cleared before the record); without
-/// a landing (or with one made just now, for a record of an older version), only the
-/// comparison of the first message with the record is left, which a byte-identical
-/// successor fools.
+/// message if that had not happened, then records "next is `seq+1`". Exactly, for
+/// a System V queue by its landing (a landed type: it happened; the landing was
+/// cleared before the record) and for a channel by the taken-over end's position
+/// (past the recorded one: it happened). For a FIFO, or a record of an older version,
+/// only the comparison of the first message with the record is left, which a
+/// byte-identical successor fools.
 fn finish_removal(
     local: &Local,
     st: &mut StateFile,
@@ -151,7 +152,11 @@ fn finish_removal(
     // Not landed (or no landing to ask): the first message must be the recorded one
     // for it to be removed now; if it is not, another reader took it (a misuse the
     // exporter reports when it sees it).
-    let landed = landing.as_ref().is_some_and(|l| !l.fresh() && l.landed());
+    let landed = match local {
+        // The receiving end, taken over, is past the recorded position iff it was freed.
+        Local::Channel(c) if st.rec.mark != 0 => c.rx_position()? >= st.rec.mark,
+        _ => landing.as_ref().is_some_and(|l| !l.fresh() && l.landed()),
+    };
     let removed = landed
         || !local.peek(0, buf)?.is_some_and(|head| {
             head.tag == st.rec.mtype
@@ -432,7 +437,13 @@ impl Pipeline<'_> {
                 // Before the record: a landed type then means this removal happened.
                 l.clear();
             }
-            st.moving(seq, m.tag, m.body.len(), hash(m.tag, &m.body))?;
+            // A channel's mark is the message's ring position plus one: freed if and
+            // only if the receiving end has moved past it.
+            let mark = match self.local {
+                Local::Channel(c) => c.rx_position()? + 1,
+                _ => 0,
+            };
+            st.moving_at(seq, m.tag, m.body.len(), hash(m.tag, &m.body), mark)?;
             match (landing.as_mut(), self.local) {
                 (Some(l), Local::SysvQueue(q)) => l.remove_next(q, m.body.len())?,
                 _ => self.local.remove_next(buf)?,
@@ -643,7 +654,7 @@ mod tests {
         let mut buf = vec![0u8; 64];
         let front = local.peek(0, &mut buf).unwrap().unwrap();
         landing.clear();
-        st.moving(seq, front.tag, front.body.len(), hash(front.tag, &front.body)).unwrap();
+        st.moving_at(seq, front.tag, front.body.len(), hash(front.tag, &front.body), 0).unwrap();
         if removed {
             assert_eq!(landing.remove_next(q, front.body.len()).unwrap(), Some(front));
         }
@@ -696,13 +707,73 @@ mod tests {
         assert_eq!(local.peek(0, &mut buf).unwrap().map(|m| m.body), Some(b"next".to_vec()));
     }
 
+    /// A channel exporter killed right after freeing (`removed`) or right before
+    /// freeing message 6, of two identical ones; the restarted exporter takes the
+    /// receiving end over and must leave exactly one.
+    fn channel_killed_around_removal(removed: bool) {
+        use crate::bridge::ChannelEnd;
+        use crate::channel::{Channel, ChannelConfig};
+        use std::io::{Read, Write};
+        let t = temp(if removed { "chan-done" } else { "chan-undone" });
+        let chan = Channel::create_memfd(&ChannelConfig::new().with_capacity(4096)).unwrap();
+        let mut tx = chan.sender().unwrap();
+        tx.send(b"tick").unwrap();
+        tx.send(b"tick").unwrap();
+        let (mut ready_r, ready_w) = crate::pipe::pipe().unwrap();
+        let state = t.0.clone();
+        // SAFETY: the child uses memory allocated before the fork and system calls
+        // through ipckit, and is killed without returning to the test harness.
+        #[allow(unsafe_code)]
+        let child = unsafe {
+            crate::process::fork_with(|| {
+                let local = Local::Channel(ChannelEnd::receiver(&chan).unwrap());
+                let Local::Channel(c) = &local else { unreachable!() };
+                let mut st = StateFile::open(&state).unwrap();
+                st.idle(6).unwrap();
+                let front = local.peek(0, &mut Vec::new()).unwrap().unwrap();
+                let mark = c.rx_position().unwrap() + 1;
+                st.moving_at(6, front.tag, front.body.len(), hash(front.tag, &front.body), mark).unwrap();
+                if removed {
+                    assert_eq!(local.remove_next(&mut Vec::new()).unwrap(), Some(front));
+                }
+                (&ready_w).write_all(b"k").unwrap();
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                }
+            })
+        }
+        .unwrap();
+        drop(ready_w);
+        ready_r.read_exact(&mut [0u8; 1]).unwrap();
+        child.kill(crate::process::Signal::Kill).unwrap();
+        let _ = child.wait().unwrap();
+        let local = Local::Channel(ChannelEnd::receiver(&chan).unwrap());
+        let mut st = StateFile::open(&t.0).unwrap();
+        assert_eq!(st.rec.phase, Phase::Moving);
+        finish_removal(&local, &mut st, &mut None, &mut Vec::new()).unwrap();
+        assert_eq!((st.rec.phase, st.rec.seq), (Phase::Idle, 7));
+        let mut buf = Vec::new();
+        assert_eq!(local.peek(0, &mut buf).unwrap().map(|m| m.body), Some(b"tick".to_vec()));
+        assert_eq!(local.peek(1, &mut buf).unwrap(), None, "exactly one tick is left");
+    }
+
+    #[test]
+    fn a_channel_message_freed_before_the_kill_is_not_freed_again() {
+        channel_killed_around_removal(true);
+    }
+
+    #[test]
+    fn a_channel_message_the_kill_came_before_is_freed_on_restart() {
+        channel_killed_around_removal(false);
+    }
+
     #[test]
     fn without_a_landing_from_before_the_first_message_is_compared_with_the_record() {
         // A record written by a version without the landing: no landing file yet.
         let t = temp("older");
         let local = queue(&[(b"first", 1), (b"second", 2)]);
         let mut st = StateFile::open(&t.0).unwrap();
-        st.moving(4, 1, 5, hash(1, b"first")).unwrap();
+        st.moving_at(4, 1, 5, hash(1, b"first"), 0).unwrap();
         let rec = restart(&local, &t.0);
         assert_eq!((rec.phase, rec.seq), (Phase::Idle, 5));
         let mut buf = vec![0u8; 64];

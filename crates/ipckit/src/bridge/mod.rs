@@ -95,7 +95,9 @@
 //! **Exporter, channel** ([`ChannelEnd`]). It reads the messages where they lie in
 //! the ring without receiving them, publishes them, and receives (frees) each once
 //! its acknowledgement came, with the same window and records as for a System V
-//! queue, but no landing (the same one ambiguity as a FIFO's). It never closes the
+//! queue; instead of a landing, the record carries the message's ring position, and
+//! a restarted exporter that took the end over knows the message was freed if and
+//! only if the end is past it (exact). It never closes the
 //! channel's receiving end, stopped or killed: the next exporter takes it over once
 //! the process is gone
 //! ([`Channel::take_over_receiver`](crate::channel::Channel::take_over_receiver)) and

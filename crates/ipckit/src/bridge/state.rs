@@ -56,8 +56,9 @@ pub(crate) struct Record {
     pub mtype: i64,
     pub len: u64,
     pub hash: u64,
-    /// Importer into a channel, phase `Moving`: the ring position reserved for the
-    /// message, plus one (0: none reserved yet). See [`ChannelEnd`](super::ChannelEnd).
+    /// Phase `Moving` (or `Ahead`) with a channel, plus one (0: none): for an
+    /// importer, the ring position reserved for the message; for an exporter, the
+    /// position of the message being freed. See [`ChannelEnd`](super::ChannelEnd).
     pub mark: u64,
     /// Importer: the source id (`Nats-Msg-Id`: the exporter's name and sequence
     /// number) of the last message put in, or, in phase `Moving` or `Ahead`, of the
@@ -133,12 +134,8 @@ impl StateFile {
         })
     }
 
-    /// Records that message `seq` (type, length, hash) is about to move.
-    pub fn moving(&mut self, seq: u64, mtype: i64, len: usize, hash: u64) -> Result<()> {
-        self.moving_at(seq, mtype, len, hash, 0)
-    }
-
-    /// Records that message `seq` is about to move, with a mark (see [`Record::mark`]).
+    /// Records that message `seq` (type, length, hash) is about to move, with a mark
+    /// (see [`Record::mark`]; 0: none).
     pub fn moving_at(&mut self, seq: u64, mtype: i64, len: usize, hash: u64, mark: u64) -> Result<()> {
         self.rec = Record { seq, phase: Phase::Moving, mtype, len: len as u64, hash, mark, ..self.rec };
         self.write()

@@ -87,6 +87,16 @@ impl Receiver {
         peer::is_gone(&self.shared.header().tx.0)
     }
 
+    /// The ring position of the next message to receive: positions only grow, each
+    /// message has its own. Just after
+    /// [`Channel::take_over_receiver`](super::Channel::take_over_receiver), the
+    /// position of the first message the dead receiver did not free, so that a
+    /// message it was freeing at position `p` was freed if and only if
+    /// `position() > p` (the mirror of [`Sender::position`](super::Sender::position)).
+    pub fn position(&self) -> u64 {
+        self.cons.position()
+    }
+
     /// Whether the sender closed its end (for good: a closed end is never taken
     /// again), as opposed to [`is_disconnected`](Self::is_disconnected), which also
     /// counts a sender whose process died and which a new process may take over
