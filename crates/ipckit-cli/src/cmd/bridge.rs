@@ -98,7 +98,7 @@ pub struct BridgeOpts {
     /// The importer's durable consumer (default: ipckit_in_ and the subject)
     #[arg(long, value_name = "NAME")]
     pub durable: Option<String>,
-    /// The state file (default: $XDG_STATE_HOME/ipckit/bridge/DIR-SUBJECT-OBJECT.state; a System V exporter keeps STATE.landing beside it, a POSIX one STATE.spool)
+    /// The state file (default: $XDG_STATE_HOME/ipckit/bridge/DIR-SUBJECT-OBJECT.state; a System V or FIFO exporter keeps STATE.landing beside it, a POSIX one STATE.spool)
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,
     /// Exporter: most messages published and not yet removed; importer: most messages put in under one acknowledgement

@@ -49,9 +49,11 @@ pub(super) async fn export_async(
     let name = format!("{:016x}", st.rec.name);
     let mut buf = vec![0u8; local_max.max(64)];
 
-    // A System V queue's messages are removed into the landing (see `landing.rs`).
+    // A System V queue's messages and a FIFO's frames are removed into the landing
+    // (see `landing.rs`).
     let mut landing = match local {
-        Local::SysvQueue(_) => Some(Landing::open(&opts.state, local_max)?),
+        // (A FIFO's frame is its body and at most 4 bytes of framing.)
+        Local::SysvQueue(_) | Local::Fifo(_) => Some(Landing::open(&opts.state, local_max + 4)?),
         _ => None,
     };
 
@@ -136,12 +138,13 @@ pub(super) async fn export_async(
 }
 
 /// Finishes the removal a killed exporter recorded ("removing `seq`"): removes the
-/// message if that had not happened, then records "next is `seq+1`". Exactly, for
+/// message if that had not happened, then records "next is `seq+1`". Exactly: for
 /// a System V queue by its landing (a landed type: it happened; the landing was
-/// cleared before the record) and for a channel by the taken-over end's position
-/// (past the recorded one: it happened). For a FIFO, or a record of an older version,
-/// only the comparison of the first message with the record is left, which a
-/// byte-identical successor fools.
+/// cleared before the record), for a FIFO by its landing too (it holds the recorded
+/// frame: it happened; its first byte was flipped away from the frame's before the
+/// record), for a channel by the taken-over end's position (past the recorded one:
+/// it happened). For a record of an older version, only the comparison of the first
+/// message with the record is left, which a byte-identical successor fools.
 fn finish_removal(
     local: &Local,
     st: &mut StateFile,
@@ -155,6 +158,13 @@ fn finish_removal(
     let landed = match local {
         // The receiving end, taken over, is past the recorded position iff it was freed.
         Local::Channel(c) if st.rec.mark != 0 => c.rx_position()? >= st.rec.mark,
+        // The landing holds the recorded frame iff it was read (its first byte was
+        // flipped away from the frame's before the record).
+        Local::Fifo(f) => landing.as_ref().is_some_and(|l| {
+            !l.fresh()
+                && f.landed_body(l, st.rec.len as usize)
+                    .is_some_and(|b| hash(st.rec.mtype, &b) == st.rec.hash)
+        }),
         _ => landing.as_ref().is_some_and(|l| !l.fresh() && l.landed()),
     };
     let removed = landed
@@ -167,6 +177,9 @@ fn finish_removal(
         match (landing.as_mut(), local) {
             (Some(l), Local::SysvQueue(q)) => {
                 l.remove_next(q, st.rec.len as usize)?;
+            }
+            (Some(l), Local::Fifo(f)) => {
+                f.remove_next_into(Some(l))?;
             }
             _ => {
                 local.remove_next(buf)?;
@@ -433,9 +446,11 @@ impl Pipeline<'_> {
         let seq = st.rec.seq;
         let got = {
             let mut landing = self.landing.borrow_mut();
-            if let Some(l) = landing.as_ref() {
-                // Before the record: a landed type then means this removal happened.
-                l.clear();
+            // Before the record: what lands afterwards means this removal happened.
+            match (landing.as_ref(), self.local) {
+                (Some(l), Local::Fifo(f)) => l.clear_unlike(f.frame_start(m)),
+                (Some(l), _) => l.clear(),
+                (None, _) => {}
             }
             // A channel's mark is the message's ring position plus one: freed if and
             // only if the receiving end has moved past it.
@@ -446,6 +461,7 @@ impl Pipeline<'_> {
             st.moving_at(seq, m.tag, m.body.len(), hash(m.tag, &m.body), mark)?;
             match (landing.as_mut(), self.local) {
                 (Some(l), Local::SysvQueue(q)) => l.remove_next(q, m.body.len())?,
+                (Some(l), Local::Fifo(f)) => f.remove_next_into(Some(l))?,
                 _ => self.local.remove_next(buf)?,
             }
         };
@@ -765,6 +781,54 @@ mod tests {
     #[test]
     fn a_channel_message_the_kill_came_before_is_freed_on_restart() {
         channel_killed_around_removal(false);
+    }
+
+    /// A FIFO exporter stopped just before or just after reading the first of two
+    /// identical frames out; a writer keeps the FIFO (and its bytes) meanwhile. The
+    /// restart must leave exactly the second.
+    fn fifo_killed_around_removal(removed: bool, framing: crate::bridge::Framing) {
+        use crate::bridge::FifoEnd;
+        use crate::fifo::Fifo;
+        use std::io::Write;
+        let t = temp(if removed { "fifo-done" } else { "fifo-undone" });
+        let path = std::path::PathBuf::from(format!("{}.fifo", t.0.display()));
+        let mut fifo = Fifo::create(&path, Mode::OWNER_RW).unwrap();
+        fifo.set_remove_on_drop(true).unwrap();
+        let local = Local::Fifo(FifoEnd::reader(Fifo::at(&path).unwrap(), framing).unwrap());
+        let mut w = fifo.open_write().unwrap();
+        w.write_all(&[framing.frame(b"tick"), framing.frame(b"tick")].concat()).unwrap();
+        {
+            let Local::Fifo(f) = &local else { unreachable!() };
+            let mut st = StateFile::open(&t.0).unwrap();
+            st.idle(6).unwrap();
+            let mut landing = Landing::open(&t.0, 64).unwrap();
+            let front = local.peek(0, &mut Vec::new()).unwrap().unwrap();
+            landing.clear_unlike(f.frame_start(&front));
+            st.moving_at(6, front.tag, front.body.len(), hash(front.tag, &front.body), 0).unwrap();
+            if removed {
+                assert_eq!(f.remove_next_into(Some(&mut landing)).unwrap(), Some(front));
+            }
+        }
+        // The kill: the exporter's end goes; the writer keeps the pipe's bytes.
+        drop(local);
+        let local = Local::Fifo(FifoEnd::reader(Fifo::at(&path).unwrap(), framing).unwrap());
+        let rec = restart(&local, &t.0);
+        assert_eq!((rec.phase, rec.seq), (Phase::Idle, 7));
+        let mut buf = Vec::new();
+        assert_eq!(local.peek(0, &mut buf).unwrap().map(|m| m.body), Some(b"tick".to_vec()));
+        assert_eq!(local.peek(1, &mut buf).unwrap(), None, "exactly one tick is left");
+    }
+
+    #[test]
+    fn a_frame_read_before_the_kill_is_not_read_again() {
+        fifo_killed_around_removal(true, crate::bridge::Framing::Line);
+        fifo_killed_around_removal(true, crate::bridge::Framing::Length);
+    }
+
+    #[test]
+    fn a_frame_the_kill_came_before_is_read_on_restart() {
+        fifo_killed_around_removal(false, crate::bridge::Framing::Line);
+        fifo_killed_around_removal(false, crate::bridge::Framing::Length);
     }
 
     #[test]

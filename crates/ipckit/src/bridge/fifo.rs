@@ -34,9 +34,11 @@
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::sync::Mutex;
 
 use super::LocalMessage;
+use super::landing::Landing;
 use crate::error::{Error, ErrorKind, Object, Result};
 use crate::fifo::Fifo;
 use crate::limits::Limit;
@@ -73,7 +75,7 @@ impl Framing {
     }
 
     /// The frame of `body`.
-    fn frame(self, body: &[u8]) -> Vec<u8> {
+    pub(crate) fn frame(self, body: &[u8]) -> Vec<u8> {
         let mut f = Vec::with_capacity(body.len() + self.overhead());
         match self {
             Framing::Line => {
@@ -338,26 +340,39 @@ impl FifoEnd {
     /// Reads the next frame out of the FIFO (the one [`peek`](Self::peek)`(0)` shows)
     /// and returns its message.
     pub(crate) fn remove_next(&self) -> Result<Option<LocalMessage>> {
+        self.remove_next_into(None)
+    }
+
+    /// [`remove_next`](Self::remove_next), reading the frame into `landing` when
+    /// there is one (see `landing.rs`).
+    pub(crate) fn remove_next_into(&self, landing: Option<&mut Landing>) -> Result<Option<LocalMessage>> {
         let mut side = self.side();
         let Side::Read(r) = &mut *side else { return Err(self.wrong_side("read")) };
         if r.frames.is_empty() {
             self.look(r)?;
         }
         let Some(f) = r.frames.pop_front() else { return Ok(None) };
-        let mut bytes = vec![0u8; f.frame];
         // The frame is in the pipe whole (the look copied it), and this process is its
         // only reader: one read takes exactly it.
-        let n = loop {
-            match (&r.reader).read(&mut bytes) {
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Ok(n) => break n,
-                Err(e) => {
-                    return Err(
-                        Error::new("read", self.object(), ErrorKind::Other).with_detail(e.to_string())
-                    );
-                }
+        let bytes = match landing {
+            Some(l) => l.read_from(r.reader.as_fd(), f.frame)?,
+            None => {
+                let mut bytes = vec![0u8; f.frame];
+                let n = loop {
+                    match (&r.reader).read(&mut bytes) {
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Ok(n) => break n,
+                        Err(e) => {
+                            return Err(Error::new("read", self.object(), ErrorKind::Other)
+                                .with_detail(e.to_string()));
+                        }
+                    }
+                };
+                bytes.truncate(n);
+                bytes
             }
         };
+        let n = bytes.len();
         let start = f.start - (f.frame - f.body) * usize::from(self.framing == Framing::Length);
         let seen = &r.copy[start..start + f.frame];
         if n != f.frame || bytes != seen {
@@ -373,6 +388,26 @@ impl FifoEnd {
             Framing::Length => bytes[4..].to_vec(),
         };
         Ok(Some(LocalMessage { tag: 0, body }))
+    }
+
+    /// The first byte of `msg`'s frame (for [`Landing::clear_unlike`]).
+    pub(crate) fn frame_start(&self, msg: &LocalMessage) -> u8 {
+        match self.framing {
+            Framing::Line => msg.body.first().copied().unwrap_or(b'\n'),
+            Framing::Length => (msg.body.len() as u32).to_le_bytes()[0],
+        }
+    }
+
+    /// The body of a frame of a `len`-byte body that landed whole in `landing`, if
+    /// one did.
+    pub(crate) fn landed_body(&self, landing: &Landing, len: usize) -> Option<Vec<u8>> {
+        let frame = landing.contents(len + self.framing.overhead())?;
+        match self.framing {
+            Framing::Line => (frame[len] == b'\n').then(|| frame[..len].to_vec()),
+            Framing::Length => {
+                (u32::try_from(len).ok()?.to_le_bytes() == frame[..4]).then(|| frame[4..].to_vec())
+            }
+        }
     }
 
     /// Whether the message can be written with this framing: a newline in a message

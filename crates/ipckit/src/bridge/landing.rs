@@ -1,4 +1,4 @@
-//! The System V exporter's landing zone: a file beside the state file
+//! The exporter's landing zone (System V queue, FIFO): a file beside the state file
 //! (`<state>.landing`), mapped shared, into which the exporter removes each message
 //! once its acknowledgement came.
 //!
@@ -12,6 +12,11 @@
 //!   the removal happened and type 0 says it did not: exactly, also when the next
 //!   message in the queue is byte-identical with the removed one (which the recorded
 //!   hash alone cannot tell apart).
+//! - A FIFO's frame is removed with one `read` into the landing: the pipe's bytes
+//!   are copied out, then consumed, within the call (the pages touched first, so the
+//!   copy cannot fault). Before the record the exporter flips the landing's first
+//!   byte away from the frame's ([`Landing::clear_unlike`]); the landing holds the
+//!   recorded frame afterwards if and only if the read happened.
 //! - The landing is read only through raw pointers (another process of the same user
 //!   could write the file); it is never handed out as a slice.
 
@@ -76,6 +81,62 @@ impl Landing {
         unsafe {
             std::ptr::write_volatile(self.ptr.as_ptr().cast::<[u8; MTYPE_SIZE]>(), [0; MTYPE_SIZE])
         };
+    }
+
+    /// Marks the landing as not holding a frame that starts with `first` (its first
+    /// byte becomes `!first`); to be done before the record of a FIFO removal.
+    pub(crate) fn clear_unlike(&self, first: u8) {
+        // SAFETY: the first byte is mapped and writable.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::ptr::write_volatile(self.ptr.as_ptr(), !first)
+        };
+    }
+
+    /// A copy of the first `len` bytes (`None` past the mapping).
+    pub(crate) fn contents(&self, len: usize) -> Option<Vec<u8>> {
+        if len > self.len {
+            return None;
+        }
+        let mut out = vec![0u8; len];
+        // SAFETY: `len` bytes of our mapping, copied through raw pointers into our
+        // own buffer.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.ptr.as_ptr(), out.as_mut_ptr(), len)
+        };
+        Some(out)
+    }
+
+    /// Reads `len` bytes (one frame, in the pipe whole) from `fd` into the landing
+    /// with one `read`, and returns a copy of what came. The pages it lands on are
+    /// touched first (all but the first, which holds the mark of
+    /// [`clear_unlike`](Self::clear_unlike) and was just written), so the copy into
+    /// them cannot fault half-way.
+    pub(crate) fn read_from(&mut self, fd: std::os::fd::BorrowedFd<'_>, len: usize) -> Result<Vec<u8>> {
+        if len > self.len {
+            self.grow(len)?;
+        }
+        let page = 4096;
+        let mut at = page;
+        while at < len {
+            // SAFETY: `at < len <= self.len`: inside our writable mapping.
+            #[allow(unsafe_code)]
+            unsafe {
+                std::ptr::write_volatile(self.ptr.as_ptr().add(at), 0)
+            };
+            at += page;
+        }
+        let n = loop {
+            // SAFETY: `len <= self.len` writable bytes at `ptr` for the whole call.
+            #[allow(unsafe_code)]
+            match unsafe { sys::pipe::read_into(fd, self.ptr, len) } {
+                Ok(n) => break n,
+                Err(sys::Errno::EINTR) => {}
+                Err(e) => return Err(Error::sys("read", Object::Path(self.path.clone()), e)),
+            }
+        };
+        Ok(self.contents(n).unwrap_or_default())
     }
 
     /// Removes the queue's first message into the landing (without waiting) and

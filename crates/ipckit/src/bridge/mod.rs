@@ -30,7 +30,7 @@
 //!
 //! The stream (file storage, `duplicate_window` two minutes by default) is created by
 //! whichever side starts first. Each bridge keeps a state file of one 80-byte record (and beside it a
-//! System V exporter its landing, a POSIX one its spool).
+//! System V or FIFO exporter its landing, a POSIX one its spool).
 //!
 //! **Exporter, System V queue.** It keeps a window of up to [`Options::batch`]
 //! messages published and not yet removed: it copies the messages behind the window
@@ -82,10 +82,10 @@
 //! little-endian length, see [`Framing`]). A pipe can be read without removing: it
 //! copies the pipe's contents with `tee(2)` into a private pipe, cuts the frames,
 //! publishes them, and reads each frame out of the FIFO (one `read`) once its
-//! acknowledgement came, with the same window and records as for a System V queue, but
-//! no landing: a kill around a removal is decided by comparing the first frame with
-//! the record, so a frame removed just before a kill, followed by a byte-identical
-//! frame, takes that frame for itself (a loss). What is in the pipe survives
+//! acknowledgement came, with the same window, records and landing as for a System V
+//! queue: the `read` lands in the landing, whose first byte was flipped away from the
+//! frame's before the record, so the landing holds the recorded frame after a kill if
+//! and only if it was read out (exact, also before a byte-identical frame). What is in the pipe survives
 //! a killed exporter as long as some writer keeps the FIFO open (the kernel discards
 //! a pipe's bytes when the last end closes). The exporter holds the FIFO open for
 //! reading and writing, so writers come and go without an end-of-file. A frame must

@@ -199,6 +199,20 @@ pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> SysResult<usize> {
     cvt_size(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })
 }
 
+/// `read(fd, buf, len)` into memory that need not be this process's alone (a shared
+/// file mapping).
+///
+/// # Safety
+/// `buf` is valid for writes of `len` bytes for the duration of the call.
+pub(crate) unsafe fn read_into(
+    fd: BorrowedFd<'_>,
+    buf: std::ptr::NonNull<u8>,
+    len: usize,
+) -> SysResult<usize> {
+    // SAFETY: the caller guarantees `len` writable bytes at `buf`.
+    cvt_size(unsafe { libc::read(fd.as_raw_fd(), buf.as_ptr().cast(), len) })
+}
+
 /// `write(fd, buf, len)`, never raising `SIGPIPE` (see [`writev`]).
 pub(crate) fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> SysResult<usize> {
     writev(fd, &[IoSlice::new(buf)])
