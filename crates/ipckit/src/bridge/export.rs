@@ -21,9 +21,17 @@ use super::{
     flush_briefly, nats_err,
 };
 
-fn headers(local: &Local, id: &str, msg: &LocalMessage, max: usize) -> HeaderMap {
+/// The headers of message `seq` of the exporter called `name`: its id
+/// (`name-seq`); its predecessor's id as the one the stream must end with (the server
+/// refuses a message whose predecessor is not the stream's last, so a message lost
+/// with a dropped connection cannot be overtaken by later ones the client replays
+/// after reconnecting); its type or priority; the local object's limit and kind.
+fn headers(local: &Local, name: &str, seq: u64, msg: &LocalMessage, max: usize) -> HeaderMap {
     let mut h = HeaderMap::new();
-    h.insert("Nats-Msg-Id", id);
+    h.insert("Nats-Msg-Id", format!("{name}-{seq}").as_str());
+    if seq > 0 {
+        h.insert("Nats-Expected-Last-Msg-Id", format!("{name}-{}", seq - 1).as_str());
+    }
     match local {
         Local::SysvQueue(_) => h.insert(HEADER_MTYPE, msg.tag.to_string().as_str()),
         Local::PosixQueue(_) => h.insert(HEADER_PRIORITY, msg.tag.to_string().as_str()),
@@ -389,14 +397,7 @@ impl Pipeline<'_> {
         seq: u64,
         msg: &LocalMessage,
     ) -> std::result::Result<Ack, jetstream::context::PublishError> {
-        let id = format!("{}-{seq}", self.name);
-        let mut h = headers(self.local, &id, msg, self.local_max);
-        if seq > 0 {
-            // The server refuses a message whose predecessor is not the stream's
-            // last: a message lost with a dropped connection cannot be overtaken by
-            // later ones the client replays after reconnecting.
-            h.insert("Nats-Expected-Last-Msg-Id", format!("{}-{}", self.name, seq - 1).as_str());
-        }
+        let h = headers(self.local, self.name, seq, msg, self.local_max);
         let f = self.js.publish_with_headers(self.opts.subject.clone(), h, msg.body.clone().into()).await?;
         Ok(std::future::IntoFuture::into_future(f))
     }
@@ -551,14 +552,7 @@ async fn publish_all(
         let mut acks = Vec::with_capacity(batch.len() - from);
         let mut failed = None;
         for (i, m) in batch.iter().enumerate().skip(from) {
-            let id = format!("{name}-{}", seq + i as u64);
-            let mut h = headers(local, &id, m, local_max);
-            if seq + i as u64 > 0 {
-                // The server refuses a message whose predecessor is not the stream's
-                // last: a message lost with a dropped connection cannot be overtaken
-                // by later ones the client replays after reconnecting.
-                h.insert("Nats-Expected-Last-Msg-Id", format!("{name}-{}", seq + i as u64 - 1).as_str());
-            }
+            let h = headers(local, name, seq + i as u64, m, local_max);
             match js.publish_with_headers(opts.subject.clone(), h, m.body.clone().into()).await {
                 Ok(f) => acks.push(f),
                 Err(e) => {
