@@ -279,6 +279,19 @@ impl Side for BridgeSide {
     }
 }
 
+/// A raw side's runtime: current-thread, as each bridge runs on, made after `fork`.
+fn side_runtime() -> Result<tokio::runtime::Runtime, BenchError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))
+}
+
+/// A raw side's client of the private server at `url`.
+async fn connect(url: &str) -> Result<async_nats::Client, BenchError> {
+    async_nats::connect(url).await.map_err(|e| format!("connect {url}: {e}"))
+}
+
 /// The raw variant's shared object: the server.
 pub(crate) struct RawNats {
     server: Server,
@@ -306,14 +319,9 @@ struct NatsSide {
 
 impl Setup for RawNats {
     fn side(&mut self, parent: bool) -> Result<Box<dyn Side>, BenchError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("tokio runtime: {e}"))?;
-        let url = self.server.url();
+        let (rt, url) = (side_runtime()?, self.server.url());
         let (client, sub) = rt.block_on(async {
-            let client =
-                async_nats::connect(url.as_str()).await.map_err(|e| format!("connect {url}: {e}"))?;
+            let client = connect(&url).await?;
             let sub = client.subscribe(if parent { DOWN } else { UP }).await.map_err(|e| e.to_string())?;
             client.flush().await.map_err(|e| e.to_string())?;
             Ok::<_, BenchError>((client, sub))
@@ -449,14 +457,9 @@ struct JsSide {
 impl Setup for RawJetStream {
     fn side(&mut self, parent: bool) -> Result<Box<dyn Side>, BenchError> {
         use async_nats::jetstream::{consumer, stream};
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("tokio runtime: {e}"))?;
-        let url = self.server.url();
+        let (rt, url) = (side_runtime()?, self.server.url());
         let (client, js, messages) = rt.block_on(async {
-            let client =
-                async_nats::connect(url.as_str()).await.map_err(|e| format!("connect {url}: {e}"))?;
+            let client = connect(&url).await?;
             let js = async_nats::jetstream::new(client.clone());
             let mut incoming = None;
             for (name, subject) in [("BENCH_JS_UP", JS_UP), ("BENCH_JS_DOWN", JS_DOWN)] {

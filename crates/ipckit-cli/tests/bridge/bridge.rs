@@ -1,23 +1,17 @@
 //! `ipckit bridge` with a real nats-server: messages across byte for byte with their
 //! types and priorities, the seed's C structs between two IPC namespaces, a full
 //! receiving queue, a message too large for the far side, and the errors at start.
-//! The crash test is in bridge_crash.rs.
+//! The crash tests are in crash.rs, pipeline.rs and importer_crash.rs.
 
 use crate::common;
 
 use std::time::{Duration, Instant};
 
 use crate::bridge_util::*;
+use crate::security::queue;
 use ipckit::posix::mq::{self as pmq, QueueAttr};
 use ipckit::sysv::msg::{MsgQueue, QueueUpdate, Select};
 use ipckit::{Key, Mode, Wait};
-
-fn queue() -> (MsgQueue, String) {
-    let mut q = MsgQueue::create(Key::PRIVATE, Mode::OWNER_RW).unwrap();
-    q.set_remove_on_drop(true).unwrap();
-    let id = q.id().to_string();
-    (q, id)
-}
 
 /// A pair of bridges between two System V queues by id.
 fn pair(
