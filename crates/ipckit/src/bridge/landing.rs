@@ -21,6 +21,7 @@
 //!   could write the file); it is never handed out as a slice.
 
 use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 
@@ -48,13 +49,18 @@ impl Landing {
         let mut path = state.as_os_str().to_owned();
         path.push(".landing");
         let path = PathBuf::from(path);
-        let file =
-            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(
-                |e| {
-                    Error::new("open landing file", Object::Path(path.clone()), ErrorKind::Other)
-                        .with_detail(e.to_string())
-                },
-            )?;
+        // Readable by the owner only: it holds the last message removed.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| {
+                Error::new("open landing file", Object::Path(path.clone()), ErrorKind::Other)
+                    .with_detail(e.to_string())
+            })?;
         let fresh = file.metadata().map(|m| m.len() < MTYPE_SIZE as u64).unwrap_or(true);
         let (ptr, len) = map(&file, &path, MTYPE_SIZE + body)?;
         Ok(Landing { file, path, ptr, len, fresh })
@@ -202,4 +208,31 @@ fn map(file: &File, path: &Path, len: usize) -> Result<(NonNull<u8>, usize)> {
     #[allow(unsafe_code)]
     let _ = unsafe { sys::mman::lock(ptr, MTYPE_SIZE) };
     Ok((ptr, len))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn the_landing_is_readable_by_its_owner_only_and_grows_keeping_its_mark() {
+        let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let state = std::env::temp_dir().join(format!("ipckit-landing-mode-{}-{n:x}", std::process::id()));
+        let mut landing = Landing::open(&state, 16).unwrap();
+        assert!(landing.fresh());
+        let path = landing.path.clone();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", path.display());
+        assert!(!landing.landed());
+        landing.clear_unlike(0);
+        assert!(landing.landed(), "a non-zero first byte reads as landed");
+        landing.grow(3 * 4096).unwrap();
+        assert_eq!(landing.contents(1), Some(vec![0xff]));
+        landing.clear();
+        drop(landing);
+        assert!(!Landing::open(&state, 16).unwrap().fresh());
+        std::fs::remove_file(&path).unwrap();
+    }
 }

@@ -253,7 +253,13 @@ pub(crate) fn write_spool(state: &Path, batch: &[LocalMessage]) -> Result<()> {
         bytes.extend_from_slice(&m.body);
     }
     let path = spool_path(state);
-    std::fs::write(&path, &bytes).map_err(|e| {
+    // Readable by the owner only: it holds messages.
+    let write = || {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?.write_all(&bytes)
+    };
+    write().map_err(|e| {
         Error::new("write spool", Object::Path(path.clone()), ErrorKind::Other).with_detail(e.to_string())
     })
 }
@@ -343,5 +349,22 @@ mod tests {
         std::fs::write(&t.0, b"IPCKBRG2 but far too short").unwrap();
         let e = StateFile::open(&t.0).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Corrupted);
+    }
+
+    #[test]
+    fn the_spool_is_readable_by_its_owner_only_and_reads_back() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = temp("spool");
+        let batch = vec![
+            LocalMessage { tag: 3, body: b"one".to_vec() },
+            LocalMessage { tag: 1, body: Vec::new() },
+        ];
+        write_spool(&t.0, &batch).unwrap();
+        let path = spool_path(&t.0);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        let back = read_spool(&t.0, 2);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(mode, 0o600);
+        assert_eq!(back.unwrap(), batch);
     }
 }
