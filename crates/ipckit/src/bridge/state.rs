@@ -355,10 +355,8 @@ mod tests {
     fn the_spool_is_readable_by_its_owner_only_and_reads_back() {
         use std::os::unix::fs::PermissionsExt;
         let t = temp("spool");
-        let batch = vec![
-            LocalMessage { tag: 3, body: b"one".to_vec() },
-            LocalMessage { tag: 1, body: Vec::new() },
-        ];
+        let batch =
+            vec![LocalMessage { tag: 3, body: b"one".to_vec() }, LocalMessage { tag: 1, body: Vec::new() }];
         write_spool(&t.0, &batch).unwrap();
         let path = spool_path(&t.0);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
