@@ -182,19 +182,24 @@ fn finish_removal(
                 && hash(head.tag, &head.body) == st.rec.hash
         });
     if !removed {
-        match (landing.as_mut(), local) {
-            (Some(l), Local::SysvQueue(q)) => {
-                l.remove_next(q, st.rec.len as usize)?;
-            }
-            (Some(l), Local::Fifo(f)) => {
-                f.remove_next_into(Some(l))?;
-            }
-            _ => {
-                local.remove_next(buf)?;
-            }
-        }
+        remove_first(local, landing.as_mut(), st.rec.len as usize, buf)?;
     }
     st.idle(seq + 1)
+}
+
+/// Removes the object's first message (of a `len`-byte body), into the landing when
+/// there is one, and returns it.
+fn remove_first(
+    local: &Local,
+    landing: Option<&mut Landing>,
+    len: usize,
+    buf: &mut Vec<u8>,
+) -> Result<Option<LocalMessage>> {
+    match (landing, local) {
+        (Some(l), Local::SysvQueue(q)) => l.remove_next(q, len),
+        (Some(l), Local::Fifo(f)) => f.remove_next_into(Some(l)),
+        _ => local.remove_next(buf),
+    }
 }
 
 /// A message larger than the server takes is an error naming both limits.
@@ -460,11 +465,7 @@ impl Pipeline<'_> {
                 _ => 0,
             };
             st.moving_at(seq, m.tag, m.body.len(), hash(m.tag, &m.body), mark)?;
-            match (landing.as_mut(), self.local) {
-                (Some(l), Local::SysvQueue(q)) => l.remove_next(q, m.body.len())?,
-                (Some(l), Local::Fifo(f)) => f.remove_next_into(Some(l))?,
-                _ => self.local.remove_next(buf)?,
-            }
+            remove_first(self.local, landing.as_mut(), m.body.len(), buf)?
         };
         st.idle(seq + 1)?;
         if got.as_ref() == Some(m) {
