@@ -521,7 +521,7 @@ pub(crate) fn seed() -> u64 {
 /// messages (random draws from `seed`): each kill once `progress` reached a random
 /// share more, and a random few milliseconds later, so that kills land anywhere in the
 /// bridge's loop.
-fn kill_9_eight_times(bridge: &mut Bridge, progress: &AtomicUsize, count: usize, seed: u64) {
+pub(crate) fn kill_9_eight_times(bridge: &mut Bridge, progress: &AtomicUsize, count: usize, seed: u64) {
     let mut rng = Rng(seed);
     for k in 0..8 {
         let target = k * count / 10 + (rng.next() % (count as u64 / 20)) as usize;

@@ -14,6 +14,7 @@ mod crash;
 mod creds;
 mod early;
 mod fifo_channel;
+mod identical;
 mod importer_crash;
 mod pipeline;
 mod security;
