@@ -57,13 +57,7 @@ pub(super) async fn export_async(
     let name = format!("{:016x}", st.rec.name);
     let mut buf = vec![0u8; local_max.max(64)];
 
-    // A System V queue's messages and a FIFO's frames are removed into the landing
-    // (see `landing.rs`).
-    let mut landing = match local {
-        // (A FIFO's frame is its body and at most 4 bytes of framing.)
-        Local::SysvQueue(_) | Local::Fifo(_) => Some(Landing::open(&opts.state, local_max + 4)?),
-        _ => None,
-    };
+    let mut landing = landing_for(local, &opts.state, local_max)?;
 
     // Finish what a killed exporter left half done.
     match st.rec.phase {
@@ -143,6 +137,40 @@ pub(super) async fn export_async(
     }
     flush_briefly(&client).await;
     Ok(())
+}
+
+/// The landing of `local` beside the state file `state`, for bodies of up to `max`
+/// bytes: a System V queue's messages and a FIFO's frames are removed into it (see
+/// `landing.rs`); other objects have none.
+fn landing_for(local: &Local, state: &std::path::Path, max: usize) -> Result<Option<Landing>> {
+    match local {
+        // (A FIFO's frame is its body and at most 4 bytes of framing.)
+        Local::SysvQueue(_) | Local::Fifo(_) => Landing::open(state, max + 4).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// Records "removing `seq`" for `m`, the object's first message, after preparing
+/// what tells a restart whether the removal then happened: the landing cleared (a
+/// FIFO's first byte flipped away from the frame's), or a channel's ring position as
+/// the record's mark (the position plus one: freed iff the end has moved past it).
+fn record_removal(
+    local: &Local,
+    landing: Option<&Landing>,
+    st: &mut StateFile,
+    seq: u64,
+    m: &LocalMessage,
+) -> Result<()> {
+    match (landing, local) {
+        (Some(l), Local::Fifo(f)) => l.clear_unlike(f.frame_start(m)),
+        (Some(l), _) => l.clear(),
+        (None, _) => {}
+    }
+    let mark = match local {
+        Local::Channel(c) => c.rx_position()? + 1,
+        _ => 0,
+    };
+    st.moving_at(seq, m.tag, m.body.len(), hash(m.tag, &m.body), mark)
 }
 
 /// Finishes the removal a killed exporter recorded ("removing `seq`"): removes the
@@ -248,7 +276,7 @@ struct Pipeline<'a> {
     stats: &'a Stats,
     max_payload: usize,
     local_limit: String,
-    /// A System V queue's landing: messages are removed into it.
+    /// A System V queue's or a FIFO's landing (see [`landing_for`]).
     landing: std::cell::RefCell<Option<Landing>>,
 }
 
@@ -452,19 +480,7 @@ impl Pipeline<'_> {
         let seq = st.rec.seq;
         let got = {
             let mut landing = self.landing.borrow_mut();
-            // Before the record: what lands afterwards means this removal happened.
-            match (landing.as_ref(), self.local) {
-                (Some(l), Local::Fifo(f)) => l.clear_unlike(f.frame_start(m)),
-                (Some(l), _) => l.clear(),
-                (None, _) => {}
-            }
-            // A channel's mark is the message's ring position plus one: freed if and
-            // only if the receiving end has moved past it.
-            let mark = match self.local {
-                Local::Channel(c) => c.rx_position()? + 1,
-                _ => 0,
-            };
-            st.moving_at(seq, m.tag, m.body.len(), hash(m.tag, &m.body), mark)?;
+            record_removal(self.local, landing.as_ref(), st, seq, m)?;
             remove_first(self.local, landing.as_mut(), m.body.len(), buf)?
         };
         st.idle(seq + 1)?;
@@ -655,38 +671,48 @@ mod tests {
         local.count().unwrap().unwrap()
     }
 
-    /// What an exporter does to remove message `seq` (the front), stopped by a kill
-    /// right after the `msgrcv` (`removed`) or right before it.
+    /// What the exporter does to remove message `seq` (the front), with its own
+    /// `record_removal` and `remove_first`, stopped by a kill right after the removal
+    /// (`removed`) or right before it.
     fn killed_around_removal(local: &Local, state: &std::path::Path, seq: u64, removed: bool) {
-        let Local::SysvQueue(q) = local else { unreachable!() };
         let mut st = StateFile::open(state).unwrap();
         st.idle(seq).unwrap();
-        let mut landing = Landing::open(state, 64).unwrap();
+        let mut landing = landing_for(local, state, 64).unwrap();
         let mut buf = vec![0u8; 64];
         let front = local.peek(0, &mut buf).unwrap().unwrap();
-        landing.clear();
-        st.moving_at(seq, front.tag, front.body.len(), hash(front.tag, &front.body), 0).unwrap();
+        record_removal(local, landing.as_ref(), &mut st, seq, &front).unwrap();
         if removed {
-            assert_eq!(landing.remove_next(q, front.body.len()).unwrap(), Some(front));
+            let got = remove_first(local, landing.as_mut(), front.body.len(), &mut buf).unwrap();
+            assert_eq!(got, Some(front));
         }
         // The kill: the landing and the record stay as they are.
     }
 
+    /// Message 5 removed (killed just after, then recovered): the landing holds what
+    /// landed then, which the record of message 6 must not be mistaken for.
+    fn one_removed_before(local: &Local, state: &std::path::Path) {
+        killed_around_removal(local, state, 5, true);
+        let rec = restart(local, state);
+        assert_eq!((rec.phase, rec.seq), (Phase::Idle, 6));
+    }
+
+    /// The restarted exporter's first step, on `local` taken over.
     fn restart(local: &Local, state: &std::path::Path) -> Record {
         let mut st = StateFile::open(state).unwrap();
         assert_eq!(st.rec.phase, Phase::Moving);
-        let mut landing = Some(Landing::open(state, 64).unwrap());
+        let mut landing = landing_for(local, state, 64).unwrap();
         finish_removal(local, &mut st, &mut landing, &mut vec![0u8; 64]).unwrap();
         st.rec
     }
 
-    /// Two identical messages, an exporter killed right after (`removed`) or right
-    /// before removing the first: the restart must leave exactly the second, as
-    /// message 7. (The record's type, length and hash alone take the second for the
+    /// Three identical messages, the first removed; an exporter killed right after
+    /// (`removed`) or right before removing the second: the restart must leave
+    /// exactly the third, as message 7. (The record's type, length and hash alone take the second for the
     /// first when the removal happened.)
     fn sysv_killed_around_removal(removed: bool) {
         let t = temp(if removed { "done" } else { "undone" });
-        let local = queue(&[(b"tick", 3), (b"tick", 3)]);
+        let local = queue(&[(b"tick", 3), (b"tick", 3), (b"tick", 3)]);
+        one_removed_before(&local, &t.0);
         killed_around_removal(&local, &t.0, 6, removed);
         assert_eq!(count(&local), if removed { 1 } else { 2 });
         let rec = restart(&local, &t.0);
@@ -738,15 +764,7 @@ mod tests {
         let child = unsafe {
             crate::process::fork_with(|| {
                 let local = Local::Channel(ChannelEnd::receiver(&chan).unwrap());
-                let Local::Channel(c) = &local else { unreachable!() };
-                let mut st = StateFile::open(&state).unwrap();
-                st.idle(6).unwrap();
-                let front = local.peek(0, &mut Vec::new()).unwrap().unwrap();
-                let mark = c.rx_position().unwrap() + 1;
-                st.moving_at(6, front.tag, front.body.len(), hash(front.tag, &front.body), mark).unwrap();
-                if removed {
-                    assert_eq!(local.remove_next(&mut Vec::new()).unwrap(), Some(front));
-                }
+                killed_around_removal(&local, &state, 6, removed);
                 (&ready_w).write_all(b"k").unwrap();
                 loop {
                     std::thread::sleep(std::time::Duration::from_secs(1));
@@ -759,10 +777,8 @@ mod tests {
         child.kill(crate::process::Signal::Kill).unwrap();
         let _ = child.wait().unwrap();
         let local = Local::Channel(ChannelEnd::receiver(&chan).unwrap());
-        let mut st = StateFile::open(&t.0).unwrap();
-        assert_eq!(st.rec.phase, Phase::Moving);
-        finish_removal(&local, &mut st, &mut None, &mut Vec::new()).unwrap();
-        assert_eq!((st.rec.phase, st.rec.seq), (Phase::Idle, 7));
+        let rec = restart(&local, &t.0);
+        assert_eq!((rec.phase, rec.seq), (Phase::Idle, 7));
         let mut buf = Vec::new();
         assert_eq!(local.peek(0, &mut buf).unwrap().map(|m| m.body), Some(b"tick".to_vec()));
         assert_eq!(local.peek(1, &mut buf).unwrap(), None, "exactly one tick is left");
@@ -778,9 +794,9 @@ mod tests {
         channel_killed_around_removal(false);
     }
 
-    /// A FIFO exporter stopped just before or just after reading the first of two
-    /// identical frames out; a writer keeps the FIFO (and its bytes) meanwhile. The
-    /// restart must leave exactly the second.
+    /// A FIFO exporter that read out the first of three identical frames, stopped just
+    /// before or just after reading the second; a writer keeps the FIFO (and its
+    /// bytes) meanwhile. The restart must leave exactly the third.
     fn fifo_killed_around_removal(removed: bool, framing: crate::bridge::Framing) {
         use crate::bridge::FifoEnd;
         use crate::fifo::Fifo;
@@ -791,19 +807,10 @@ mod tests {
         fifo.set_remove_on_drop(true).unwrap();
         let local = Local::Fifo(FifoEnd::reader(Fifo::at(&path).unwrap(), framing).unwrap());
         let mut w = fifo.open_write().unwrap();
-        w.write_all(&[framing.frame(b"tick"), framing.frame(b"tick")].concat()).unwrap();
-        {
-            let Local::Fifo(f) = &local else { unreachable!() };
-            let mut st = StateFile::open(&t.0).unwrap();
-            st.idle(6).unwrap();
-            let mut landing = Landing::open(&t.0, 64).unwrap();
-            let front = local.peek(0, &mut Vec::new()).unwrap().unwrap();
-            landing.clear_unlike(f.frame_start(&front));
-            st.moving_at(6, front.tag, front.body.len(), hash(front.tag, &front.body), 0).unwrap();
-            if removed {
-                assert_eq!(f.remove_next_into(Some(&mut landing)).unwrap(), Some(front));
-            }
-        }
+        w.write_all(&[framing.frame(b"tick"), framing.frame(b"tick"), framing.frame(b"tick")].concat())
+            .unwrap();
+        one_removed_before(&local, &t.0);
+        killed_around_removal(&local, &t.0, 6, removed);
         // The kill: the exporter's end goes; the writer keeps the pipe's bytes.
         drop(local);
         let local = Local::Fifo(FifoEnd::reader(Fifo::at(&path).unwrap(), framing).unwrap());
