@@ -210,24 +210,9 @@ fn finish_removal(
                 && hash(head.tag, &head.body) == st.rec.hash
         });
     if !removed {
-        remove_first(local, landing.as_mut(), st.rec.len as usize, buf)?;
+        local.remove_next(landing.as_mut(), st.rec.len as usize, buf)?;
     }
     st.idle(seq + 1)
-}
-
-/// Removes the object's first message (of a `len`-byte body), into the landing when
-/// there is one, and returns it.
-fn remove_first(
-    local: &Local,
-    landing: Option<&mut Landing>,
-    len: usize,
-    buf: &mut Vec<u8>,
-) -> Result<Option<LocalMessage>> {
-    match (landing, local) {
-        (Some(l), Local::SysvQueue(q)) => l.remove_next(q, len),
-        (Some(l), Local::Fifo(f)) => f.remove_next_into(Some(l)),
-        _ => local.remove_next(buf),
-    }
 }
 
 /// A message larger than the server takes is an error naming both limits.
@@ -481,7 +466,7 @@ impl Pipeline<'_> {
         let got = {
             let mut landing = self.landing.borrow_mut();
             record_removal(self.local, landing.as_ref(), st, seq, m)?;
-            remove_first(self.local, landing.as_mut(), m.body.len(), buf)?
+            self.local.remove_next(landing.as_mut(), m.body.len(), buf)?
         };
         st.idle(seq + 1)?;
         if got.as_ref() == Some(m) {
@@ -672,8 +657,8 @@ mod tests {
     }
 
     /// What the exporter does to remove message `seq` (the front), with its own
-    /// `record_removal` and `remove_first`, stopped by a kill right after the removal
-    /// (`removed`) or right before it.
+    /// `record_removal` and `Local::remove_next`, stopped by a kill right after the
+    /// removal (`removed`) or right before it.
     fn killed_around_removal(local: &Local, state: &std::path::Path, seq: u64, removed: bool) {
         let mut st = StateFile::open(state).unwrap();
         st.idle(seq).unwrap();
@@ -682,7 +667,7 @@ mod tests {
         let front = local.peek(0, &mut buf).unwrap().unwrap();
         record_removal(local, landing.as_ref(), &mut st, seq, &front).unwrap();
         if removed {
-            let got = remove_first(local, landing.as_mut(), front.body.len(), &mut buf).unwrap();
+            let got = local.remove_next(landing.as_mut(), front.body.len(), &mut buf).unwrap();
             assert_eq!(got, Some(front));
         }
         // The kill: the landing and the record stay as they are.

@@ -338,14 +338,8 @@ impl FifoEnd {
     }
 
     /// Reads the next frame out of the FIFO (the one [`peek`](Self::peek)`(0)` shows)
-    /// and returns its message.
-    pub(crate) fn remove_next(&self) -> Result<Option<LocalMessage>> {
-        self.remove_next_into(None)
-    }
-
-    /// [`remove_next`](Self::remove_next), reading the frame into `landing` when
-    /// there is one (see `landing.rs`).
-    pub(crate) fn remove_next_into(&self, landing: Option<&mut Landing>) -> Result<Option<LocalMessage>> {
+    /// into `landing` (see `landing.rs`) and returns its message.
+    pub(crate) fn remove_next(&self, landing: &mut Landing) -> Result<Option<LocalMessage>> {
         let mut side = self.side();
         let Side::Read(r) = &mut *side else { return Err(self.wrong_side("read")) };
         if r.frames.is_empty() {
@@ -354,24 +348,7 @@ impl FifoEnd {
         let Some(f) = r.frames.pop_front() else { return Ok(None) };
         // The frame is in the pipe whole (the look copied it), and this process is its
         // only reader: one read takes exactly it.
-        let bytes = match landing {
-            Some(l) => l.read_from(r.reader.as_fd(), f.frame)?,
-            None => {
-                let mut bytes = vec![0u8; f.frame];
-                let n = loop {
-                    match (&r.reader).read(&mut bytes) {
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Ok(n) => break n,
-                        Err(e) => {
-                            return Err(Error::new("read", self.object(), ErrorKind::Other)
-                                .with_detail(e.to_string()));
-                        }
-                    }
-                };
-                bytes.truncate(n);
-                bytes
-            }
-        };
+        let bytes = landing.read_from(r.reader.as_fd(), f.frame)?;
         let n = bytes.len();
         let start = f.start - (f.frame - f.body) * usize::from(self.framing == Framing::Length);
         let seen = &r.copy[start..start + f.frame];

@@ -10,6 +10,7 @@
 
 use super::channel::ChannelEnd;
 use super::fifo::FifoEnd;
+use super::landing::Landing;
 use crate::error::{Error, ErrorKind, Object, Result};
 use crate::limits::Limit;
 use crate::posix::mq;
@@ -148,11 +149,20 @@ impl Local {
         }
     }
 
-    /// Removes the next message, which the caller has seen with [`peek`](Self::peek).
-    pub(crate) fn remove_next(&self, buf: &mut Vec<u8>) -> Result<Option<LocalMessage>> {
-        match self {
-            Local::Fifo(f) => f.remove_next(),
-            Local::Channel(c) => c.remove_next(),
+    /// Removes the next message (of a `len`-byte body), which the caller has seen with
+    /// [`peek`](Self::peek): a System V queue's or a FIFO's into `landing` (see
+    /// `landing.rs`; a FIFO has no other way), a channel's by freeing it.
+    pub(crate) fn remove_next(
+        &self,
+        landing: Option<&mut Landing>,
+        len: usize,
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<LocalMessage>> {
+        match (self, landing) {
+            (Local::SysvQueue(q), Some(l)) => l.remove_next(q, len),
+            (Local::Fifo(f), Some(l)) => f.remove_next(l),
+            (Local::Fifo(_), None) => Err(self.unsupported("remove a frame without a landing")),
+            (Local::Channel(c), _) => c.remove_next(),
             _ => self.take(buf),
         }
     }
