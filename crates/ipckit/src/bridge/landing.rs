@@ -160,16 +160,11 @@ impl Landing {
             Err(sys::Errno::ENOMSG) => return Ok(None),
             Err(e) => return Err(Error::sys("msgrcv", Object::KeyId(q.key(), q.id()), e)),
         };
-        let mut t = [0u8; MTYPE_SIZE];
-        let mut body = vec![0u8; n];
-        // SAFETY: the kernel wrote the type and `n <= len - MTYPE_SIZE` body bytes
-        // into our mapping; copied out through raw pointers, into our own buffers.
-        #[allow(unsafe_code)]
-        unsafe {
-            std::ptr::copy_nonoverlapping(self.ptr.as_ptr(), t.as_mut_ptr(), MTYPE_SIZE);
-            std::ptr::copy_nonoverlapping(self.ptr.as_ptr().add(MTYPE_SIZE), body.as_mut_ptr(), n);
-        }
-        Ok(Some(LocalMessage { tag: sys::msg::read_mtype(&t), body }))
+        // The kernel wrote the type and `n <= len - MTYPE_SIZE` body bytes.
+        let mut body = self.contents(MTYPE_SIZE + n).unwrap_or_default();
+        let tag = sys::msg::read_mtype(&body);
+        body.drain(..MTYPE_SIZE);
+        Ok(Some(LocalMessage { tag, body }))
     }
 
     /// Maps the file again with room for `len` bytes (a message longer than
