@@ -39,10 +39,9 @@ pub(crate) fn msgsnd(id: i32, buf: &[u8], flags: i32) -> SysResult<()> {
 /// Receives into `buf` (the `long` type, then up to `buf.len() - MTYPE_SIZE` body
 /// bytes). Returns the body length.
 pub(crate) fn msgrcv(id: i32, buf: &mut [u8], msgtyp: libc::c_long, flags: i32) -> SysResult<usize> {
-    assert!(buf.len() >= MTYPE_SIZE, "message buffer shorter than its mtype");
-    // SAFETY: `buf` is valid for writes of `buf.len()` bytes; msgrcv writes the
-    // `mtype` field and at most `msgsz = len - MTYPE_SIZE` body bytes after it.
-    cvt_size(unsafe { libc::msgrcv(id, buf.as_mut_ptr().cast(), buf.len() - MTYPE_SIZE, msgtyp, flags) })
+    let len = buf.len();
+    // SAFETY: `buf` is valid for writes of `len` bytes for the whole call.
+    unsafe { msgrcv_into(id, std::ptr::NonNull::from(buf).cast(), len, msgtyp, flags) }
 }
 
 /// Receives into the `len` bytes at `buf` (the `long` type, then up to

@@ -195,8 +195,9 @@ pub(crate) fn lstat(path: &std::ffi::CStr) -> SysResult<FileId> {
 
 /// `read(fd, buf, len)`.
 pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> SysResult<usize> {
-    // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the whole call.
-    cvt_size(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })
+    let len = buf.len();
+    // SAFETY: `buf` is valid for writes of `len` bytes for the whole call.
+    unsafe { read_into(fd, std::ptr::NonNull::from(buf).cast(), len) }
 }
 
 /// `read(fd, buf, len)` into memory that need not be this process's alone (a shared
