@@ -8,12 +8,14 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use crate::bridge_util::*;
+use crate::fifo_channel::bridge;
 use crate::security::queue;
 use ipckit::posix::mq::{self as pmq, QueueAttr};
 use ipckit::sysv::msg::{MsgQueue, QueueUpdate, Select};
 use ipckit::{Key, Mode, Wait};
 
-/// A pair of bridges between two System V queues by id.
+/// A pair of bridges between two System V queues by id (state and log files
+/// `out.*` and `in.*` in `dir`).
 fn pair(
     srv: &Server,
     dir: &std::path::Path,
@@ -22,24 +24,10 @@ fn pair(
     subject: &str,
     extra: &[&str],
 ) -> (Bridge, Bridge) {
-    let url = srv.url();
-    let st = |n: &str| dir.join(n).to_string_lossy().into_owned();
-    let mut o = args(&[
-        "out",
-        "--queue-id",
-        from,
-        "--subject",
-        subject,
-        "--server",
-        &url,
-        "--state",
-        &st("out.state"),
-    ]);
-    let mut i =
-        args(&["in", "--queue-id", to, "--subject", subject, "--server", &url, "--state", &st("in.state")]);
-    o.extend(args(extra));
-    i.extend(args(extra));
-    (Bridge::start(&o, &dir.join("out.err")), Bridge::start(&i, &dir.join("in.err")))
+    (
+        bridge(srv, dir, "out", &["out", "--queue-id", from], subject, extra),
+        bridge(srv, dir, "in", &["in", "--queue-id", to], subject, extra),
+    )
 }
 
 fn recv_within(q: &MsgQueue, select: Select, secs: u64) -> ipckit::sysv::msg::Message {
