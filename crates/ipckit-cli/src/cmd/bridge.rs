@@ -111,6 +111,12 @@ pub struct BridgeOpts {
     /// NATS (halves the importer's traffic, costs latency)
     #[arg(long)]
     pub no_early_delivery: bool,
+    /// Microseconds the bridge keeps looking, without sleeping, for the next message (and the
+    /// exporter for the server's acknowledgement) after one: waking from sleep costs tens of
+    /// microseconds on a virtual machine, spinning up to this much CPU per message; 0 never
+    /// spins
+    #[arg(long, value_name = "MICROS", default_value_t = 300)]
+    pub spin: u64,
     /// The stream's de-duplication window in seconds, when the bridge creates it
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     pub duplicate_window: u64,
@@ -280,6 +286,7 @@ pub fn run(a: BridgeArgs) -> Res {
     opts.batch = o.batch;
     opts.ack_wait = Duration::from_secs(o.ack_wait.max(1));
     opts.early_delivery = !o.no_early_delivery;
+    opts.spin = Duration::from_micros(o.spin);
     opts.duplicate_window = Duration::from_secs(o.duplicate_window.max(1));
 
     let stop = Arc::new(AtomicBool::new(false));

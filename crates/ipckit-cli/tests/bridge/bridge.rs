@@ -60,6 +60,30 @@ fn bytes_and_types_cross_and_type_selection_works_on_the_far_side() {
     assert_eq!((m.mtype, m.data.len()), (9, 0));
 }
 
+/// One message at a time, each waited for before the next goes (a conversation: the
+/// traffic a bridge spins for), with spinning off and at its default: every message
+/// crosses, in order, whichever way the bridges wait.
+#[test]
+fn one_message_at_a_time_crosses_spinning_or_not() {
+    let exe = need_nats!();
+    let srv = Server::start(&exe, &[]);
+    for spin in ["0", "300"] {
+        let dir = tempfile::tempdir().unwrap();
+        let ((a, ida), (b, idb)) = (queue(), queue());
+        let subject = format!("t.spin{spin}");
+        let (_o, _i) = pair(&srv, dir.path(), &ida, &idb, &subject, &["--spin", spin]);
+        for n in 0..300u32 {
+            a.send(&n.to_le_bytes(), 1).unwrap();
+            let m = recv_within(&b, Select::Any, 30);
+            assert_eq!(m.data, n.to_le_bytes(), "--spin {spin}");
+        }
+        assert!(
+            b.recv_vec(Select::Any, Wait::Timeout(Duration::from_millis(500))).is_err(),
+            "--spin {spin}: a repeat"
+        );
+    }
+}
+
 #[test]
 fn posix_priorities_are_restored() {
     let exe = need_nats!();

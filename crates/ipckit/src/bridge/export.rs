@@ -17,8 +17,8 @@ use super::state::{self, Phase, StateFile, hash};
 use crate::error::{Error, ErrorKind, Result};
 
 use super::{
-    HEADER_KIND, HEADER_MAX, HEADER_MTYPE, HEADER_PRIORITY, Idle, Options, Stats, connect, ensure_stream,
-    flush_briefly, nats_err,
+    HEADER_KIND, HEADER_MAX, HEADER_MTYPE, HEADER_PRIORITY, Idle, Options, Pace, Stats, connect,
+    ensure_stream, flush_briefly, nats_err, spin_then_await,
 };
 
 /// The headers of message `seq` of the exporter called `name`: its id
@@ -103,6 +103,7 @@ pub(super) async fn export_async(
     // An object that cannot be read without removing (a POSIX queue): one spooled
     // batch at a time.
     let mut idle = Idle::new();
+    let mut pace = Pace::new(opts.spin);
     while !stop.load(Ordering::Relaxed) {
         let mut batch = Vec::new();
         while batch.len() < opts.batch {
@@ -115,13 +116,14 @@ pub(super) async fn export_async(
             }
         }
         if batch.is_empty() {
-            idle.wait();
+            idle.wait(pace.spin());
             if idle.rounds() % 16 == 0 {
                 tokio::task::yield_now().await;
             }
             continue;
         }
         idle.reset();
+        pace.mark();
         for m in &batch {
             check_size(local, m, max_payload, &local_limit)?;
         }
@@ -269,6 +271,7 @@ impl Pipeline<'_> {
     async fn run(&self, st: &mut StateFile, buf: &mut Vec<u8>) -> Result<()> {
         let mut win: VecDeque<Flight> = VecDeque::with_capacity(self.opts.batch);
         let mut idle = Idle::new();
+        let mut pace = Pace::new(self.opts.spin);
         let mut pause = Duration::from_millis(50);
         let mut refused_at_front = 0;
         // How many messages the object is known to hold (the window's among them):
@@ -290,6 +293,7 @@ impl Pipeline<'_> {
                         Some(m) => {
                             check_size(self.local, &m, self.max_payload, &self.local_limit)?;
                             win.push_back(Flight { msg: m, ack: None });
+                            pace.mark();
                         }
                         None => {
                             known = win.len();
@@ -310,7 +314,7 @@ impl Pipeline<'_> {
                          published: nothing more can come (a channel's ends are taken once)",
                         ));
                 }
-                idle.wait();
+                idle.wait(pace.spin());
                 if idle.rounds() % 16 == 0 {
                     tokio::task::yield_now().await;
                 }
@@ -340,7 +344,7 @@ impl Pipeline<'_> {
             if failed.is_none() {
                 let front = win.front_mut().and_then(|f| f.ack.take());
                 let outcome = match front {
-                    Some(ack) => ack.await,
+                    Some(mut ack) => spin_then_await(&mut ack, pace.spin()).await,
                     None => continue,
                 };
                 match outcome {

@@ -17,8 +17,8 @@ use super::state::{Phase, StateFile, hash};
 use crate::error::{Error, ErrorKind, Object, Result};
 
 use super::{
-    HEADER_MAX, HEADER_MTYPE, HEADER_PRIORITY, Idle, Options, Stats, connect, ensure_stream, flush_briefly,
-    nats_err, unless_stopped,
+    HEADER_MAX, HEADER_MTYPE, HEADER_PRIORITY, Idle, Options, Pace, Stats, connect, ensure_stream,
+    flush_briefly, nats_err, spin_once, unless_stopped,
 };
 
 pub(super) async fn import_async(
@@ -142,6 +142,8 @@ pub(super) async fn import_async(
         // nothing not already in, and sending them between two early messages would
         // cost every round trip a wake-up of the server and a state write).
         let mut only_copies = false;
+        // Soon after a message went in, the next is looked for without sleeping.
+        let mut pace = Pace::new(opts.spin);
         while !stop.load(Ordering::Relaxed) {
             // Whatever has already arrived is taken without waiting; the acknowledgement
             // of the run goes out when nothing more is ready (or the run is long).
@@ -159,10 +161,20 @@ pub(super) async fn import_async(
                     } else {
                         Duration::from_millis(100)
                     };
-                    let waited = tokio::select! {
-                        biased;
-                        m = next_early(&mut early) => Err(m),
-                        r = tokio::time::timeout(pause, messages.next()) => Ok(r.ok()),
+                    let waited = if pace.spinning() {
+                        // Soon after a message: look again without sleeping (for a
+                        // stream message at the top of the loop).
+                        spin_once().await;
+                        match futures_util::FutureExt::now_or_never(next_early(&mut early)) {
+                            Some(m) => Err(m),
+                            None => continue,
+                        }
+                    } else {
+                        tokio::select! {
+                            biased;
+                            m = next_early(&mut early) => Err(m),
+                            r = tokio::time::timeout(pause, messages.next()) => Ok(r.ok()),
+                        }
                     };
                     match waited {
                         Ok(None) if early_wanted && early.is_none() => {
@@ -184,6 +196,7 @@ pub(super) async fn import_async(
                         Err(m) => {
                             if put_early(local, &mut st, &m, local_max, stats)? {
                                 missed_early = 0;
+                                pace.mark();
                             }
                             continue;
                         }
@@ -318,12 +331,13 @@ pub(super) async fn import_async(
                 if let Some(sub) = early.as_mut() {
                     while let Some(Some(_)) = futures_util::FutureExt::now_or_never(sub.next()) {}
                 }
-                idle.wait();
+                idle.wait(opts.spin);
                 if idle.rounds() % 64 == 0 {
                     tokio::task::yield_now().await;
                 }
             }
             st.done(seq, src)?;
+            pace.mark();
             unrecorded = false;
             only_copies = false;
             if early.is_some() {
