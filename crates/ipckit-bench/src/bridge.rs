@@ -9,6 +9,10 @@
 //!   and receives from D, the child's receives from B and sends to C: a round trip
 //!   crosses four bridges and the server twice, a throughput message one pair. The
 //!   setup returns only once one message went all the way round.
+//! - **two hosts on one machine**: each side's two bridges (the exporter of the queue
+//!   it sends to, the importer of the one it receives from) run on its CPU, as they
+//!   would on its host; the server, the network between the hosts, floats. The
+//!   bridges keep their default [`spin`](ipckit::bridge::Options::spin).
 //! - **raw variant**: the parent publishes on `up` with `down` as its reply subject,
 //!   the child answers on the reply subject (core NATS, no JetStream): the request/
 //!   reply the bridge is compared with. Each side has its own client on a
@@ -40,7 +44,7 @@ use ipckit::bridge::{self, Local, Stats};
 use ipckit::sysv::msg::{MsgQueue, QueueUpdate, Select};
 use ipckit::{Key, Mode};
 
-use crate::measure::{fork, wait_child};
+use crate::measure::{Placement, fork, wait_child};
 use crate::{BenchError, Setup, Side, raw};
 
 /// How long a side waits for a message (or a publish) before it calls the run failed.
@@ -149,7 +153,7 @@ pub(crate) struct Bridges {
 }
 
 impl Bridges {
-    pub(crate) fn new() -> Result<Bridges, BenchError> {
+    pub(crate) fn new(at: Placement) -> Result<Bridges, BenchError> {
         let server = Server::start()?;
         let queues = [queue()?, queue()?, queue()?, queue()?];
         let (mut reader, writer) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
@@ -162,7 +166,7 @@ impl Bridges {
             // The host keeps no write end: the parent's closing it is the signal to stop.
             drop(writer.take());
             let _ = raw::pin(&cpus);
-            bridge_host(&url, ids, &state, &mut reader)
+            bridge_host(&url, ids, at, &state, &mut reader)
         })?;
         drop(reader);
         let mut bridges = Bridges { queues, stop: writer, host: Some(host), server };
@@ -195,22 +199,31 @@ impl Drop for Bridges {
     }
 }
 
-/// The bridge host's code: four bridges until the parent closes the pipe.
-fn bridge_host(url: &str, ids: [i32; 4], state: &std::path::Path, pipe: &mut std::io::PipeReader) -> i32 {
+/// The bridge host's code: four bridges until the parent closes the pipe, each on the
+/// CPU of the side whose queue it serves.
+fn bridge_host(
+    url: &str,
+    ids: [i32; 4],
+    at: Placement,
+    state: &std::path::Path,
+    pipe: &mut std::io::PipeReader,
+) -> i32 {
     let stop = Arc::new(AtomicBool::new(false));
     let plan = [
-        (ids[0], true, "bench.one"),
-        (ids[1], false, "bench.one"),
-        (ids[2], true, "bench.two"),
-        (ids[3], false, "bench.two"),
+        (ids[0], true, "bench.one", at.parent),
+        (ids[1], false, "bench.one", at.child),
+        (ids[2], true, "bench.two", at.child),
+        (ids[3], false, "bench.two", at.parent),
     ];
     let threads: Vec<_> = plan
         .into_iter()
-        .map(|(id, out, subject)| {
+        .map(|(id, out, subject, cpu)| {
             let stop = stop.clone();
             let file = state.join(format!("{}-{subject}.state", if out { "out" } else { "in" }));
             let opts = bridge::Options::new(url, subject, file);
             std::thread::spawn(move || {
+                // Unpinned (floating) if the CPU cannot be had.
+                let _ = raw::pin(&[cpu]);
                 let local = match MsgQueue::from_id(id) {
                     Ok(q) => Local::SysvQueue(q),
                     Err(e) => return Err(e),

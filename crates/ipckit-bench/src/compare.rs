@@ -101,7 +101,7 @@ fn paired(a: Half, b: Half, kind: Kind, blocks: usize, at: Placement) -> Result<
     const WARM: usize = 2;
     let stream = kind == Kind::Stream;
     let size = a.scenario.size.max(b.scenario.size);
-    let (mut sa, mut sb) = (setup(a.scenario)?, setup(b.scenario)?);
+    let (mut sa, mut sb) = (setup(a.scenario, at)?, setup(b.scenario, at)?);
     let halves = [a.per_block, b.per_block];
     let child = fork(|| {
         if raw::pin(&[at.child]).is_err() {

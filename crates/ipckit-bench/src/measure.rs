@@ -143,7 +143,7 @@ fn child_main(
 
 /// Times round trips for `dur` after a warm-up fifth; the samples in ns, unsorted.
 fn rtt(s: Scenario, dur: Duration, at: Placement) -> Result<Vec<u64>, BenchError> {
-    let mut st = setup(s)?;
+    let mut st = setup(s, at)?;
     let size = s.size;
     let child = fork(|| {
         child_main(st.as_mut(), at.child, |side| {
@@ -189,7 +189,7 @@ fn rtt(s: Scenario, dur: Duration, at: Placement) -> Result<Vec<u64>, BenchError
 
 /// Counts the messages the child streams for `dur` after a warm-up fifth.
 fn throughput(s: Scenario, dur: Duration, at: Placement) -> Result<Rate, BenchError> {
-    let mut st = setup(s)?;
+    let mut st = setup(s, at)?;
     let size = s.size;
     let child = fork(|| {
         child_main(st.as_mut(), at.child, |side| {

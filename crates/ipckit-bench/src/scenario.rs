@@ -13,6 +13,7 @@
 //! - [`rounds`] is how many times the whole set runs (each figure of the report is
 //!   the median over the rounds).
 
+use crate::measure::Placement;
 use crate::mechanism::{Measures, Mechanism, Variant};
 use crate::{BenchError, Setup, bridge, raw, sides};
 
@@ -98,7 +99,7 @@ pub(crate) fn rounds(opts: &Options) -> usize {
 }
 
 /// Makes the shared objects of a two-process scenario.
-pub(crate) fn setup(s: Scenario) -> Result<Box<dyn Setup>, BenchError> {
+pub(crate) fn setup(s: Scenario, at: Placement) -> Result<Box<dyn Setup>, BenchError> {
     let raw = s.variant == Variant::Raw;
     let mq_depth = ipckit::Limit::MqMsgMax.current().unwrap_or(10).clamp(1, 10) as usize;
     Ok(match s.mechanism {
@@ -129,7 +130,7 @@ pub(crate) fn setup(s: Scenario) -> Result<Box<dyn Setup>, BenchError> {
         Mechanism::SpinCopy => Box::new(raw::SpinCopy::new(s.size, 1)?),
         Mechanism::SpinRing => Box::new(raw::SpinCopy::new(s.size, 64 * 1024)?),
         Mechanism::Bridge if raw => Box::new(bridge::RawNats::new()?),
-        Mechanism::Bridge => Box::new(bridge::Bridges::new()?),
+        Mechanism::Bridge => Box::new(bridge::Bridges::new(at)?),
         Mechanism::BridgeJs => Box::new(bridge::RawJetStream::new()?),
         Mechanism::Memcpy | Mechanism::ChannelIdle => return Err("not a two-process loop".into()),
     })

@@ -52,7 +52,8 @@ pub(crate) fn die_with_parent(cmd: &mut std::process::Command, cpus: Vec<usize>)
     };
 }
 
-/// Pins the calling process to the given CPUs (`sched_setaffinity`).
+/// Pins the calling thread (a process's only thread: the process) to the given CPUs
+/// (`sched_setaffinity`).
 pub(crate) fn pin(cpus: &[usize]) -> Result<(), BenchError> {
     // SAFETY: cpu_set_t is plain bits; zero is an empty set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
