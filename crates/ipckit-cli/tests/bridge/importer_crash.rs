@@ -22,6 +22,19 @@ use ipckit::{ErrorKind, Wait};
 
 const COUNT: usize = 10_000;
 const IMPORTER_KILLS: usize = 8;
+/// The writers hold the messages from here on back until the crash schedule is over,
+/// so that every restart comes while messages still flow (past 90 % at the latest;
+/// a backlog released by a server restart can otherwise all arrive before the next).
+const HELD_FROM: usize = COUNT * 92 / 100;
+
+/// Called by a writer before message `n`: waits at [`HELD_FROM`] for `release`.
+fn hold_back(n: usize, release: &AtomicBool) {
+    if n == HELD_FROM {
+        while !release.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
 
 fn body(n: usize) -> Vec<u8> {
     format!("message {n:05} {}", ".".repeat(n % 60)).into_bytes()
@@ -89,12 +102,17 @@ fn a_channel_importer_killed_9_and_a_server_restart_lose_and_repeat_nothing() {
     let out = bridge(&srv, dir.path(), "out", &["out", "--channel", &na], "t.cin", &[]);
     let mut inb = bridge(&srv, dir.path(), "in", &["in", "--channel", &nb], "t.cin", &[]);
     let mut tx = ca.sender().unwrap();
-    let writer = std::thread::spawn(move || {
-        for n in 0..COUNT {
-            tx.send(&body(n)).unwrap();
-        }
-        tx
-    });
+    let release = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let release = release.clone();
+        std::thread::spawn(move || {
+            for n in 0..COUNT {
+                hold_back(n, &release);
+                tx.send(&body(n)).unwrap();
+            }
+            tx
+        })
+    };
     let progress = Arc::new(AtomicUsize::new(0));
     let mut rx = cb.receiver().unwrap();
     let receiver = {
@@ -133,6 +151,7 @@ fn a_channel_importer_killed_9_and_a_server_restart_lose_and_repeat_nothing() {
     let seed = seed();
     let mut rng = Rng(seed);
     crash_schedule(&mut inb, &mut srv, &progress, &mut rng);
+    release.store(true, Ordering::SeqCst);
     let _tx = writer.join().unwrap();
     let got = receiver.join().unwrap();
     check(seed, &got, &[&out, &inb]);
@@ -151,11 +170,13 @@ fn a_fifo_importer_killed_9_and_a_server_restart_lose_nothing_and_repeat_only_it
     // The writer keeps the FIFO open (so nothing in the pipe is discarded) and
     // writes whole frames under PIPE_BUF.
     let done = Arc::new(AtomicBool::new(false));
+    let release = Arc::new(AtomicBool::new(false));
     let writer = {
-        let (pa, done) = (pa.clone(), done.clone());
+        let (pa, done, release) = (pa.clone(), done.clone(), release.clone());
         std::thread::spawn(move || {
             let w = Fifo::at(&pa).unwrap().open_write_timeout(Duration::from_secs(30)).unwrap();
             for n in 0..COUNT {
+                hold_back(n, &release);
                 w.write_atomic(&length_frame(&body(n))).unwrap();
             }
             done.store(true, Ordering::SeqCst);
@@ -192,6 +213,7 @@ fn a_fifo_importer_killed_9_and_a_server_restart_lose_nothing_and_repeat_only_it
     let seed = seed();
     let mut rng = Rng(seed);
     crash_schedule(&mut inb, &mut srv, &progress, &mut rng);
+    release.store(true, Ordering::SeqCst);
     let _w = writer.join().unwrap();
     assert!(done.load(Ordering::SeqCst));
     let mut got = receiver.join().unwrap();
