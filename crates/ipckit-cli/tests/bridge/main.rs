@@ -17,4 +17,5 @@ mod fifo_channel;
 mod identical;
 mod importer_crash;
 mod pipeline;
+mod posix_crash;
 mod security;

@@ -12,7 +12,8 @@ use async_nats::jetstream;
 
 use super::landing::Landing;
 use super::local::{Local, LocalMessage};
-use super::state::{self, Phase, StateFile, hash};
+use super::spool::{self, Spool};
+use super::state::{Phase, StateFile, hash};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -71,8 +72,9 @@ pub(super) async fn export_async(
             )
             .with_detail("it is an importer's (each bridge needs a state file of its own)"));
         }
+        // An older exporter's spool (this one's keeps its own header: below).
         Phase::Spooled => {
-            let batch = state::read_spool(&opts.state, st.rec.len as usize)?;
+            let batch = spool::read_old(&opts.state, st.rec.len as usize)?;
             publish_all(&js, local, opts, &name, st.rec.seq, &batch, local_max, stop, stats).await?;
             let next = st.rec.seq + batch.len() as u64;
             st.idle(next)?;
@@ -100,15 +102,27 @@ pub(super) async fn export_async(
         return Ok(());
     }
 
-    // An object that cannot be read without removing (a POSIX queue): one spooled
-    // batch at a time.
+    // An object that cannot be read without removing (a POSIX queue): each message
+    // goes to the spool as it is taken, a batch at a time (see spool.rs).
+    let mut spool = Spool::open(&opts.state)?;
+    if let Some(left) = spool.recover()? {
+        let todo = left.todo();
+        publish_all(&js, local, opts, &name, left.base + left.done, todo, local_max, stop, stats).await?;
+        stats.moved.fetch_add(todo.len() as u64, Ordering::Relaxed);
+        st.idle(left.next())?;
+    }
+    let mut seq = st.rec.seq;
+    spool.begin(seq)?;
     let mut idle = Idle::new();
     let mut pace = Pace::new(opts.spin);
     while !stop.load(Ordering::Relaxed) {
         let mut batch = Vec::new();
         while batch.len() < opts.batch {
             match local.take(&mut buf) {
-                Ok(Some(m)) => batch.push(m),
+                Ok(Some(m)) => {
+                    spool.append(&m)?;
+                    batch.push(m);
+                }
                 Ok(None) => break,
                 // What was taken is published first; the error comes next round.
                 Err(_) if !batch.is_empty() => break,
@@ -124,16 +138,18 @@ pub(super) async fn export_async(
         }
         idle.reset();
         pace.mark();
+        // A message the server cannot take stops the exporter here, and stays in
+        // the spool for the next run, which says the same.
         for m in &batch {
             check_size(local, m, max_payload, &local_limit)?;
         }
-        let seq = st.rec.seq;
-        state::write_spool(&opts.state, &batch)?;
-        st.spooled(seq, batch.len())?;
         stats.in_flight.store(batch.len() as u64, Ordering::Relaxed);
         // Publish until every message is acknowledged (the server drops repeats).
         publish_all(&js, local, opts, &name, seq, &batch, local_max, stop, stats).await?;
-        st.idle(seq + batch.len() as u64)?;
+        spool.published(batch.len() as u64)?;
+        seq += batch.len() as u64;
+        st.idle(seq)?;
+        spool.begin(seq)?;
         stats.moved.fetch_add(batch.len() as u64, Ordering::Relaxed);
         stats.in_flight.store(0, Ordering::Relaxed);
     }

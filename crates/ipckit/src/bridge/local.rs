@@ -3,7 +3,7 @@
 //!
 //! A System V queue can be read without removing (`MSG_COPY`), so the exporter
 //! publishes first and removes after the server's acknowledgement. A POSIX queue
-//! cannot: its messages are taken, written to a spool file, then published (see the
+//! cannot: each message is taken and appended to a spool file, then published (see the
 //! module docs of [`bridge`](super) for the window this leaves). A FIFO is read
 //! without removing through `tee` (see [`FifoEnd`]), a channel by reading its ring
 //! in place (see [`ChannelEnd`]).

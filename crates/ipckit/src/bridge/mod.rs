@@ -72,11 +72,13 @@
 //! exporter first makes sure the whole window is stored (published again, same ids),
 //! and a message it removed without publishing is published at once, after them.
 //!
-//! **Exporter, POSIX queue** (no way to read without removing): it takes a batch with
-//! `mq_receive`, writes it to a spool file beside the state file, records "spooled",
-//! publishes, and after the acknowledgements records "next is `n+k`". A restarted
-//! exporter republishes the spool with the same ids. The window: a kill between
-//! `mq_receive` returning and the spool record being written loses that batch.
+//! **Exporter, POSIX queue** (no way to read without removing): it appends each
+//! message to a spool file beside the state file as soon as `mq_receive` returns it,
+//! publishes the batch, and after the acknowledgements records them done in the
+//! spool's header, which also holds the batch's first id number. A restarted
+//! exporter republishes what the spool holds with the same ids. The window: a kill
+//! between `mq_receive` returning and that message's append loses that one message
+//! (the kernel gives the length only as the call's result). See `spool.rs`.
 //!
 //! **Exporter, FIFO** ([`FifoEnd`]; frames cut by newline or by a 4-byte
 //! little-endian length, see [`Framing`]). A pipe can be read without removing: it
@@ -207,6 +209,7 @@ mod fifo;
 mod import;
 mod landing;
 mod local;
+mod spool;
 mod state;
 
 use std::path::{Path, PathBuf};

@@ -18,7 +18,6 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::LocalMessage;
 use crate::error::{Error, ErrorKind, Object, Result};
 
 const MAGIC: &[u8; 8] = b"IPCKBRG2";
@@ -35,8 +34,9 @@ pub(crate) enum Phase {
     /// About to move the message `seq` (type, length, hash below) out of the local
     /// object (exporter) or into it (importer); `seq` is not done yet.
     Moving,
-    /// Exporter of an object that cannot be peeked: `len` messages taken out, written
-    /// to the spool file, to be published with ids from `seq` on.
+    /// Exporter of an object that cannot be peeked, as an older version wrote it:
+    /// `len` messages taken out, written to the spool file, to be published with ids
+    /// from `seq` on. (This version's spool keeps that in its own header: spool.rs.)
     Spooled,
     /// Importer: about to put message `src` in, which came over core NATS ahead of
     /// its stream copy (early delivery); `seq` is unchanged.
@@ -141,13 +141,6 @@ impl StateFile {
         self.write()
     }
 
-    /// Records that `count` messages are in the spool, to get ids from `seq` on.
-    pub fn spooled(&mut self, seq: u64, count: usize) -> Result<()> {
-        self.rec =
-            Record { seq, phase: Phase::Spooled, mtype: 0, len: count as u64, hash: 0, mark: 0, ..self.rec };
-        self.write()
-    }
-
     /// Records that everything before `seq` (exporter) or up to `seq` (importer) is done.
     pub fn idle(&mut self, seq: u64) -> Result<()> {
         self.rec = Record { seq, phase: Phase::Idle, mtype: 0, len: 0, hash: 0, mark: 0, ..self.rec };
@@ -237,54 +230,6 @@ pub(crate) fn hash(mtype: i64, body: &[u8]) -> u64 {
     h
 }
 
-fn spool_path(state: &Path) -> PathBuf {
-    let mut p = state.as_os_str().to_owned();
-    p.push(".spool");
-    PathBuf::from(p)
-}
-
-/// Writes taken messages to the spool file beside the state file (tag, length, body
-/// each), before the state record says they are there.
-pub(crate) fn write_spool(state: &Path, batch: &[LocalMessage]) -> Result<()> {
-    let mut bytes = Vec::new();
-    for m in batch {
-        bytes.extend_from_slice(&m.tag.to_le_bytes());
-        bytes.extend_from_slice(&(m.body.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&m.body);
-    }
-    let path = spool_path(state);
-    // Readable by the owner only: it holds messages.
-    let write = || {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?.write_all(&bytes)
-    };
-    write().map_err(|e| {
-        Error::new("write spool", Object::Path(path.clone()), ErrorKind::Other).with_detail(e.to_string())
-    })
-}
-
-/// Reads back `count` spooled messages.
-pub(crate) fn read_spool(state: &Path, count: usize) -> Result<Vec<LocalMessage>> {
-    let path = spool_path(state);
-    let corrupt = |why: &str| {
-        Error::new("read spool", Object::Path(path.clone()), ErrorKind::Corrupted)
-            .with_detail(why.to_string())
-    };
-    let bytes = std::fs::read(&path).map_err(|e| corrupt(&e.to_string()))?;
-    let mut out = Vec::with_capacity(count);
-    let mut at = 0usize;
-    let word = |at: usize| bytes.get(at..at + 8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
-    while out.len() < count {
-        let tag = word(at).ok_or_else(|| corrupt("short spool"))? as i64;
-        let len = word(at + 8).ok_or_else(|| corrupt("short spool"))? as usize;
-        let body = bytes.get(at + 16..at + 16 + len).ok_or_else(|| corrupt("short spool"))?.to_vec();
-        out.push(LocalMessage { tag, body });
-        at += 16 + len;
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,20 +294,5 @@ mod tests {
         std::fs::write(&t.0, b"IPCKBRG2 but far too short").unwrap();
         let e = StateFile::open(&t.0).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Corrupted);
-    }
-
-    #[test]
-    fn the_spool_is_readable_by_its_owner_only_and_reads_back() {
-        use std::os::unix::fs::PermissionsExt;
-        let t = temp("spool");
-        let batch =
-            vec![LocalMessage { tag: 3, body: b"one".to_vec() }, LocalMessage { tag: 1, body: Vec::new() }];
-        write_spool(&t.0, &batch).unwrap();
-        let path = spool_path(&t.0);
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        let back = read_spool(&t.0, 2);
-        std::fs::remove_file(&path).unwrap();
-        assert_eq!(mode, 0o600);
-        assert_eq!(back.unwrap(), batch);
     }
 }
