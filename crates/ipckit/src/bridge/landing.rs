@@ -20,13 +20,13 @@
 //! - The landing is read only through raw pointers (another process of the same user
 //!   could write the file); it is never handed out as a slice.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 
 use super::local::LocalMessage;
-use crate::error::{Error, ErrorKind, Object, Result};
+use super::state::{beside, open_private};
+use crate::error::{Error, Object, Result};
 use crate::sys;
 use crate::sys::msg::MTYPE_SIZE;
 use crate::sysv::msg::MsgQueue;
@@ -46,21 +46,9 @@ impl Landing {
     /// Opens (creating) the landing beside `state`, with room for a message of
     /// `body` bytes.
     pub(crate) fn open(state: &Path, body: usize) -> Result<Landing> {
-        let mut path = state.as_os_str().to_owned();
-        path.push(".landing");
-        let path = PathBuf::from(path);
+        let path = beside(state, ".landing");
         // Readable by the owner only: it holds the last message removed.
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| {
-                Error::new("open landing file", Object::Path(path.clone()), ErrorKind::Other)
-                    .with_detail(e.to_string())
-            })?;
+        let file = open_private(&path, "open landing file")?;
         let fresh = file.metadata().map(|m| m.len() < MTYPE_SIZE as u64).unwrap_or(true);
         let (ptr, len) = map(&file, &path, MTYPE_SIZE + body)?;
         Ok(Landing { file, path, ptr, len, fresh })

@@ -22,11 +22,12 @@
 //!   how many messages it holds ([`read_old`]).
 //! - Not `fsync`ed, as the state file: it survives the exporter, not a power loss.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::local::LocalMessage;
+use super::state::{beside, open_private};
 use crate::error::{Error, ErrorKind, Object, Result};
 
 const MAGIC: &[u8; 8] = b"IPCKSPL2";
@@ -67,15 +68,8 @@ pub(crate) struct Spool {
 impl Spool {
     /// Opens (creating, mode 0600: it holds messages) the spool beside `state`.
     pub(crate) fn open(state: &Path) -> Result<Spool> {
-        let path = path(state);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| io_err("open spool", &path, e))?;
+        let path = beside(state, ".spool");
+        let file = open_private(&path, "open spool")?;
         Ok(Spool { file, path, base: 0, end: HEADER })
     }
 
@@ -85,20 +79,8 @@ impl Spool {
         if bytes.len() < HEADER as usize || &bytes[..8] != MAGIC {
             return Ok(None);
         }
-        let word =
-            |at: usize| bytes.get(at..at + 8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
-        let (base, done) = (word(8).unwrap_or(0), word(16).unwrap_or(0));
-        let mut msgs = Vec::new();
-        let mut at = HEADER as usize;
-        while let (Some(tag), Some(len)) = (word(at), word(at + 8)) {
-            let Some(body) =
-                usize::try_from(len).ok().and_then(|l| bytes.get(at + 16..(at + 16).checked_add(l)?))
-            else {
-                break; // cut short by a kill: never taken for published
-            };
-            msgs.push(LocalMessage { tag: tag as i64, body: body.to_vec() });
-            at += 16 + body.len();
-        }
+        let (base, done) = (word(&bytes, 8).unwrap_or(0), word(&bytes, 16).unwrap_or(0));
+        let msgs = records(&bytes[HEADER as usize..], usize::MAX);
         Ok(Some(Spooled { base, done, msgs }))
     }
 
@@ -136,10 +118,27 @@ impl Spool {
     }
 }
 
-fn path(state: &Path) -> PathBuf {
-    let mut p = state.as_os_str().to_owned();
-    p.push(".spool");
-    PathBuf::from(p)
+/// The little-endian word at `at`, if `bytes` holds it.
+fn word(bytes: &[u8], at: usize) -> Option<u64> {
+    bytes.get(at..at.checked_add(8)?).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+}
+
+/// Up to `most` whole records (type, length, body) from the start of `bytes`; a record
+/// cut short by the end (a kill inside its `write`) is not there.
+fn records(bytes: &[u8], most: usize) -> Vec<LocalMessage> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while out.len() < most {
+        let (Some(tag), Some(len)) = (word(bytes, at), word(bytes, at + 8)) else { break };
+        let Some(body) =
+            usize::try_from(len).ok().and_then(|l| bytes.get(at + 16..(at + 16).checked_add(l)?))
+        else {
+            break;
+        };
+        at += 16 + body.len();
+        out.push(LocalMessage { tag: tag as i64, body: body.to_vec() });
+    }
+    out
 }
 
 fn io_err(call: &'static str, path: &Path, e: std::io::Error) -> Error {
@@ -149,22 +148,14 @@ fn io_err(call: &'static str, path: &Path, e: std::io::Error) -> Error {
 /// Reads back the `count` messages an older exporter spooled (type, length, body
 /// each, no header), its state record saying how many.
 pub(crate) fn read_old(state: &Path, count: usize) -> Result<Vec<LocalMessage>> {
-    let path = path(state);
-    let corrupt = |why: &str| {
-        Error::new("read spool", Object::Path(path.clone()), ErrorKind::Corrupted)
-            .with_detail(why.to_string())
+    let path = beside(state, ".spool");
+    let corrupt = |why: String| {
+        Error::new("read spool", Object::Path(path.clone()), ErrorKind::Corrupted).with_detail(why)
     };
-    let bytes = std::fs::read(&path).map_err(|e| corrupt(&e.to_string()))?;
-    let mut out = Vec::with_capacity(count);
-    let mut at = 0usize;
-    let word = |at: usize| bytes.get(at..at + 8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
-    while out.len() < count {
-        let tag = word(at).ok_or_else(|| corrupt("short spool"))? as i64;
-        let len = word(at + 8).ok_or_else(|| corrupt("short spool"))? as usize;
-        let body =
-            bytes.get(at + 16..(at + 16).saturating_add(len)).ok_or_else(|| corrupt("short spool"))?.to_vec();
-        at += 16 + body.len();
-        out.push(LocalMessage { tag, body });
+    let bytes = std::fs::read(&path).map_err(|e| corrupt(e.to_string()))?;
+    let out = records(&bytes, count);
+    if out.len() < count {
+        return Err(corrupt(format!("{} of the {count} messages recorded are there", out.len())));
     }
     Ok(out)
 }
@@ -177,7 +168,7 @@ mod tests {
     struct Temp(PathBuf);
     impl Drop for Temp {
         fn drop(&mut self) {
-            let _ = std::fs::remove_file(path(&self.0));
+            let _ = std::fs::remove_file(beside(&self.0, ".spool"));
         }
     }
     fn temp(tag: &str) -> Temp {
@@ -240,7 +231,7 @@ mod tests {
         let mut s = Spool::open(&t.0).unwrap();
         s.begin(0).unwrap();
         s.append(&msg(1, b"secret")).unwrap();
-        let mode = std::fs::metadata(path(&t.0)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(beside(&t.0, ".spool")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
@@ -253,7 +244,7 @@ mod tests {
             bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
             bytes.extend_from_slice(body);
         }
-        std::fs::write(path(&t.0), &bytes).unwrap();
+        std::fs::write(beside(&t.0, ".spool"), &bytes).unwrap();
         assert_eq!(Spool::open(&t.0).unwrap().recover().unwrap(), None, "no magic: not this layout");
         assert_eq!(read_old(&t.0, 2).unwrap(), vec![msg(4, b"one"), msg(9, b"two!")]);
         assert!(read_old(&t.0, 3).is_err(), "a third was never there");

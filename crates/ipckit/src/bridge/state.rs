@@ -230,6 +230,23 @@ pub(crate) fn hash(mtype: i64, body: &[u8]) -> u64 {
     h
 }
 
+/// The file `<state><suffix>` beside the state file `state` (a landing, a spool).
+pub(crate) fn beside(state: &Path, suffix: &str) -> PathBuf {
+    let mut p = state.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
+}
+
+/// Opens `path` for reading and writing, creating it with mode 0600 (a file that
+/// holds messages is readable by its owner only) and keeping what it holds; `call`
+/// names the open in the error.
+pub(crate) fn open_private(path: &Path, call: &'static str) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path).map_err(
+        |e| Error::new(call, Object::Path(path.to_path_buf()), ErrorKind::Other).with_detail(e.to_string()),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
