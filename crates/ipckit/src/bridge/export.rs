@@ -652,9 +652,7 @@ mod tests {
     impl Drop for Temp {
         fn drop(&mut self) {
             let _ = std::fs::remove_file(&self.0);
-            let mut landing = self.0.as_os_str().to_owned();
-            landing.push(".landing");
-            let _ = std::fs::remove_file(landing);
+            let _ = std::fs::remove_file(crate::bridge::state::beside(&self.0, ".landing"));
         }
     }
     fn temp(tag: &str) -> Temp {
@@ -710,6 +708,16 @@ mod tests {
         st.rec
     }
 
+    /// The restart after a kill around removing message 6 of three identical ticks:
+    /// it goes on at 7, and exactly one tick is left in `local`.
+    fn restart_leaves_one_tick(local: &Local, state: &std::path::Path) {
+        let rec = restart(local, state);
+        assert_eq!((rec.phase, rec.seq), (Phase::Idle, 7));
+        let mut buf = vec![0u8; 64];
+        assert_eq!(local.peek(0, &mut buf).unwrap().map(|m| m.body), Some(b"tick".to_vec()));
+        assert_eq!(local.peek(1, &mut buf).unwrap(), None, "exactly one tick is left");
+    }
+
     /// Three identical messages, the first removed; an exporter killed right after
     /// (`removed`) or right before removing the second: the restart must leave
     /// exactly the third, as message 7. (The record's type, length and hash alone take the second for the
@@ -720,8 +728,7 @@ mod tests {
         one_removed_before(&local, &t.0);
         killed_around_removal(&local, &t.0, 6, removed);
         assert_eq!(count(&local), if removed { 1 } else { 2 });
-        let rec = restart(&local, &t.0);
-        assert_eq!((rec.phase, rec.seq), (Phase::Idle, 7));
+        restart_leaves_one_tick(&local, &t.0);
         assert_eq!(count(&local), 1);
     }
 
@@ -782,11 +789,7 @@ mod tests {
         child.kill(crate::process::Signal::Kill).unwrap();
         let _ = child.wait().unwrap();
         let local = Local::Channel(ChannelEnd::receiver(&chan).unwrap());
-        let rec = restart(&local, &t.0);
-        assert_eq!((rec.phase, rec.seq), (Phase::Idle, 7));
-        let mut buf = Vec::new();
-        assert_eq!(local.peek(0, &mut buf).unwrap().map(|m| m.body), Some(b"tick".to_vec()));
-        assert_eq!(local.peek(1, &mut buf).unwrap(), None, "exactly one tick is left");
+        restart_leaves_one_tick(&local, &t.0);
     }
 
     #[test]
@@ -819,11 +822,7 @@ mod tests {
         // The kill: the exporter's end goes; the writer keeps the pipe's bytes.
         drop(local);
         let local = Local::Fifo(FifoEnd::reader(Fifo::at(&path).unwrap(), framing).unwrap());
-        let rec = restart(&local, &t.0);
-        assert_eq!((rec.phase, rec.seq), (Phase::Idle, 7));
-        let mut buf = Vec::new();
-        assert_eq!(local.peek(0, &mut buf).unwrap().map(|m| m.body), Some(b"tick".to_vec()));
-        assert_eq!(local.peek(1, &mut buf).unwrap(), None, "exactly one tick is left");
+        restart_leaves_one_tick(&local, &t.0);
     }
 
     #[test]

@@ -111,7 +111,7 @@ impl Landing {
         if len > self.len {
             self.grow(len)?;
         }
-        let page = 4096;
+        let page = usize::try_from(sys::host::page_size()).unwrap_or(4096);
         let mut at = page;
         while at < len {
             // SAFETY: `at < len <= self.len`: inside our writable mapping.
