@@ -18,7 +18,7 @@ use super::state::{Phase, StateFile, hash};
 use crate::error::{Error, ErrorKind, Result};
 
 use super::{
-    HEADER_KIND, HEADER_MAX, HEADER_MTYPE, HEADER_PRIORITY, Idle, Options, Pace, Stats, connect,
+    HEADER_KIND, HEADER_MAX, HEADER_MTYPE, HEADER_PRIORITY, Options, Pace, Quiet, Stats, connect,
     ensure_stream, flush_briefly, nats_err, spin_then_await,
 };
 
@@ -113,7 +113,7 @@ pub(super) async fn export_async(
     }
     let mut seq = st.rec.seq;
     spool.begin(seq)?;
-    let mut idle = Idle::new();
+    let mut quiet = Quiet::new(local)?;
     let mut pace = Pace::new(opts.spin);
     while !stop.load(Ordering::Relaxed) {
         let mut batch = Vec::new();
@@ -130,13 +130,10 @@ pub(super) async fn export_async(
             }
         }
         if batch.is_empty() {
-            idle.wait(pace.spin());
-            if idle.rounds() % 16 == 0 {
-                tokio::task::yield_now().await;
-            }
+            quiet.wait(pace.spin()).await;
             continue;
         }
-        idle.reset();
+        quiet.reset();
         pace.mark();
         // A message the server cannot take stops the exporter here, and stays in
         // the spool for the next run, which says the same.
@@ -286,7 +283,7 @@ struct Pipeline<'a> {
 impl Pipeline<'_> {
     async fn run(&self, st: &mut StateFile, buf: &mut Vec<u8>) -> Result<()> {
         let mut win: VecDeque<Flight> = VecDeque::with_capacity(self.opts.batch);
-        let mut idle = Idle::new();
+        let mut quiet = Quiet::new(self.local)?;
         let mut pace = Pace::new(self.opts.spin);
         let mut pause = Duration::from_millis(50);
         let mut refused_at_front = 0;
@@ -330,13 +327,10 @@ impl Pipeline<'_> {
                          published: nothing more can come (a channel's ends are taken once)",
                         ));
                 }
-                idle.wait(pace.spin());
-                if idle.rounds() % 16 == 0 {
-                    tokio::task::yield_now().await;
-                }
+                quiet.wait(pace.spin()).await;
                 continue;
             }
-            idle.reset();
+            quiet.reset();
             self.stats.in_flight.store(win.len() as u64, Ordering::Relaxed);
 
             // Publish what is not on its way (new, or after a failure), in order.
@@ -658,6 +652,58 @@ mod tests {
     fn temp(tag: &str) -> Temp {
         let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
         Temp(std::env::temp_dir().join(format!("ipckit-landing-{tag}-{}-{n:x}", std::process::id())))
+    }
+
+    /// Once its spin is over, an exporter of a POSIX queue or a FIFO sleeps on the
+    /// object's descriptor (not in naps), and the descriptor wakes it when a message
+    /// comes from another thread; a System V queue has none. (The minute is only a
+    /// bound on a wake that never comes: the test fails then, it does not time it.)
+    #[test]
+    fn quiet_wakes_on_the_descriptor_of_a_posix_queue_and_a_fifo() {
+        use crate::bridge::{FifoEnd, Framing, Quiet};
+        use crate::fifo::Fifo;
+        use crate::posix::mq::{self, QueueAttr};
+        use std::io::Write;
+        const PATIENCE: Duration = Duration::from_secs(60);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            assert!(Quiet::new(&queue(&[])).unwrap().arrivals.is_none());
+
+            let name = format!("/ipckit-quiet-{}", std::process::id());
+            let mut q =
+                mq::MsgQueue::create(&name, QueueAttr { maxmsg: 4, msgsize: 64 }, Mode::OWNER_RW).unwrap();
+            q.set_remove_on_drop(true).unwrap();
+            let sender = mq::MsgQueue::open(&name).unwrap();
+            let local = Local::PosixQueue(q);
+            let quiet = Quiet::new(&local).unwrap();
+            let fd = quiet.arrivals.as_ref().expect("a POSIX queue's descriptor in the reactor");
+            let t = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                sender.send(b"woken", 3).unwrap();
+            });
+            tokio::time::timeout(PATIENCE, fd.readable()).await.expect("no wake").unwrap().clear_ready();
+            t.join().unwrap();
+            let m = local.take(&mut Vec::new()).unwrap().expect("the message that woke it");
+            assert_eq!((m.body.as_slice(), m.tag), (&b"woken"[..], 3));
+
+            let t = temp("quiet-fifo");
+            let path = std::path::PathBuf::from(format!("{}.fifo", t.0.display()));
+            let mut fifo = Fifo::create(&path, Mode::OWNER_RW).unwrap();
+            fifo.set_remove_on_drop(true).unwrap();
+            let local = Local::Fifo(FifoEnd::reader(Fifo::at(&path).unwrap(), Framing::Line).unwrap());
+            let quiet = Quiet::new(&local).unwrap();
+            let fd = quiet.arrivals.as_ref().expect("a FIFO's descriptor in the reactor");
+            let mut w = fifo.open_write().unwrap();
+            let t = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                w.write_all(b"woken\n").unwrap();
+                w
+            });
+            tokio::time::timeout(PATIENCE, fd.readable()).await.expect("no wake").unwrap().clear_ready();
+            let _w = t.join().unwrap();
+            let m = local.peek(0, &mut Vec::new()).unwrap().expect("the line that woke it");
+            assert_eq!(m.body, b"woken");
+        });
     }
 
     /// A private queue holding `msgs`, removed on drop, as a bridge's local object.

@@ -212,6 +212,15 @@ impl FifoEnd {
         Ok(FifoEnd { fifo, framing, side: Mutex::new(Side::Read(Box::new(side))) })
     }
 
+    /// A duplicate of the exporter's descriptor of the FIFO, readable when bytes
+    /// come in; `None` for the importer's end.
+    pub(crate) fn arrivals(&self) -> Option<std::io::Result<std::os::fd::OwnedFd>> {
+        match &*self.side.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
+            Side::Read(r) => Some(r.reader.as_fd().try_clone_to_owned()),
+            Side::Write(_) => None,
+        }
+    }
+
     /// The importer's end: the FIFO is opened for writing when a reader is there.
     pub fn writer(fifo: Fifo, framing: Framing) -> FifoEnd {
         FifoEnd { fifo, framing, side: Mutex::new(Side::Write(WriteSide::default())) }

@@ -8,6 +8,8 @@
 //! without removing through `tee` (see [`FifoEnd`]), a channel by reading its ring
 //! in place (see [`ChannelEnd`]).
 
+use std::os::fd::{AsFd, OwnedFd};
+
 use super::channel::ChannelEnd;
 use super::fifo::FifoEnd;
 use super::landing::Landing;
@@ -103,6 +105,27 @@ impl Local {
             Local::Fifo(f) => f.check(msg),
             _ => Ok(()),
         }
+    }
+
+    /// A descriptor the kernel marks readable when a message may have come in (a
+    /// duplicate, on the same open file), for the objects that have one: a Linux
+    /// POSIX queue's (readable while it holds a message, see mq_overview(7)) and the
+    /// exporter's end of a FIFO (at each write). `None` for a System V queue (no
+    /// descriptor; `MSG_COPY` cannot wait) and a channel.
+    pub(crate) fn arrivals(&self) -> Result<Option<OwnedFd>> {
+        let fd = match self {
+            Local::PosixQueue(q) => q.as_fd().try_clone_to_owned(),
+            Local::Fifo(f) => match f.arrivals() {
+                Some(fd) => fd,
+                None => return Ok(None),
+            },
+            Local::SysvQueue(_) | Local::Channel(_) => return Ok(None),
+        };
+        fd.map(Some).map_err(|e| match e.raw_os_error() {
+            Some(n) => Error::sys("fcntl(F_DUPFD_CLOEXEC)", self.object(), crate::sys::Errno(n)),
+            None => Error::new("fcntl(F_DUPFD_CLOEXEC)", self.object(), ErrorKind::Other)
+                .with_detail(e.to_string()),
+        })
     }
 
     /// How many messages the object holds, where that is cheaper to ask than a

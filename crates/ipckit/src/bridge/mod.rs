@@ -669,12 +669,18 @@ impl Idle {
     }
 
     fn wait(&mut self, spin: Duration) {
-        self.rounds = self.rounds.wrapping_add(1);
-        let since = *self.since.get_or_insert_with(std::time::Instant::now);
-        match Idle::nap(since.elapsed(), spin) {
+        match self.next_nap(spin) {
             None => std::thread::yield_now(),
             Some(nap) => std::thread::sleep(nap),
         }
+    }
+
+    /// Counts a look and says how long to sleep before the next: `None` while
+    /// spinning.
+    fn next_nap(&mut self, spin: Duration) -> Option<Duration> {
+        self.rounds = self.rounds.wrapping_add(1);
+        let since = *self.since.get_or_insert_with(std::time::Instant::now);
+        Idle::nap(since.elapsed(), spin)
     }
 
     /// The sleep before the next look after `quiet` without activity: none while
@@ -684,6 +690,66 @@ impl Idle {
             return None;
         }
         Some((quiet / Idle::SHARE).clamp(Idle::NAP, Idle::LONGEST))
+    }
+}
+
+/// How an exporter waits while its local object has nothing for it: like [`Idle`]
+/// (spinning after a message, then napping), except that where the object has a
+/// descriptor that announces arrivals ([`Local::arrivals`]: a POSIX queue, a FIFO)
+/// it sleeps on that descriptor in the runtime's `epoll` once the spin is over. Such
+/// an exporter costs nothing while idle and wakes when a message comes, where naps
+/// cost a thousand looks a second and up to a millisecond of delay. It looks again
+/// at least every [`Quiet::LOOK`] all the same (a stop, or a wake the kernel did not
+/// give).
+struct Quiet {
+    idle: Idle,
+    /// A duplicate of the object's descriptor, in the reactor.
+    arrivals: Option<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>>,
+}
+
+impl Quiet {
+    const LOOK: Duration = Duration::from_millis(20);
+
+    /// Must be called inside the runtime. A descriptor the reactor refuses leaves the
+    /// naps.
+    #[allow(unsafe_code)]
+    fn new(local: &Local) -> Result<Quiet> {
+        let arrivals = local.arrivals()?.and_then(|fd| {
+            // SAFETY: the AsyncFd owns `fd` (an OwnedFd, a duplicate of the object's
+            // descriptor): it stays open, and `as_raw_fd` returns the same number,
+            // until the AsyncFd drops it, after deregistering it.
+            unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
+                .ok()
+        });
+        Ok(Quiet { idle: Idle::new(), arrivals })
+    }
+
+    /// Something happened: the next wait starts spinning again.
+    fn reset(&mut self) {
+        self.idle.reset();
+    }
+
+    /// One wait before the next look; `spin` as for [`Idle::wait`].
+    async fn wait(&mut self, spin: Duration) {
+        match (self.idle.next_nap(spin), &self.arrivals) {
+            (Some(_), Some(fd)) => {
+                // Cleared before the look that follows: a message that comes after
+                // it marks the descriptor again (edge-triggered), so none is missed.
+                if let Ok(Ok(mut ready)) = tokio::time::timeout(Quiet::LOOK, fd.readable()).await {
+                    ready.clear_ready();
+                }
+            }
+            (nap, _) => {
+                match nap {
+                    None => std::thread::yield_now(),
+                    Some(nap) => std::thread::sleep(nap),
+                }
+                // The connection's tasks run on this thread too.
+                if self.idle.rounds() % 16 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
     }
 }
 
