@@ -30,7 +30,8 @@ Examples:
   ipckit bridge in  --subject app.events --channel /app-events --create
 
 Delivery: nothing is removed from a System V queue, a FIFO or a channel before the server has
-stored it (a POSIX queue is taken from and spooled to disk first); every message
+stored it (a POSIX queue is taken from and spooled to disk first; a message a kill
+catches in between is saved to STATE.lost-ID and reported as LOST); every message
 carries a Nats-Msg-Id, so a republish after a crash is dropped by the server; the importer puts a
 message into the local queue before acknowledging it, and waits while the queue is full. The
 importer also takes each message early over core NATS, when it is the next one from the same
@@ -98,7 +99,7 @@ pub struct BridgeOpts {
     /// The importer's durable consumer (default: ipckit_in_ and the subject)
     #[arg(long, value_name = "NAME")]
     pub durable: Option<String>,
-    /// The state file (default: $XDG_STATE_HOME/ipckit/bridge/DIR-SUBJECT-OBJECT.state; a System V or FIFO exporter keeps STATE.landing beside it, a POSIX one STATE.spool)
+    /// The state file (default: $XDG_STATE_HOME/ipckit/bridge/DIR-SUBJECT-OBJECT.state; a System V, FIFO or POSIX exporter keeps STATE.landing beside it, a POSIX one also STATE.spool and, for a message a kill took and could not publish, STATE.lost-ID)
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,
     /// Exporter: most messages published and not yet removed; importer: most messages put in under one acknowledgement
@@ -303,6 +304,19 @@ pub fn run(a: BridgeArgs) -> Res {
         let label = format!("bridge {dir} {object} {} {}", if out { "->" } else { "<-" }, o.subject);
         std::thread::spawn(move || status_loop(&stats, &done, json, terminal, &label))
     };
+    if out {
+        let lost = bridge::lost_files(&opts.state);
+        if !lost.is_empty() {
+            let names: Vec<String> = lost.iter().map(|p| p.display().to_string()).collect();
+            eprintln!(
+                "ipckit bridge out: LOST earlier: {} message{} that a killed exporter took from the queue and \
+                 could not publish, saved in: {} (remove each file once dealt with)",
+                lost.len(),
+                if lost.len() == 1 { "" } else { "s" },
+                names.join(", ")
+            );
+        }
+    }
     let result = if out {
         bridge::export(&local, &opts, &stop, &stats)
     } else {
@@ -319,8 +333,20 @@ pub fn run(a: BridgeArgs) -> Res {
 fn status_loop(stats: &Stats, done: &AtomicBool, json: bool, terminal: bool, label: &str) {
     let start = Instant::now();
     let mut last = 0u64;
+    let mut lost_told = 0u64;
     let mut tick = Instant::now();
     loop {
+        // A message lost is told at once, whatever the status lines.
+        let lost = stats.lost.load(Ordering::Relaxed);
+        if lost > lost_told {
+            lost_told = lost;
+            let _ = writeln!(
+                std::io::stderr(),
+                "ipckit {label}: LOST {lost} message{}: {}",
+                if lost == 1 { "" } else { "s" },
+                stats.last_loss().unwrap_or_default()
+            );
+        }
         let ending = done.load(Ordering::SeqCst);
         if !ending {
             std::thread::sleep(Duration::from_millis(50));
@@ -346,6 +372,7 @@ fn status_loop(stats: &Stats, done: &AtomicBool, json: bool, terminal: bool, lab
                 "per_second": rate.round(),
                 "in_flight": in_flight,
                 "connected": connected,
+                "lost": lost,
                 "last_error": err,
                 "final": ending,
             });

@@ -112,15 +112,26 @@ pub(super) async fn export_async(
         st.idle(left.next())?;
     }
     let mut seq = st.rec.seq;
+    if let Some(l) = landing.as_ref() {
+        report_caught(l, seq, local, opts, stats)?;
+    }
     spool.begin(seq)?;
     let mut quiet = Quiet::new(local)?;
     let mut pace = Pace::new(opts.spin);
     while !stop.load(Ordering::Relaxed) {
         let mut batch = Vec::new();
         while batch.len() < opts.batch {
-            match local.take(&mut buf) {
+            let id = seq + batch.len() as u64;
+            let taken = match (local, landing.as_mut()) {
+                (Local::PosixQueue(q), Some(l)) => l.catch(q, id),
+                _ => local.take(&mut buf),
+            };
+            match taken {
                 Ok(Some(m)) => {
                     spool.append(&m)?;
+                    if let Some(l) = landing.as_ref() {
+                        l.release(m.body.len());
+                    }
                     batch.push(m);
                 }
                 Ok(None) => break,
@@ -154,11 +165,44 @@ pub(super) async fn export_async(
     Ok(())
 }
 
+/// Says loudly what a killed exporter left in the landing between receiving a POSIX
+/// queue's message and writing it to the spool (see `landing.rs`): a message with an
+/// id number from `next` on is in no record, and its length is lost with the call's
+/// result, so it cannot be published. Its bytes go to `<state>.lost-<id>` (mode
+/// 0600), and [`Stats::lost`] and the last error say where. A caught message with an
+/// earlier id is in the spool: nothing to say. Either way the landing is cleared.
+fn report_caught(landing: &Landing, next: u64, local: &Local, opts: &Options, stats: &Stats) -> Result<()> {
+    let Some(c) = landing.caught() else { return Ok(()) };
+    if c.id >= next {
+        let path = super::state::beside(&opts.state, &format!(".lost-{}", c.id));
+        let mut file = super::state::open_private(&path, "open lost-message file")?;
+        std::io::Write::write_all(&mut file, &c.bytes).map_err(|e| {
+            Error::new("write", crate::error::Object::Path(path.clone()), ErrorKind::Other)
+                .with_detail(e.to_string())
+        })?;
+        stats.lost.fetch_add(1, Ordering::Relaxed);
+        stats.set_loss(format!(
+            "the previous exporter was killed between taking a message (priority {}) from {} and writing it \
+             to its spool; the kernel gives a message's length only as the call's result, so it cannot be \
+             published: its bytes are in {} ({} bytes up to the last non-zero one; if the message ended in \
+             zero bytes, it was longer, at most {} bytes)",
+            c.priority,
+            local.object(),
+            path.display(),
+            c.bytes.len(),
+            local.max_body().0,
+        ));
+    }
+    landing.release_all();
+    Ok(())
+}
+
 /// The landing of `local` beside the state file `state`, for bodies of up to `max`
-/// bytes: a System V queue's messages and a FIFO's frames are removed into it (see
-/// `landing.rs`); other objects have none.
+/// bytes: a System V queue's messages and a FIFO's frames are removed into it, and a
+/// POSIX queue's messages received into it (see `landing.rs`); a channel has none.
 fn landing_for(local: &Local, state: &std::path::Path, max: usize) -> Result<Option<Landing>> {
     match local {
+        Local::PosixQueue(q) => Landing::open_catch(state, q.msgsize()).map(Some),
         // (A FIFO's frame is its body and at most 4 bytes of framing.)
         Local::SysvQueue(_) | Local::Fifo(_) => Landing::open(state, max + 4).map(Some),
         _ => Ok(None),
@@ -641,12 +685,17 @@ mod tests {
     use crate::sysv::msg::MsgQueue;
     use crate::{Key, Mode};
 
-    /// A state file path of this test's own; it and its landing are removed on drop.
+    /// A state file path of this test's own; it and the files beside it (landing,
+    /// lost messages) are removed on drop.
     struct Temp(std::path::PathBuf);
     impl Drop for Temp {
         fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-            let _ = std::fs::remove_file(crate::bridge::state::beside(&self.0, ".landing"));
+            let (Some(dir), Some(name)) = (self.0.parent(), self.0.file_name()) else { return };
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                if e.file_name().as_encoded_bytes().starts_with(name.as_encoded_bytes()) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
         }
     }
     fn temp(tag: &str) -> Temp {
@@ -704,6 +753,45 @@ mod tests {
             let m = local.peek(0, &mut Vec::new()).unwrap().expect("the line that woke it");
             assert_eq!(m.body, b"woken");
         });
+    }
+
+    /// What a killed POSIX exporter caught and did not spool is saved to a file of
+    /// its own, counted lost and told; one it did spool (an id below the next) is
+    /// not. Either way the landing is cleared.
+    #[test]
+    fn a_posix_message_caught_and_not_spooled_is_saved_and_told_not_dropped() {
+        use crate::bridge::Stats;
+        use crate::posix::mq::{self, QueueAttr};
+        let t = temp("caught");
+        let name = format!("/ipckit-caught-{}", std::process::id());
+        let mut q =
+            mq::MsgQueue::create(&name, QueueAttr { maxmsg: 4, msgsize: 64 }, Mode::OWNER_RW).unwrap();
+        q.set_remove_on_drop(true).unwrap();
+        let sender = mq::MsgQueue::open(&name).unwrap();
+        let local = Local::PosixQueue(q);
+        let Local::PosixQueue(q) = &local else { unreachable!() };
+        let opts = Options::new("nats://127.0.0.1:1", "t.caught", t.0.clone());
+        let stats = Stats::default();
+        let lost_file = |id: u64| crate::bridge::state::beside(&t.0, &format!(".lost-{id}"));
+
+        let mut l = Landing::open_catch(&t.0, 64).unwrap();
+        sender.send(b"spooled before the kill", 2).unwrap();
+        l.catch(q, 5).unwrap().unwrap();
+        report_caught(&l, 6, &local, &opts, &stats).unwrap();
+        assert_eq!(stats.lost.load(Ordering::Relaxed), 0);
+        assert!(!lost_file(5).exists());
+        assert_eq!(l.caught(), None);
+
+        sender.send(b"taken, never spooled", 4).unwrap();
+        l.catch(q, 6).unwrap().unwrap();
+        report_caught(&l, 6, &local, &opts, &stats).unwrap();
+        assert_eq!(stats.lost.load(Ordering::Relaxed), 1);
+        let saved = std::fs::read(lost_file(6)).unwrap();
+        std::fs::remove_file(lost_file(6)).unwrap();
+        assert_eq!(saved, b"taken, never spooled");
+        let told = stats.last_loss().unwrap();
+        assert!(told.contains(&lost_file(6).display().to_string()) && told.contains("priority 4"), "{told}");
+        assert_eq!(l.caught(), None);
     }
 
     /// A private queue holding `msgs`, removed on drop, as a bridge's local object.

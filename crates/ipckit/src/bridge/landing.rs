@@ -17,6 +17,18 @@
 //!   copy cannot fault). Before the record the exporter flips the landing's first
 //!   byte away from the frame's ([`Landing::clear_unlike`]); the landing holds the
 //!   recorded frame afterwards if and only if the read happened.
+//! - A POSIX queue's message is received into the landing ([`Landing::catch`]), whose
+//!   first 16 bytes are then: the id number the message will get plus one (0: no
+//!   receive armed), the priority, 4 spare bytes; its body follows, and the body's
+//!   bytes are zero between messages. Before `mq_receive` the exporter writes the
+//!   priority `u32::MAX` (which no message has), then the id; the kernel writes the
+//!   priority, then the body, within the call; after the message is in the spool the
+//!   exporter zeroes the body's bytes, then the id ([`Landing::release`]). So a kill
+//!   between the receive and the spool leaves an armed id, a real priority and the
+//!   message's bytes, and a restart finds them ([`Landing::caught`]); only the length
+//!   is gone (the kernel gives it as the call's result alone): the message is the
+//!   bytes up to the last non-zero one, or longer by trailing zeros, up to the
+//!   queue's `msgsize`.
 //! - The landing is read only through raw pointers (another process of the same user
 //!   could write the file); it is never handed out as a slice.
 
@@ -27,9 +39,26 @@ use std::ptr::NonNull;
 use super::local::LocalMessage;
 use super::state::{beside, open_private};
 use crate::error::{Error, Object, Result};
+use crate::posix::mq;
 use crate::sys;
 use crate::sys::msg::MTYPE_SIZE;
 use crate::sysv::msg::MsgQueue;
+
+/// A POSIX catch's header: the armed id plus one (8 bytes), the priority (4), spare (4).
+const CATCH_HEAD: usize = 16;
+/// The priority written before a receive: no message has it (`MQ_PRIO_MAX` is 32768).
+const NO_PRIO: u32 = u32::MAX;
+
+/// What a killed exporter received into the landing and may not have written down.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Caught {
+    /// The id number the message was to get.
+    pub(crate) id: u64,
+    pub(crate) priority: u32,
+    /// The body's bytes up to the last non-zero one (the message, unless it ended in
+    /// zero bytes).
+    pub(crate) bytes: Vec<u8>,
+}
 
 /// The mapped landing file.
 pub(crate) struct Landing {
@@ -155,6 +184,143 @@ impl Landing {
         Ok(Some(LocalMessage { tag, body }))
     }
 
+    /// Opens (creating) the landing of a POSIX queue's exporter beside `state`, for
+    /// messages of up to `msgsize` bytes, its pages touched so that the kernel's copy
+    /// into them cannot fault half-way.
+    pub(crate) fn open_catch(state: &Path, msgsize: usize) -> Result<Landing> {
+        let landing = Landing::open(state, CATCH_HEAD - MTYPE_SIZE + msgsize)?;
+        let page = usize::try_from(sys::host::page_size()).unwrap_or(4096);
+        let mut at = 0;
+        while at < landing.len {
+            // SAFETY: `at < len`: inside our writable mapping. Reading then writing
+            // back the same byte keeps what a killed exporter left there.
+            #[allow(unsafe_code)]
+            unsafe {
+                let p = landing.ptr.as_ptr().add(at);
+                std::ptr::write_volatile(p, std::ptr::read_volatile(p));
+            }
+            at += page;
+        }
+        Ok(landing)
+    }
+
+    /// Receives the queue's next message (without waiting) into the landing, as the
+    /// one with id number `id` (see the module contract), and returns a copy of it;
+    /// `None` if the queue is empty. [`release`](Self::release) must follow once it
+    /// is written down.
+    pub(crate) fn catch(&mut self, q: &mq::MsgQueue, id: u64) -> Result<Option<LocalMessage>> {
+        use std::os::fd::AsFd;
+        let room = q.msgsize();
+        if CATCH_HEAD + room > self.len {
+            self.grow(CATCH_HEAD + room)?;
+        }
+        self.put_u32(8, NO_PRIO);
+        self.put_u64(0, id.wrapping_add(1));
+        let base = self.ptr.as_ptr();
+        // SAFETY: `CATCH_HEAD + room <= len`: the body's `room` bytes and the
+        // priority's 4 (at offset 8, aligned) lie in our writable mapping for the call.
+        #[allow(unsafe_code)]
+        let got = unsafe {
+            sys::posix_mq::mq_receive_into(
+                q.as_fd(),
+                NonNull::new_unchecked(base.add(CATCH_HEAD)),
+                room,
+                NonNull::new_unchecked(base.add(8).cast()),
+                Some(std::time::SystemTime::UNIX_EPOCH),
+            )
+        };
+        let n = match got {
+            Ok(n) => n,
+            Err(sys::Errno::ETIMEDOUT | sys::Errno::EAGAIN) => return Ok(None),
+            Err(e) => return Err(Error::sys("mq_receive", Object::Name(q.name().to_string()), e)),
+        };
+        let body = self.copy_out(CATCH_HEAD, n);
+        Ok(Some(LocalMessage { tag: i64::from(self.get_u32(8)), body }))
+    }
+
+    /// The message of the last [`catch`](Self::catch), `len` bytes, is written down:
+    /// its bytes are zeroed, then the receive disarmed.
+    pub(crate) fn release(&self, len: usize) {
+        let len = len.min(self.len - CATCH_HEAD);
+        // SAFETY: `CATCH_HEAD + len <= self.len`: inside our writable mapping.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::ptr::write_bytes(self.ptr.as_ptr().add(CATCH_HEAD), 0, len)
+        };
+        self.put_u64(0, 0);
+    }
+
+    /// What a receive armed and completed left in the landing (see the module
+    /// contract); `None` if no receive was armed or none completed.
+    pub(crate) fn caught(&self) -> Option<Caught> {
+        if self.len < CATCH_HEAD {
+            return None;
+        }
+        let armed = self.get_u64(0);
+        let priority = self.get_u32(8);
+        if armed == 0 || priority == NO_PRIO {
+            return None;
+        }
+        let mut bytes = self.copy_out(CATCH_HEAD, self.len - CATCH_HEAD);
+        let end = bytes.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+        bytes.truncate(end);
+        Some(Caught { id: armed - 1, priority, bytes })
+    }
+
+    /// Zeroes the whole catch (body and header): after a [`caught`](Self::caught)
+    /// message was dealt with.
+    pub(crate) fn release_all(&self) {
+        self.release(self.len - CATCH_HEAD.min(self.len));
+        self.put_u32(8, NO_PRIO);
+    }
+
+    fn put_u64(&self, at: usize, v: u64) {
+        debug_assert!(at % 8 == 0 && at + 8 <= self.len);
+        // SAFETY: an aligned u64 inside our writable mapping (callers: offset 0).
+        #[allow(unsafe_code)]
+        unsafe {
+            std::ptr::write_volatile(self.ptr.as_ptr().add(at).cast::<u64>(), v)
+        };
+    }
+
+    fn get_u64(&self, at: usize) -> u64 {
+        // SAFETY: as in `put_u64`; a volatile read of memory another process may write.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::ptr::read_volatile(self.ptr.as_ptr().add(at).cast::<u64>())
+        }
+    }
+
+    fn put_u32(&self, at: usize, v: u32) {
+        debug_assert!(at % 4 == 0 && at + 4 <= self.len);
+        // SAFETY: an aligned u32 inside our writable mapping (callers: offset 8).
+        #[allow(unsafe_code)]
+        unsafe {
+            std::ptr::write_volatile(self.ptr.as_ptr().add(at).cast::<u32>(), v)
+        };
+    }
+
+    fn get_u32(&self, at: usize) -> u32 {
+        // SAFETY: as in `put_u32`.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::ptr::read_volatile(self.ptr.as_ptr().add(at).cast::<u32>())
+        }
+    }
+
+    /// A copy of `len` bytes from offset `at` (clipped to the mapping).
+    fn copy_out(&self, at: usize, len: usize) -> Vec<u8> {
+        let len = len.min(self.len.saturating_sub(at));
+        let mut out = vec![0u8; len];
+        // SAFETY: `at + len <= self.len` bytes of our mapping, copied through raw
+        // pointers into our own buffer.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.ptr.as_ptr().add(at), out.as_mut_ptr(), len)
+        };
+        out
+    }
+
     /// Maps the file again with room for `len` bytes (a message longer than
     /// `msgmax` was when the landing was opened). The landed type survives: it is in
     /// the file.
@@ -217,5 +383,64 @@ mod tests {
         drop(landing);
         assert!(!Landing::open(&state, 16).unwrap().fresh());
         std::fs::remove_file(&path).unwrap();
+    }
+
+    /// A POSIX queue and a landing of this test's own, both removed on drop.
+    struct Catch {
+        q: mq::MsgQueue,
+        sender: mq::MsgQueue,
+        state: std::path::PathBuf,
+    }
+    impl Drop for Catch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(beside(&self.state, ".landing"));
+        }
+    }
+    fn catch_setup(tag: &str) -> Catch {
+        let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let name = format!("/ipckit-catch-{tag}-{}-{n:x}", std::process::id());
+        let attr = mq::QueueAttr { maxmsg: 4, msgsize: 64 };
+        let mut q = mq::MsgQueue::create(&name, attr, crate::Mode::OWNER_RW).unwrap();
+        q.set_remove_on_drop(true).unwrap();
+        let sender = mq::MsgQueue::open(&name).unwrap();
+        let state = std::env::temp_dir().join(format!("ipckit-catch-{tag}-{}-{n:x}", std::process::id()));
+        Catch { q, sender, state }
+    }
+
+    /// Every point of a POSIX catch, as a killed exporter leaves it: armed but empty,
+    /// received and not written down (the bytes, priority and id are there), written
+    /// down and released (nothing), and a message that ends in zero bytes (the bytes
+    /// up to its last non-zero one).
+    #[test]
+    fn a_posix_catch_leaves_what_a_kill_took_and_nothing_once_released() {
+        let t = catch_setup("points");
+        let mut l = Landing::open_catch(&t.state, t.q.msgsize()).unwrap();
+        assert_eq!(l.caught(), None, "a fresh landing");
+        // Armed, queue empty: nothing caught.
+        assert_eq!(l.catch(&t.q, 7).unwrap(), None);
+        assert_eq!(l.caught(), None);
+        // Received, not yet released (a kill here): found with its id and priority,
+        // also by a second open (a restarted exporter).
+        t.sender.send(b"first message", 9).unwrap();
+        let m = l.catch(&t.q, 7).unwrap().unwrap();
+        assert_eq!((m.body.as_slice(), m.tag), (&b"first message"[..], 9));
+        let want = Caught { id: 7, priority: 9, bytes: b"first message".to_vec() };
+        assert_eq!(l.caught().as_ref(), Some(&want));
+        assert_eq!(Landing::open_catch(&t.state, t.q.msgsize()).unwrap().caught(), Some(want));
+        // Released: nothing, and the next, shorter, message is not mixed with it.
+        l.release(m.body.len());
+        assert_eq!(l.caught(), None);
+        t.sender.send(b"2nd", 0).unwrap();
+        let m = l.catch(&t.q, 8).unwrap().unwrap();
+        assert_eq!((m.body.as_slice(), m.tag), (&b"2nd"[..], 0));
+        assert_eq!(l.caught(), Some(Caught { id: 8, priority: 0, bytes: b"2nd".to_vec() }));
+        l.release(m.body.len());
+        // Trailing zero bytes cannot be told from the zeroed landing.
+        t.sender.send(&[5, 0, 6, 0, 0], 1).unwrap();
+        l.catch(&t.q, 9).unwrap().unwrap();
+        assert_eq!(l.caught(), Some(Caught { id: 9, priority: 1, bytes: vec![5, 0, 6] }));
+        l.release_all();
+        assert_eq!(l.caught(), None);
+        assert_eq!(Landing::open_catch(&t.state, t.q.msgsize()).unwrap().caught(), None);
     }
 }

@@ -72,13 +72,18 @@
 //! exporter first makes sure the whole window is stored (published again, same ids),
 //! and a message it removed without publishing is published at once, after them.
 //!
-//! **Exporter, POSIX queue** (no way to read without removing): it appends each
-//! message to a spool file beside the state file as soon as `mq_receive` returns it,
-//! publishes the batch, and after the acknowledgements records them done in the
-//! spool's header, which also holds the batch's first id number. A restarted
-//! exporter republishes what the spool holds with the same ids. The window: a kill
-//! between `mq_receive` returning and that message's append loses that one message
-//! (the kernel gives the length only as the call's result). See `spool.rs`.
+//! **Exporter, POSIX queue** (no way to read without removing): `mq_receive` puts
+//! each message into the landing (a file beside the state file, mapped shared), and
+//! the exporter appends it to a spool file as soon as the call returns, publishes the
+//! batch, and after the acknowledgements records them done in the spool's header,
+//! which also holds the batch's first id number. A restarted exporter republishes
+//! what the spool holds with the same ids. A kill between `mq_receive` returning and
+//! that message's append leaves the message's bytes and priority in the landing but
+//! not its length, which the kernel gives only as the call's result: the restarted
+//! exporter cannot publish it faithfully, so it saves the bytes to
+//! `<state>.lost-<id>`, counts it in [`Stats::lost`] and says so (the CLI prints
+//! LOST at once and names the file at every start, see [`lost_files`]). Nothing
+//! vanishes; that one message needs a person. See `spool.rs` and `landing.rs`.
 //!
 //! **Exporter, FIFO** ([`FifoEnd`]; frames cut by newline or by a 4-byte
 //! little-endian length, see [`Framing`]). A pipe can be read without removing: it
@@ -360,13 +365,30 @@ pub struct Stats {
     pub in_flight: AtomicU64,
     /// Whether the bridge is connected to the server now.
     pub connected: AtomicBool,
+    /// Exporter of a POSIX queue: messages a killed predecessor had taken from the
+    /// queue and not written down, found at the start and saved to a file (see
+    /// [`last_loss`](Self::last_loss)); they are not published.
+    pub lost: AtomicU64,
     last_error: Mutex<Option<String>>,
+    last_loss: Mutex<Option<String>>,
 }
 
 impl Stats {
     /// The last error the bridge recovered from (it retries), if any.
     pub fn last_error(&self) -> Option<String> {
         self.last_error.lock().map(|e| e.clone()).unwrap_or(None)
+    }
+
+    /// What the last message counted in [`lost`](Self::lost) was and where its bytes
+    /// are.
+    pub fn last_loss(&self) -> Option<String> {
+        self.last_loss.lock().map(|e| e.clone()).unwrap_or(None)
+    }
+
+    fn set_loss(&self, what: String) {
+        if let Ok(mut slot) = self.last_loss.lock() {
+            *slot = Some(what);
+        }
     }
 
     fn set_error(&self, e: impl std::fmt::Display) {
@@ -575,6 +597,28 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .map_err(|e| Error::new("start runtime", Object::None, ErrorKind::Other).with_detail(e.to_string()))
+}
+
+/// The files in which exporters that used the state file `state` saved messages a
+/// killed predecessor had taken from a POSIX queue and could not publish
+/// (`<state>.lost-<id>`, see [`Stats::lost`]), oldest id first. They stay until
+/// someone removes them; the CLI names them each time an exporter starts.
+pub fn lost_files(state: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (state.parent(), state.file_name()) else { return Vec::new() };
+    let prefix = format!("{}.lost-", name.to_string_lossy());
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let file = e.file_name();
+            let id = file.to_str()?.strip_prefix(&prefix)?.parse().ok()?;
+            Some((id, e.path()))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, p)| p).collect()
 }
 
 /// Runs an exporter: messages from `local` to `opts.subject`, until `stop` is set

@@ -5,8 +5,9 @@
 //! Contract:
 //! - A POSIX queue cannot be read without removing, so each message is appended to
 //!   the spool (one `write`) right after `mq_receive` returns it, before the next is
-//!   taken. The window: a kill between the two loses that one message (the kernel
-//!   gives the length only as the call's result, so no mapping can catch it whole).
+//!   taken. A kill between the two leaves the message in the landing without its
+//!   length (the kernel gives it only as the call's result): the next exporter saves
+//!   it to a lost file and says so (`landing.rs`, `export.rs`).
 //! - The file starts with a 24-byte header, rewritten in place with one `pwrite`
 //!   (so a kill leaves the old one or the new one): the magic `IPCKSPL2`, `base`, the
 //!   id number of the first record, and `done`, how many records from the first on

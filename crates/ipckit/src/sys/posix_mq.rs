@@ -121,6 +121,34 @@ pub(crate) fn mq_receive(
     Ok((cvt_size(r)?, prio))
 }
 
+/// `mq_timedreceive` into the `len` bytes at `buf`, the priority into `*prio`:
+/// memory that need not be this process's alone (a shared file mapping). Returns the
+/// length. The kernel removes the message and writes the priority, then the bytes,
+/// in one call, with no point between where a signal takes effect.
+///
+/// # Safety
+/// `buf` is valid for writes of `len` bytes and `prio` for a `c_uint`, for the
+/// duration of the call.
+pub(crate) unsafe fn mq_receive_into(
+    fd: BorrowedFd<'_>,
+    buf: std::ptr::NonNull<u8>,
+    len: usize,
+    prio: std::ptr::NonNull<libc::c_uint>,
+    deadline: Option<SystemTime>,
+) -> SysResult<usize> {
+    let ts = abs_timespec(deadline);
+    let r = match &ts {
+        // SAFETY: the caller guarantees `len` writable bytes at `buf` and a writable
+        // `prio`; `t` is live.
+        Some(t) => unsafe {
+            libc::mq_timedreceive(fd.as_raw_fd(), buf.as_ptr().cast(), len, prio.as_ptr(), t)
+        },
+        // SAFETY: as above, without a timeout.
+        None => unsafe { libc::mq_receive(fd.as_raw_fd(), buf.as_ptr().cast(), len, prio.as_ptr()) },
+    };
+    cvt_size(r)
+}
+
 /// `mq_getattr`.
 pub(crate) fn mq_getattr(fd: BorrowedFd<'_>) -> SysResult<RawAttr> {
     // SAFETY: mq_attr is plain integers; zero is valid.
