@@ -289,6 +289,9 @@ pub fn run(a: BridgeArgs) -> Res {
     opts.early_delivery = !o.no_early_delivery;
     opts.spin = Duration::from_micros(o.spin);
     opts.duplicate_window = Duration::from_secs(o.duplicate_window.max(1));
+    // What a restart finds that a person must know is printed at once, whatever the
+    // status lines (and before the bridge goes on, so a kill right after cannot hide it).
+    opts.notice = Some(|what| eprintln!("ipckit bridge: {what}"));
 
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -333,20 +336,10 @@ pub fn run(a: BridgeArgs) -> Res {
 fn status_loop(stats: &Stats, done: &AtomicBool, json: bool, terminal: bool, label: &str) {
     let start = Instant::now();
     let mut last = 0u64;
-    let mut lost_told = 0u64;
     let mut tick = Instant::now();
     loop {
-        // A message lost is told at once, whatever the status lines.
         let lost = stats.lost.load(Ordering::Relaxed);
-        if lost > lost_told {
-            lost_told = lost;
-            let _ = writeln!(
-                std::io::stderr(),
-                "ipckit {label}: LOST {lost} message{}: {}",
-                if lost == 1 { "" } else { "s" },
-                stats.last_loss().unwrap_or_default()
-            );
-        }
+        let maybe_twice = stats.maybe_twice.load(Ordering::Relaxed);
         let ending = done.load(Ordering::SeqCst);
         if !ending {
             std::thread::sleep(Duration::from_millis(50));
@@ -373,6 +366,7 @@ fn status_loop(stats: &Stats, done: &AtomicBool, json: bool, terminal: bool, lab
                 "in_flight": in_flight,
                 "connected": connected,
                 "lost": lost,
+                "maybe_twice": maybe_twice,
                 "last_error": err,
                 "final": ending,
             });

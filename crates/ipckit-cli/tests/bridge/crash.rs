@@ -161,6 +161,8 @@ fn exactly_the_messages_sent_in_order_once_each_through_kill_9_and_a_server_rest
     let repeats = before - got.len();
     eprintln!("immediate repeats from importer kills: {repeats}");
     assert!(repeats <= 2, "seed {seed}: {repeats} repeated messages, more than the 2 importer kills explain");
+    let told = inb.stderr().matches("MAYBE TWICE").count();
+    assert!(repeats <= told, "seed {seed}: {repeats} repeats, {told} told\n{}", inb.stderr());
     let expected: Vec<(i64, Vec<u8>)> = (0..COUNT).map(message).collect();
     if got != expected {
         let first_bad =

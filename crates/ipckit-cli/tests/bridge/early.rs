@@ -139,6 +139,8 @@ fn an_importer_into_a_queue_killed_9_among_early_messages_repeats_only_its_windo
         }
     }
     assert!(repeats <= KILLS, "seed {seed}: {repeats} repeats, more than the {KILLS} kills explain");
+    let told = inb.stderr().matches("MAYBE TWICE").count();
+    assert!(repeats <= told, "seed {seed}: {repeats} repeats, {told} told\n{}", inb.stderr());
     assert!(
         qb.recv_vec(Select::Any, Wait::Timeout(Duration::from_secs(1))).is_err(),
         "a message came after the last"

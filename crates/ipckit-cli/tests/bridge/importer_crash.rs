@@ -228,6 +228,8 @@ fn a_fifo_importer_killed_9_and_a_server_restart_lose_nothing_and_repeat_only_it
         repeats <= IMPORTER_KILLS,
         "seed {seed}: {repeats} repeated frames, more than the {IMPORTER_KILLS} importer kills explain"
     );
+    let told = inb.stderr().matches("MAYBE TWICE").count();
+    assert!(repeats <= told, "seed {seed}: {repeats} repeats, {told} told\n{}", inb.stderr());
     check(seed, &got, &[&out, &inb]);
 }
 

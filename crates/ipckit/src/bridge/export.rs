@@ -169,7 +169,7 @@ pub(super) async fn export_async(
 /// queue's message and writing it to the spool (see `landing.rs`): a message with an
 /// id number from `next` on is in no record, and its length is lost with the call's
 /// result, so it cannot be published. Its bytes go to `<state>.lost-<id>` (mode
-/// 0600), and [`Stats::lost`] and the last error say where. A caught message with an
+/// 0600), and [`Stats::lost`] and the notice say where. A caught message with an
 /// earlier id is in the spool: nothing to say. Either way the landing is cleared.
 fn report_caught(landing: &Landing, next: u64, local: &Local, opts: &Options, stats: &Stats) -> Result<()> {
     let Some(c) = landing.caught() else { return Ok(()) };
@@ -181,8 +181,8 @@ fn report_caught(landing: &Landing, next: u64, local: &Local, opts: &Options, st
                 .with_detail(e.to_string())
         })?;
         stats.lost.fetch_add(1, Ordering::Relaxed);
-        stats.set_loss(format!(
-            "the previous exporter was killed between taking a message (priority {}) from {} and writing it \
+        stats.notify(opts, format!(
+            "LOST: the previous exporter was killed between taking a message (priority {}) from {} and writing it \
              to its spool; the kernel gives a message's length only as the call's result, so it cannot be \
              published: its bytes are in {} ({} bytes up to the last non-zero one; if the message ended in \
              zero bytes, it was longer, at most {} bytes)",
@@ -789,7 +789,7 @@ mod tests {
         let saved = std::fs::read(lost_file(6)).unwrap();
         std::fs::remove_file(lost_file(6)).unwrap();
         assert_eq!(saved, b"taken, never spooled");
-        let told = stats.last_loss().unwrap();
+        let told = stats.last_notice().unwrap();
         assert!(told.contains(&lost_file(6).display().to_string()) && told.contains("priority 4"), "{told}");
         assert_eq!(l.caught(), None);
     }

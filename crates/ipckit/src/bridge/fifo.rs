@@ -413,6 +413,15 @@ impl FifoEnd {
         Ok(())
     }
 
+    /// Whether a frame is written in part (a frame larger than `PIPE_BUF`, its rest
+    /// waiting for room).
+    pub(crate) fn put_begun(&self) -> bool {
+        match &*self.side() {
+            Side::Write(w) => w.written > 0,
+            Side::Read(_) => false,
+        }
+    }
+
     /// Writes the message's frame if a reader is there and the pipe has room;
     /// `false` when not now. A frame begun is finished by the next calls (with the
     /// same message) before anything else.

@@ -12,7 +12,7 @@ use async_nats::jetstream::{self, consumer};
 use futures_util::StreamExt;
 
 use super::local::{Local, LocalMessage};
-use super::state::{Phase, StateFile, hash};
+use super::state::{Phase, Record, StateFile, hash};
 
 use crate::error::{Error, ErrorKind, Object, Result};
 
@@ -42,16 +42,19 @@ pub(super) async fn import_async(
             )
             .with_detail("it is an exporter's (each bridge needs a state file of its own)"));
         }
-        // Killed around a local send. A channel tells from the mark whether it
-        // happened; elsewhere we cannot, and send again (at least once) rather than
-        // risk losing it. (For those objects this importer writes only "done"
-        // records, and a kill before one has the same outcome: the message is put in
-        // again. A "moving" record there comes from an older importer.)
+        // Killed around a local send ("putting" recorded, "done" not). A channel
+        // tells from the mark whether it happened; a queue or a FIFO keeps no
+        // evidence, so the message is put in again (at least once, never lost), and
+        // that it may now be there twice is told.
         Phase::Moving => {
             let (s, src) = (st.rec.seq, st.rec.src);
-            if local.was_put(st.rec.mark)?.unwrap_or(false) {
+            let put = local.was_put(st.rec.mark)?;
+            if put == Some(true) {
                 st.done(s, src)?;
             } else {
+                if put.is_none() {
+                    tell_maybe_twice(local, opts, stats, &format!("stream message {s}"));
+                }
                 // Nothing after `s - 1` went in: the consumer starts at `s`, and no
                 // source id is needed to skip anything.
                 st.done(s.saturating_sub(1), None)?;
@@ -61,9 +64,13 @@ pub(super) async fn import_async(
         // of the one before, from the same exporter.
         Phase::Ahead => {
             let (s, src) = (st.rec.seq, st.rec.src);
-            if local.was_put(st.rec.mark)?.unwrap_or(false) {
+            let put = local.was_put(st.rec.mark)?;
+            if put == Some(true) {
                 st.done(s, src)?;
             } else {
+                if let (None, Some((n, e))) = (put, src) {
+                    tell_maybe_twice(local, opts, stats, &format!("message {e} of exporter {n:016x}"));
+                }
                 st.done(s, src.and_then(|(n, e)| e.checked_sub(1).map(|e| (n, e))))?;
             }
         }
@@ -304,9 +311,11 @@ pub(super) async fn import_async(
             }
             let mut idle = Idle::new();
             let mut progress = Instant::now();
+            let before = st.rec;
             loop {
-                // A channel records where the message goes before it goes (exactly once);
-                // the other objects write no record before the send.
+                // "Putting" is recorded before the put: a channel's with where the
+                // message goes (exactly once), a queue's or FIFO's as the one message
+                // a kill may leave in doubt (see the restart above).
                 let mut mark = |m| {
                     st.rec.src = src;
                     st.moving_at(seq, msg.tag, msg.body.len(), hash(msg.tag, &msg.body), m)
@@ -314,6 +323,7 @@ pub(super) async fn import_async(
                 if local.try_put_marked(&msg, &mut mark)? {
                     break;
                 }
+                undo_putting(local, &mut st, before)?;
                 // Full: back-pressure. What was put in is acknowledged now, and the
                 // server is kept from redelivering this one meanwhile.
                 ack_run(&mut unacked, &mut since_ack, stats).await;
@@ -398,6 +408,7 @@ fn put_early(
         return Ok(false);
     }
     let seq = st.rec.seq;
+    let before = st.rec;
     let mut mark = |mark| st.ahead((n, e), msg.tag, msg.body.len(), hash(msg.tag, &msg.body), mark);
     if local.try_put_marked(&msg, &mut mark)? {
         st.done(seq, Some((n, e)))?;
@@ -405,7 +416,35 @@ fn put_early(
         stats.early.fetch_add(1, Ordering::Relaxed);
         return Ok(true);
     }
+    undo_putting(local, st, before)?;
     Ok(false)
+}
+
+/// After a put that found the object full: the "putting" record written for it goes
+/// back to `before`, so that a kill while the importer waits for room leaves no doubt
+/// (nothing went in) — unless part of a FIFO frame did.
+fn undo_putting(local: &Local, st: &mut StateFile, before: Record) -> Result<()> {
+    if st.rec != before && !local.put_begun() {
+        st.rec = before;
+        st.write()?;
+    }
+    Ok(())
+}
+
+/// Counts and tells a message a killed importer was putting into `local` when it
+/// died, put in again now: the object may hold it twice.
+fn tell_maybe_twice(local: &Local, opts: &Options, stats: &Stats, which: &str) {
+    stats.maybe_twice.fetch_add(1, Ordering::Relaxed);
+    stats.notify(
+        opts,
+        format!(
+            "MAYBE TWICE: the previous importer was killed while putting {which} of subject {} into {}; {} keeps no \
+             trace a restart could read, so it is put in again and may now be there twice",
+            opts.subject,
+            local.object(),
+            local.kind(),
+        ),
+    );
 }
 
 /// The message's source id: its `Nats-Msg-Id` as an exporter writes it

@@ -239,10 +239,12 @@ impl Local {
         }
     }
 
-    /// Puts a message in like [`try_put`](Self::try_put). Into a channel, it first
-    /// reserves the room and calls `record` with a mark that tells afterwards whether
-    /// the message went out ([`was_put`](Self::was_put)); other objects have no such
-    /// mark and do not call it.
+    /// Puts a message in like [`try_put`](Self::try_put), calling `record` first
+    /// with a mark that tells afterwards whether the message went out. Into a channel
+    /// the room is reserved first and the mark is its position
+    /// ([`was_put`](Self::was_put) reads it). Queues and FIFOs keep no such evidence:
+    /// the mark is 0, and `record` is called before every attempt, so after `false`
+    /// (full) the caller undoes the record unless [`put_begun`](Self::put_begun).
     pub(crate) fn try_put_marked(
         &self,
         msg: &LocalMessage,
@@ -250,7 +252,10 @@ impl Local {
     ) -> Result<bool> {
         match self {
             Local::Channel(c) => c.try_put_marked(msg, record),
-            _ => self.try_put(msg),
+            _ => {
+                record(0)?;
+                self.try_put(msg)
+            }
         }
     }
 
@@ -262,6 +267,16 @@ impl Local {
         match self {
             Local::Channel(c) => c.was_put(mark).map(Some),
             _ => Ok(None),
+        }
+    }
+
+    /// Whether part of the message being put in is already in the object although
+    /// [`try_put`](Self::try_put) said `false`: a FIFO frame larger than `PIPE_BUF`
+    /// written in pieces.
+    pub(crate) fn put_begun(&self) -> bool {
+        match self {
+            Local::Fifo(f) => f.put_begun(),
+            _ => false,
         }
     }
 

@@ -312,6 +312,12 @@ pub struct Options {
     /// trickle further apart, where each spin would end in a sleep all the same; and
     /// never while idle. Default 300 µs; zero never spins.
     pub spin: Duration,
+    /// Called, on the bridge's thread and before it goes on, with what a restart
+    /// found that a person must know: a message a killed POSIX exporter took and
+    /// could not publish ([`Stats::lost`]), or one a killed importer may have put in
+    /// already and puts in again ([`Stats::maybe_twice`]). `None` (the default):
+    /// only the counters and [`Stats::last_notice`] say it. The CLI prints it.
+    pub notice: Option<fn(&str)>,
 }
 
 impl Options {
@@ -333,6 +339,7 @@ impl Options {
             ack_wait: Duration::from_secs(30),
             early_delivery: true,
             spin: Idle::SPIN,
+            notice: None,
         }
     }
 }
@@ -367,10 +374,15 @@ pub struct Stats {
     pub connected: AtomicBool,
     /// Exporter of a POSIX queue: messages a killed predecessor had taken from the
     /// queue and not written down, found at the start and saved to a file (see
-    /// [`last_loss`](Self::last_loss)); they are not published.
+    /// [`last_notice`](Self::last_notice)); they are not published.
     pub lost: AtomicU64,
+    /// Importer into a System V or POSIX queue or a FIFO: messages a killed
+    /// predecessor was putting in, which it may or may not have put in (the object
+    /// keeps no evidence a restart could read), put in again: the object may hold
+    /// them twice (see [`last_notice`](Self::last_notice)).
+    pub maybe_twice: AtomicU64,
     last_error: Mutex<Option<String>>,
-    last_loss: Mutex<Option<String>>,
+    last_notice: Mutex<Option<String>>,
 }
 
 impl Stats {
@@ -379,14 +391,18 @@ impl Stats {
         self.last_error.lock().map(|e| e.clone()).unwrap_or(None)
     }
 
-    /// What the last message counted in [`lost`](Self::lost) was and where its bytes
-    /// are.
-    pub fn last_loss(&self) -> Option<String> {
-        self.last_loss.lock().map(|e| e.clone()).unwrap_or(None)
+    /// What the last message counted in [`lost`](Self::lost) or
+    /// [`maybe_twice`](Self::maybe_twice) was (and where a lost one's bytes are).
+    pub fn last_notice(&self) -> Option<String> {
+        self.last_notice.lock().map(|e| e.clone()).unwrap_or(None)
     }
 
-    fn set_loss(&self, what: String) {
-        if let Ok(mut slot) = self.last_loss.lock() {
+    /// Records `what` as the last notice and hands it to [`Options::notice`].
+    fn notify(&self, opts: &Options, what: String) {
+        if let Some(tell) = opts.notice {
+            tell(&what);
+        }
+        if let Ok(mut slot) = self.last_notice.lock() {
             *slot = Some(what);
         }
     }
