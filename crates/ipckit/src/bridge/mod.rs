@@ -126,14 +126,14 @@
 //! [`Options::batch`] messages, or when the object is full). A message it already
 //! put in (a redelivery) is skipped. Killed anywhere, the restarted importer resumes
 //! after the last "done" record: an unacknowledged run costs nothing but the server's
-//! redelivery, which the re-created consumer makes at once. (No "putting" record is
-//! written before the send into a queue or FIFO: a kill before the send and one after
-//! it both leave the previous "done" record, so the restart puts the message in
-//! again, which is what such a record could only have led to.) The window, for a
+//! redelivery, which the re-created consumer makes at once. The window, for a
 //! System V or POSIX queue and a FIFO: a kill after the local send and before its
 //! "done" record (a few microseconds per message) delivers that one message twice
-//! after the restart (the object's reader may have taken it already, so the importer
-//! cannot look). Into a FIFO, a message waits while no process has the
+//! after the restart (the object keeps no trace of the send a restart could read,
+//! and its reader may have taken the message already). It is told: the importer
+//! records "putting" before each attempt (undone when the object was full and
+//! nothing went in), and a restart that finds it counts [`Stats::maybe_twice`] and
+//! calls [`Options::notice`] (a kill just before the send is told the same way). Into a FIFO, a message waits while no process has the
 //! FIFO open for reading, and counts as put in once its frame is in the pipe (a
 //! frame of more than `PIPE_BUF` bytes may be written in pieces, and an importer
 //! killed between two pieces leaves half a frame, then writes it whole again); the
