@@ -179,6 +179,40 @@ fn a_full_receiving_queue_is_waited_on_and_nothing_is_dropped() {
     assert!(b.try_recv(&mut [0u8; 200], Select::Any).is_err_and(|e| e.is_not_now()), "a message came twice");
 }
 
+/// An importer SIGKILLed while it waits for room in a full queue had put nothing
+/// of the waiting message in, and its record says so: the restart puts each message
+/// in once and has nothing to tell (no MAYBE TWICE), where a "putting" record left
+/// standing through the wait would make it cry wolf.
+#[test]
+fn an_importer_killed_while_waiting_on_a_full_queue_repeats_nothing_and_tells_nothing() {
+    let exe = need_nats!();
+    let srv = Server::start(&exe, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let ((a, ida), (b, idb)) = (queue(), queue());
+    b.update(&QueueUpdate { qbytes: Some(400), ..Default::default() }).unwrap();
+    let (_o, mut i) = pair(&srv, dir.path(), &ida, &idb, "t.fullkill", &[]);
+    for n in 0..12u8 {
+        a.send(&[n; 100], 1).unwrap();
+    }
+    let t = Instant::now();
+    while b.stat().unwrap().qnum < 4 {
+        assert!(t.elapsed() < Duration::from_secs(30), "the far queue never filled");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Long past the spin: the importer looks for room now and then.
+    std::thread::sleep(Duration::from_millis(300));
+    i.restart();
+    std::thread::sleep(Duration::from_millis(300));
+    i.restart();
+    for n in 0..12u8 {
+        let m = recv_within(&b, Select::Any, 30);
+        assert_eq!(m.data, [n; 100], "message {n}\n{}", i.stderr());
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(b.try_recv(&mut [0u8; 200], Select::Any).is_err_and(|e| e.is_not_now()), "a message came twice");
+    assert!(!i.stderr().contains("MAYBE TWICE"), "{}", i.stderr());
+}
+
 #[test]
 fn a_message_too_large_for_the_far_side_stops_the_importer_naming_both_limits() {
     let exe = need_nats!();

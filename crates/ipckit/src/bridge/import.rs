@@ -312,18 +312,23 @@ pub(super) async fn import_async(
             let mut idle = Idle::new();
             let mut progress = Instant::now();
             let before = st.rec;
+            let mut retry = false;
             loop {
                 // "Putting" is recorded before the put: a channel's with where the
                 // message goes (exactly once), a queue's or FIFO's as the one message
-                // a kill may leave in doubt (see the restart above).
-                let mut mark = |m| {
-                    st.rec.src = src;
-                    st.moving_at(seq, msg.tag, msg.body.len(), hash(msg.tag, &msg.body), m)
-                };
-                if local.try_put_marked(&msg, &mut mark)? {
-                    break;
+                // a kill may leave in doubt (see the restart above). A retry goes
+                // ahead only if the object may have room.
+                if !retry || local.has_room(&msg)? != Some(false) {
+                    let mut mark = |m| {
+                        st.rec.src = src;
+                        st.moving_at(seq, msg.tag, msg.body.len(), hash(msg.tag, &msg.body), m)
+                    };
+                    if local.try_put_marked(&msg, &mut mark)? {
+                        break;
+                    }
+                    undo_putting(local, &mut st, before)?;
                 }
-                undo_putting(local, &mut st, before)?;
+                retry = true;
                 // Full: back-pressure. What was put in is acknowledged now, and the
                 // server is kept from redelivering this one meanwhile.
                 ack_run(&mut unacked, &mut since_ack, stats).await;
@@ -438,8 +443,9 @@ fn tell_maybe_twice(local: &Local, opts: &Options, stats: &Stats, which: &str) {
     stats.notify(
         opts,
         format!(
-            "MAYBE TWICE: the previous importer was killed while putting {which} of subject {} into {}; {} keeps no \
-             trace a restart could read, so it is put in again and may now be there twice",
+            "MAYBE TWICE: the previous importer was killed while putting {which} of subject {} into {} ({}), \
+             which keeps no trace of a send that a restart could read: it is put in again and may now be there \
+             twice",
             opts.subject,
             local.object(),
             local.kind(),

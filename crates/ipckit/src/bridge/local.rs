@@ -270,6 +270,26 @@ impl Local {
         }
     }
 
+    /// Whether `msg` would fit now, where the object says so cheaply: a System V
+    /// queue by its byte and message counts (`msgsnd`'s own test), a POSIX queue by
+    /// its message count. `None` for a FIFO and a channel (only a put can tell). An
+    /// importer waiting for room asks before each retry, so that it records
+    /// "putting" only for a put that may go in.
+    pub(crate) fn has_room(&self, msg: &LocalMessage) -> Result<Option<bool>> {
+        match self {
+            Local::SysvQueue(q) => {
+                let st = q.stat()?;
+                let len = msg.body.len() as u64;
+                Ok(Some(st.cbytes + len <= st.qbytes && st.qnum < st.qbytes))
+            }
+            Local::PosixQueue(q) => {
+                let st = q.status()?;
+                Ok(Some(st.curmsgs < st.maxmsg))
+            }
+            Local::Fifo(_) | Local::Channel(_) => Ok(None),
+        }
+    }
+
     /// Whether part of the message being put in is already in the object although
     /// [`try_put`](Self::try_put) said `false`: a FIFO frame larger than `PIPE_BUF`
     /// written in pieces.
