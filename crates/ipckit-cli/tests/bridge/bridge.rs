@@ -419,11 +419,7 @@ fn sigterm_while_the_server_is_down_ends_both_bridges_and_loses_nothing() {
     // Stopped only once the exporter holds the message (its status line, once a
     // second, says so): a stop before it looked would leave the message in the queue
     // too, but say nothing of what is checked here.
-    let t = Instant::now();
-    while !o.stderr().contains("\"in_flight\":1") {
-        assert!(t.elapsed() < Duration::from_secs(60), "the exporter never took the message: {}", o.stderr());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    o.stderr_once("\"in_flight\":1", "the exporter never took the message");
     let mut ended = Vec::new();
     for (name, bridge) in [("exporter", &mut o), ("importer", &mut i)] {
         let pid = bridge.child.as_ref().expect("running").id().to_string();

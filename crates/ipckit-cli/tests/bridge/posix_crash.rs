@@ -128,28 +128,14 @@ fn an_exporter_that_finds_a_message_its_predecessor_took_saves_it_and_says_so() 
     let lost = dir.path().join("out.state.lost-0");
     assert_eq!(std::fs::read(&lost).unwrap(), b"taken, never spooled");
     // The line is printed before the exporter goes on.
-    let mut told = String::new();
-    for _ in 0..1200 {
-        told = out.stderr();
-        if told.contains("LOST") {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let told = out.stderr_once("LOST", "the exporter never said LOST");
     let path = lost.display().to_string();
     assert!(
         told.contains("LOST: the previous exporter") && told.contains(&path) && told.contains("priority 3"),
         "{told}"
     );
     out.restart();
-    let mut again = String::new();
-    for _ in 0..1200 {
-        again = out.stderr();
-        if again.contains("LOST earlier") {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let again = out.stderr_once("LOST earlier", "the restarted exporter never named the file");
     assert!(again.contains("LOST earlier: 1 message that a killed exporter took"), "{again}");
     assert!(again.contains(&path), "{again}");
 }

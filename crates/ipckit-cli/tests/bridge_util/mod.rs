@@ -189,6 +189,21 @@ impl Bridge {
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.err).unwrap_or_default()
     }
+
+    /// Its log once it holds `needle`, looked for every 20 ms; panics with `what`
+    /// and the log if a minute passes without it (a bridge that never says it, not a
+    /// clock).
+    pub fn stderr_once(&self, needle: &str, what: &str) -> String {
+        let t = std::time::Instant::now();
+        loop {
+            let log = self.stderr();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(t.elapsed() < std::time::Duration::from_secs(60), "{what}: {log}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Bridge {
