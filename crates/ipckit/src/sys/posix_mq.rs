@@ -108,20 +108,23 @@ pub(crate) fn mq_receive(
     buf: &mut [u8],
     deadline: Option<SystemTime>,
 ) -> SysResult<(usize, u32)> {
-    let ts = abs_timespec(deadline);
+    let len = buf.len();
     let mut prio: libc::c_uint = 0;
-    let r = match &ts {
-        // SAFETY: `buf` is valid for writing `buf.len()` bytes; `prio` and `t` are live.
-        Some(t) => unsafe {
-            libc::mq_timedreceive(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), &mut prio, t)
-        },
-        // SAFETY: as above, without a timeout.
-        None => unsafe { libc::mq_receive(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), &mut prio) },
-    };
-    Ok((cvt_size(r)?, prio))
+    // SAFETY: `buf` is valid for writes of `len` bytes and `prio` is a live c_uint,
+    // both for the whole call.
+    let n = unsafe {
+        mq_receive_into(
+            fd,
+            std::ptr::NonNull::from(buf).cast(),
+            len,
+            std::ptr::NonNull::from(&mut prio),
+            deadline,
+        )
+    }?;
+    Ok((n, prio))
 }
 
-/// `mq_timedreceive` into the `len` bytes at `buf`, the priority into `*prio`:
+/// `mq_receive` or `mq_timedreceive` into the `len` bytes at `buf`, the priority into `*prio`:
 /// memory that need not be this process's alone (a shared file mapping). Returns the
 /// length. The kernel removes the message and writes the priority, then the bytes,
 /// in one call, with no point between where a signal takes effect.
