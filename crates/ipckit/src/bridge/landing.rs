@@ -118,17 +118,7 @@ impl Landing {
 
     /// A copy of the first `len` bytes (`None` past the mapping).
     pub(crate) fn contents(&self, len: usize) -> Option<Vec<u8>> {
-        if len > self.len {
-            return None;
-        }
-        let mut out = vec![0u8; len];
-        // SAFETY: `len` bytes of our mapping, copied through raw pointers into our
-        // own buffer.
-        #[allow(unsafe_code)]
-        unsafe {
-            std::ptr::copy_nonoverlapping(self.ptr.as_ptr(), out.as_mut_ptr(), len)
-        };
-        Some(out)
+        (len <= self.len).then(|| self.copy_out(0, len))
     }
 
     /// Reads `len` bytes (one frame, in the pipe whole) from `fd` into the landing
@@ -140,16 +130,7 @@ impl Landing {
         if len > self.len {
             self.grow(len)?;
         }
-        let page = usize::try_from(sys::host::page_size()).unwrap_or(4096);
-        let mut at = page;
-        while at < len {
-            // SAFETY: `at < len <= self.len`: inside our writable mapping.
-            #[allow(unsafe_code)]
-            unsafe {
-                std::ptr::write_volatile(self.ptr.as_ptr().add(at), 0)
-            };
-            at += page;
-        }
+        self.touch(Landing::page(), len);
         let n = loop {
             // SAFETY: `len <= self.len` writable bytes at `ptr` for the whole call.
             #[allow(unsafe_code)]
@@ -189,18 +170,7 @@ impl Landing {
     /// into them cannot fault half-way.
     pub(crate) fn open_catch(state: &Path, msgsize: usize) -> Result<Landing> {
         let landing = Landing::open(state, CATCH_HEAD - MTYPE_SIZE + msgsize)?;
-        let page = usize::try_from(sys::host::page_size()).unwrap_or(4096);
-        let mut at = 0;
-        while at < landing.len {
-            // SAFETY: `at < len`: inside our writable mapping. Reading then writing
-            // back the same byte keeps what a killed exporter left there.
-            #[allow(unsafe_code)]
-            unsafe {
-                let p = landing.ptr.as_ptr().add(at);
-                std::ptr::write_volatile(p, std::ptr::read_volatile(p));
-            }
-            at += page;
-        }
+        landing.touch(0, landing.len);
         Ok(landing)
     }
 
@@ -214,8 +184,8 @@ impl Landing {
         if CATCH_HEAD + room > self.len {
             self.grow(CATCH_HEAD + room)?;
         }
-        self.put_u32(8, NO_PRIO);
-        self.put_u64(0, id.wrapping_add(1));
+        self.put(8, NO_PRIO);
+        self.put(0, id.wrapping_add(1));
         let base = self.ptr.as_ptr();
         // SAFETY: `CATCH_HEAD + room <= len`: the body's `room` bytes and the
         // priority's 4 (at offset 8, aligned) lie in our writable mapping for the call.
@@ -235,7 +205,7 @@ impl Landing {
             Err(e) => return Err(Error::sys("mq_receive", Object::Name(q.name().to_string()), e)),
         };
         let body = self.copy_out(CATCH_HEAD, n);
-        Ok(Some(LocalMessage { tag: i64::from(self.get_u32(8)), body }))
+        Ok(Some(LocalMessage { tag: i64::from(self.get::<u32>(8)), body }))
     }
 
     /// The message of the last [`catch`](Self::catch), `len` bytes, is written down:
@@ -247,7 +217,7 @@ impl Landing {
         unsafe {
             std::ptr::write_bytes(self.ptr.as_ptr().add(CATCH_HEAD), 0, len)
         };
-        self.put_u64(0, 0);
+        self.put(0, 0u64);
     }
 
     /// What a receive armed and completed left in the landing (see the module
@@ -256,8 +226,8 @@ impl Landing {
         if self.len < CATCH_HEAD {
             return None;
         }
-        let armed = self.get_u64(0);
-        let priority = self.get_u32(8);
+        let armed: u64 = self.get(0);
+        let priority: u32 = self.get(8);
         if armed == 0 || priority == NO_PRIO {
             return None;
         }
@@ -270,41 +240,49 @@ impl Landing {
     /// Zeroes the whole catch (body and header): after a [`caught`](Self::caught)
     /// message was dealt with.
     pub(crate) fn release_all(&self) {
-        self.release(self.len - CATCH_HEAD.min(self.len));
-        self.put_u32(8, NO_PRIO);
+        self.release(self.len);
+        self.put(8, NO_PRIO);
     }
 
-    fn put_u64(&self, at: usize, v: u64) {
-        debug_assert!(at % 8 == 0 && at + 8 <= self.len);
-        // SAFETY: an aligned u64 inside our writable mapping (callers: offset 0).
+    /// Writes the header word `v` (a `u32` or `u64`) at offset `at`.
+    fn put<T: Copy>(&self, at: usize, v: T) {
+        assert!(at % std::mem::align_of::<T>() == 0 && at + std::mem::size_of::<T>() <= self.len);
+        // SAFETY: an aligned `T` inside our writable mapping (checked above).
         #[allow(unsafe_code)]
         unsafe {
-            std::ptr::write_volatile(self.ptr.as_ptr().add(at).cast::<u64>(), v)
+            std::ptr::write_volatile(self.ptr.as_ptr().add(at).cast::<T>(), v)
         };
     }
 
-    fn get_u64(&self, at: usize) -> u64 {
-        // SAFETY: as in `put_u64`; a volatile read of memory another process may write.
+    /// Reads the header word at offset `at`, as [`put`](Self::put) writes it.
+    fn get<T: Copy>(&self, at: usize) -> T {
+        assert!(at % std::mem::align_of::<T>() == 0 && at + std::mem::size_of::<T>() <= self.len);
+        // SAFETY: as in `put`; a volatile read of memory another process may write.
         #[allow(unsafe_code)]
         unsafe {
-            std::ptr::read_volatile(self.ptr.as_ptr().add(at).cast::<u64>())
+            std::ptr::read_volatile(self.ptr.as_ptr().add(at).cast::<T>())
         }
     }
 
-    fn put_u32(&self, at: usize, v: u32) {
-        debug_assert!(at % 4 == 0 && at + 4 <= self.len);
-        // SAFETY: an aligned u32 inside our writable mapping (callers: offset 8).
-        #[allow(unsafe_code)]
-        unsafe {
-            std::ptr::write_volatile(self.ptr.as_ptr().add(at).cast::<u32>(), v)
-        };
+    /// The system's page size (4096 if it cannot be had).
+    fn page() -> usize {
+        usize::try_from(sys::host::page_size()).unwrap_or(4096)
     }
 
-    fn get_u32(&self, at: usize) -> u32 {
-        // SAFETY: as in `put_u32`.
-        #[allow(unsafe_code)]
-        unsafe {
-            std::ptr::read_volatile(self.ptr.as_ptr().add(at).cast::<u32>())
+    /// Faults in (and dirties) each page of bytes `from..to` of the mapping, each
+    /// byte touched keeping its value, so that a later copy into them by the kernel
+    /// cannot fault half-way.
+    fn touch(&self, from: usize, to: usize) {
+        let page = Landing::page();
+        let mut at = from;
+        while at < to.min(self.len) {
+            // SAFETY: `at < self.len`: inside our writable mapping.
+            #[allow(unsafe_code)]
+            unsafe {
+                let p = self.ptr.as_ptr().add(at);
+                std::ptr::write_volatile(p, std::ptr::read_volatile(p));
+            }
+            at += page;
         }
     }
 
