@@ -121,12 +121,7 @@ pub(super) async fn export_async(
     while !stop.load(Ordering::Relaxed) {
         let mut batch = Vec::new();
         while batch.len() < opts.batch {
-            let id = seq + batch.len() as u64;
-            let taken = match (local, landing.as_mut()) {
-                (Local::PosixQueue(q), Some(l)) => l.catch(q, id),
-                _ => local.take(&mut buf),
-            };
-            match taken {
+            match local.take(landing.as_mut(), seq + batch.len() as u64, &mut buf) {
                 Ok(Some(m)) => {
                     spool.append(&m)?;
                     if let Some(l) = landing.as_ref() {
@@ -732,7 +727,7 @@ mod tests {
             });
             tokio::time::timeout(PATIENCE, fd.readable()).await.expect("no wake").unwrap().clear_ready();
             t.join().unwrap();
-            let m = local.take(&mut Vec::new()).unwrap().expect("the message that woke it");
+            let m = local.take(None, 0, &mut Vec::new()).unwrap().expect("the message that woke it");
             assert_eq!((m.body.as_slice(), m.tag), (&b"woken"[..], 3));
 
             let t = temp("quiet-fifo");

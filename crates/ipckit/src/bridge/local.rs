@@ -186,14 +186,22 @@ impl Local {
             (Local::Fifo(f), Some(l)) => f.remove_next(l),
             (Local::Fifo(_), None) => Err(self.unsupported("remove a frame without a landing")),
             (Local::Channel(c), _) => c.remove_next(),
-            _ => self.take(buf),
+            _ => self.take(None, 0, buf),
         }
     }
 
-    /// Takes the next message out, if there is one now.
-    pub(crate) fn take(&self, buf: &mut Vec<u8>) -> Result<Option<LocalMessage>> {
-        match self {
-            Local::SysvQueue(q) => loop {
+    /// Takes the next message out, if there is one now: a POSIX queue's into
+    /// `landing` when there is one, as the message with id number `id` (see
+    /// `landing.rs`; [`Landing::release`] follows once it is written down).
+    pub(crate) fn take(
+        &self,
+        landing: Option<&mut Landing>,
+        id: u64,
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<LocalMessage>> {
+        match (self, landing) {
+            (Local::PosixQueue(q), Some(l)) => l.catch(q, id),
+            (Local::SysvQueue(q), _) => loop {
                 match q.recv_with(buf, Select::Any, Oversize::Refuse, Wait::NoWait) {
                     Err(e) if e.is_not_now() => return Ok(None),
                     Ok(r) => {
@@ -206,7 +214,7 @@ impl Local {
                     Err(e) => return Err(e),
                 }
             },
-            Local::PosixQueue(q) => {
+            (Local::PosixQueue(q), None) => {
                 if buf.len() < q.msgsize() {
                     buf.resize(q.msgsize(), 0);
                 }
@@ -218,8 +226,8 @@ impl Local {
                     Err(e) => Err(e),
                 }
             }
-            Local::Channel(c) => c.take(buf),
-            Local::Fifo(_) => Err(self.unsupported("be taken from without a look first")),
+            (Local::Channel(c), _) => c.take(buf),
+            (Local::Fifo(_), _) => Err(self.unsupported("be taken from without a look first")),
         }
     }
 
