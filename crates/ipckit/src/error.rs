@@ -233,6 +233,17 @@ impl Error {
         e
     }
 
+    /// An error from a standard-library or tokio call that failed with `e`: as
+    /// [`Error::sys`] where `e` carries an `errno`, else [`ErrorKind::Other`] with
+    /// `e`'s text as the detail (which a caller's [`with_detail`](Self::with_detail)
+    /// replaces).
+    pub(crate) fn io(op: &'static str, object: Object, e: &std::io::Error) -> Error {
+        match e.raw_os_error() {
+            Some(n) => Error::sys(op, object, Errno(n)),
+            None => Error::new(op, object, ErrorKind::Other).with_detail(e.to_string()),
+        }
+    }
+
     fn rare_mut(&mut self) -> &mut Rare {
         self.rare.get_or_insert_with(|| Box::new(Rare { object: Object::None, limit: None, detail: None }))
     }

@@ -122,11 +122,7 @@ impl Key {
     pub fn ftok_parts(path: impl AsRef<Path>, proj: u8) -> Result<FtokParts> {
         let path = path.as_ref();
         let meta = std::fs::metadata(path).map_err(|e| {
-            let err = match e.raw_os_error() {
-                Some(errno) => Error::sys("ftok", Object::Path(path.into()), crate::sys::Errno(errno)),
-                None => Error::new("ftok", Object::Path(path.into()), ErrorKind::Other),
-            };
-            err.with_detail(format!("cannot stat the file: {e}"))
+            Error::io("ftok", Object::Path(path.into()), &e).with_detail(format!("cannot stat the file: {e}"))
         })?;
         let (dev, ino) = (meta.dev(), meta.ino());
         let raw = ((proj as u32) << 24) | (((dev & 0xff) as u32) << 16) | ((ino & 0xffff) as u32);

@@ -121,11 +121,7 @@ impl Local {
             },
             Local::SysvQueue(_) | Local::Channel(_) => return Ok(None),
         };
-        fd.map(Some).map_err(|e| match e.raw_os_error() {
-            Some(n) => Error::sys("fcntl(F_DUPFD_CLOEXEC)", self.object(), crate::sys::Errno(n)),
-            None => Error::new("fcntl(F_DUPFD_CLOEXEC)", self.object(), ErrorKind::Other)
-                .with_detail(e.to_string()),
-        })
+        fd.map(Some).map_err(|e| Error::io("fcntl(F_DUPFD_CLOEXEC)", self.object(), &e))
     }
 
     /// How many messages the object holds, where that is cheaper to ask than a

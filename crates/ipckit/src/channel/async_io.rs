@@ -73,11 +73,8 @@ fn register<T: AsRawFd>(end: T, op: &'static str) -> Result<AsyncFd<T>> {
 }
 
 fn io_error(op: &'static str, fd: i32, e: std::io::Error) -> Error {
-    let err = match e.raw_os_error() {
-        Some(n) => Error::sys(op, Object::Fd(fd), crate::sys::Errno(n)),
-        None => Error::new(op, Object::Fd(fd), ErrorKind::Other),
-    };
-    err.with_detail(format!("tokio's reactor refused the eventfd ({e}); is IO enabled in the runtime?"))
+    Error::io(op, Object::Fd(fd), &e)
+        .with_detail(format!("tokio's reactor refused the eventfd ({e}); is IO enabled in the runtime?"))
 }
 
 /// A peer's process as `(pid, start time)`, and its pidfd on the reactor.

@@ -29,11 +29,7 @@ fn register<T: AsRawFd>(end: T, interest: Interest) -> Result<AsyncFd<T>> {
 }
 
 fn register_error(fd: RawFd, e: io::Error) -> Error {
-    let err = match e.raw_os_error() {
-        Some(n) => Error::sys("epoll_ctl", Object::Fd(fd), crate::sys::Errno(n)),
-        None => Error::new("epoll_ctl", Object::Fd(fd), ErrorKind::Other),
-    };
-    err.with_detail(format!(
+    Error::io("epoll_ctl", Object::Fd(fd), &e).with_detail(format!(
         "cannot register the pipe end with tokio ({e}); call into_async inside a tokio runtime with IO enabled"
     ))
 }

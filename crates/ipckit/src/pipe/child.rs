@@ -14,22 +14,17 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::process::{Child as StdChild, Command, Stdio};
 
 use super::{Duplex, PipeReader, PipeWriter, duplex, pipe};
-use crate::error::{Error, ErrorKind, Object, Result};
+use crate::error::{Error, Object, Result};
 use crate::process::{self, Child, Fork};
 use crate::sys::Errno;
 
 fn spawn_error(cmd: &Command, e: io::Error) -> Error {
     let obj = Object::Name(cmd.get_program().to_string_lossy().into_owned());
-    match e.raw_os_error() {
-        Some(n) => {
-            let err = Error::sys("spawn", obj, Errno(n));
-            match Errno(n) {
-                Errno::ENOENT => err.with_detail("no such program (not found, or not in PATH)"),
-                Errno::EACCES => err.with_detail("the program is not executable by this user"),
-                _ => err,
-            }
-        }
-        None => Error::new("spawn", obj, ErrorKind::Other).with_detail(e.to_string()),
+    let err = Error::io("spawn", obj, &e);
+    match e.raw_os_error().map(Errno) {
+        Some(Errno::ENOENT) => err.with_detail("no such program (not found, or not in PATH)"),
+        Some(Errno::EACCES) => err.with_detail("the program is not executable by this user"),
+        _ => err,
     }
 }
 

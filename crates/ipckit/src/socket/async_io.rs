@@ -38,11 +38,8 @@ fn register<T: AsRawFd + AsFd>(sock: T) -> Result<AsyncFd<T>> {
     // into_inner).
     unsafe { AsyncFd::register_with_interest(sock, Interest::READABLE | Interest::WRITABLE) }.map_err(|e| {
         let e = e.into_parts().1;
-        let err = match e.raw_os_error() {
-            Some(n) => Error::sys("epoll_ctl", Object::Fd(raw), crate::sys::Errno(n)),
-            None => Error::new("epoll_ctl", Object::Fd(raw), ErrorKind::Other),
-        };
-        err.with_detail(format!("cannot register the socket with tokio ({e})"))
+        Error::io("epoll_ctl", Object::Fd(raw), &e)
+            .with_detail(format!("cannot register the socket with tokio ({e})"))
     })
 }
 
