@@ -247,10 +247,10 @@ fn an_exporter_waits_while_the_importer_feeding_its_channel_is_killed_and_restar
     let (ca, na) = channel("a", &config);
     let (_cb, nb) = channel("b", &config);
     let (cc, nc) = channel("c", &config);
-    let _out1 = bridge(&srv, dir.path(), "out1", &["out", "--channel", &na], "t.chain1", &[]);
+    let out1 = bridge(&srv, dir.path(), "out1", &["out", "--channel", &na], "t.chain1", &[]);
     let mut in1 = bridge(&srv, dir.path(), "in1", &["in", "--channel", &nb], "t.chain1", &[]);
     let mut out2 = bridge(&srv, dir.path(), "out2", &["out", "--channel", &nb], "t.chain2", &[]);
-    let _in2 = bridge(&srv, dir.path(), "in2", &["in", "--channel", &nc], "t.chain2", &[]);
+    let in2 = bridge(&srv, dir.path(), "in2", &["in", "--channel", &nc], "t.chain2", &[]);
     let mut tx = ca.sender().unwrap();
     let writer = std::thread::spawn(move || {
         for n in 0..N {
@@ -287,7 +287,12 @@ fn an_exporter_waits_while_the_importer_feeding_its_channel_is_killed_and_restar
     assert_eq!(kills, 4);
     assert_eq!(out2.exited(), None, "the exporter stopped: {}", out2.stderr());
     let want: Vec<Vec<u8>> = (0..N).map(body).collect();
-    assert_eq!(got.len(), want.len());
+    let logs = || {
+        [("out1", &out1), ("in1", &in1), ("out2", &out2), ("in2", &in2)]
+            .map(|(name, b)| format!("--- {name}:\n{}", b.stderr()))
+            .join("\n")
+    };
+    assert_eq!(got.len(), want.len(), "{}", logs());
     assert!(got == want, "the messages differ");
     assert!(rx.recv_vec_with(Wait::Timeout(Duration::from_secs(1))).is_err(), "a message came twice");
 }
