@@ -729,7 +729,12 @@ impl Idle {
     }
 
     fn wait(&mut self, spin: Duration) {
-        match self.next_nap(spin) {
+        Idle::doze(self.next_nap(spin));
+    }
+
+    /// Yields the CPU (`None`: spinning) or sleeps `nap`.
+    fn doze(nap: Option<Duration>) {
+        match nap {
             None => std::thread::yield_now(),
             Some(nap) => std::thread::sleep(nap),
         }
@@ -800,10 +805,7 @@ impl Quiet {
                 }
             }
             (nap, _) => {
-                match nap {
-                    None => std::thread::yield_now(),
-                    Some(nap) => std::thread::sleep(nap),
-                }
+                Idle::doze(nap);
                 // The connection's tasks run on this thread too.
                 if self.idle.rounds() % 16 == 0 {
                     tokio::task::yield_now().await;
