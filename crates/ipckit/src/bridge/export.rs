@@ -171,10 +171,8 @@ fn report_caught(landing: &Landing, next: u64, local: &Local, opts: &Options, st
     if c.id >= next {
         let path = super::state::beside(&opts.state, &format!(".lost-{}", c.id));
         let mut file = super::state::open_private(&path, "open lost-message file")?;
-        std::io::Write::write_all(&mut file, &c.bytes).map_err(|e| {
-            Error::new("write", crate::error::Object::Path(path.clone()), ErrorKind::Other)
-                .with_detail(e.to_string())
-        })?;
+        std::io::Write::write_all(&mut file, &c.bytes)
+            .map_err(|e| super::state::file_err("write", &path, e))?;
         stats.lost.fetch_add(1, Ordering::Relaxed);
         stats.notify(opts, format!(
             "LOST: the previous exporter was killed between taking a message (priority {}) from {} and writing it \

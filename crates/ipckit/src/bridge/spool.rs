@@ -28,7 +28,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::local::LocalMessage;
-use super::state::{beside, open_private};
+use super::state::{beside, file_err, open_private};
 use crate::error::{Error, ErrorKind, Object, Result};
 
 const MAGIC: &[u8; 8] = b"IPCKSPL2";
@@ -76,7 +76,7 @@ impl Spool {
 
     /// What a killed exporter left, if the file is in this layout.
     pub(crate) fn recover(&self) -> Result<Option<Spooled>> {
-        let bytes = std::fs::read(&self.path).map_err(|e| io_err("read spool", &self.path, e))?;
+        let bytes = std::fs::read(&self.path).map_err(|e| file_err("read spool", &self.path, e))?;
         if bytes.len() < HEADER as usize || &bytes[..8] != MAGIC {
             return Ok(None);
         }
@@ -88,7 +88,7 @@ impl Spool {
     /// Starts a batch whose first message gets id number `base`: empties the file,
     /// then writes the header.
     pub(crate) fn begin(&mut self, base: u64) -> Result<()> {
-        self.file.set_len(HEADER).map_err(|e| io_err("empty spool", &self.path, e))?;
+        self.file.set_len(HEADER).map_err(|e| file_err("empty spool", &self.path, e))?;
         self.base = base;
         self.end = HEADER;
         self.header(0)
@@ -100,7 +100,7 @@ impl Spool {
         rec.extend_from_slice(&m.tag.to_le_bytes());
         rec.extend_from_slice(&(m.body.len() as u64).to_le_bytes());
         rec.extend_from_slice(&m.body);
-        self.file.write_all_at(&rec, self.end).map_err(|e| io_err("write spool", &self.path, e))?;
+        self.file.write_all_at(&rec, self.end).map_err(|e| file_err("write spool", &self.path, e))?;
         self.end += rec.len() as u64;
         Ok(())
     }
@@ -115,7 +115,7 @@ impl Spool {
         h[..8].copy_from_slice(MAGIC);
         h[8..16].copy_from_slice(&self.base.to_le_bytes());
         h[16..].copy_from_slice(&done.to_le_bytes());
-        self.file.write_all_at(&h, 0).map_err(|e| io_err("write spool", &self.path, e))
+        self.file.write_all_at(&h, 0).map_err(|e| file_err("write spool", &self.path, e))
     }
 }
 
@@ -140,10 +140,6 @@ fn records(bytes: &[u8], most: usize) -> Vec<LocalMessage> {
         out.push(LocalMessage { tag: tag as i64, body: body.to_vec() });
     }
     out
-}
-
-fn io_err(call: &'static str, path: &Path, e: std::io::Error) -> Error {
-    Error::new(call, Object::Path(path.to_path_buf()), ErrorKind::Other).with_detail(e.to_string())
 }
 
 /// Reads back the `count` messages an older exporter spooled (type, length, body

@@ -128,10 +128,7 @@ impl StateFile {
     /// Writes the current record in place.
     pub fn write(&mut self) -> Result<()> {
         let bytes = encode(&self.rec);
-        self.file.write_all_at(&bytes, 0).map_err(|e| {
-            Error::new("write state file", Object::Path(self.path.clone()), ErrorKind::Other)
-                .with_detail(e.to_string())
-        })
+        self.file.write_all_at(&bytes, 0).map_err(|e| file_err("write state file", &self.path, e))
     }
 
     /// Records that message `seq` (type, length, hash) is about to move, with a mark
@@ -242,9 +239,20 @@ pub(crate) fn beside(state: &Path, suffix: &str) -> PathBuf {
 /// names the open in the error.
 pub(crate) fn open_private(path: &Path, call: &'static str) -> Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path).map_err(
-        |e| Error::new(call, Object::Path(path.to_path_buf()), ErrorKind::Other).with_detail(e.to_string()),
-    )
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| file_err(call, path, e))
+}
+
+/// `call` on the bridge's file `path` (state, landing, spool, lost message) failed
+/// with `e`.
+pub(crate) fn file_err(call: &'static str, path: &Path, e: std::io::Error) -> Error {
+    Error::new(call, Object::Path(path.to_path_buf()), ErrorKind::Other).with_detail(e.to_string())
 }
 
 #[cfg(test)]
