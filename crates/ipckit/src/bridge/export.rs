@@ -704,18 +704,13 @@ mod tests {
     fn quiet_wakes_on_the_descriptor_of_a_posix_queue_and_a_fifo() {
         use crate::bridge::{FifoEnd, Framing, Quiet};
         use crate::fifo::Fifo;
-        use crate::posix::mq::{self, QueueAttr};
         use std::io::Write;
         const PATIENCE: Duration = Duration::from_secs(60);
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             assert!(Quiet::new(&queue(&[])).unwrap().arrivals.is_none());
 
-            let name = format!("/ipckit-quiet-{}", std::process::id());
-            let mut q =
-                mq::MsgQueue::create(&name, QueueAttr { maxmsg: 4, msgsize: 64 }, Mode::OWNER_RW).unwrap();
-            q.set_remove_on_drop(true).unwrap();
-            let sender = mq::MsgQueue::open(&name).unwrap();
+            let (q, sender) = crate::bridge::tests::posix_queue("quiet");
             let local = Local::PosixQueue(q);
             let quiet = Quiet::new(&local).unwrap();
             let fd = quiet.arrivals.as_ref().expect("a POSIX queue's descriptor in the reactor");
@@ -754,13 +749,8 @@ mod tests {
     #[test]
     fn a_posix_message_caught_and_not_spooled_is_saved_and_told_not_dropped() {
         use crate::bridge::Stats;
-        use crate::posix::mq::{self, QueueAttr};
         let t = temp("caught");
-        let name = format!("/ipckit-caught-{}", std::process::id());
-        let mut q =
-            mq::MsgQueue::create(&name, QueueAttr { maxmsg: 4, msgsize: 64 }, Mode::OWNER_RW).unwrap();
-        q.set_remove_on_drop(true).unwrap();
-        let sender = mq::MsgQueue::open(&name).unwrap();
+        let (q, sender) = crate::bridge::tests::posix_queue("caught");
         let local = Local::PosixQueue(q);
         let Local::PosixQueue(q) = &local else { unreachable!() };
         let opts = Options::new("nats://127.0.0.1:1", "t.caught", t.0.clone());

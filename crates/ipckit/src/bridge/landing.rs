@@ -375,12 +375,8 @@ mod tests {
         }
     }
     fn catch_setup(tag: &str) -> Catch {
+        let (q, sender) = crate::bridge::tests::posix_queue(&format!("catch-{tag}"));
         let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        let name = format!("/ipckit-catch-{tag}-{}-{n:x}", std::process::id());
-        let attr = mq::QueueAttr { maxmsg: 4, msgsize: 64 };
-        let mut q = mq::MsgQueue::create(&name, attr, crate::Mode::OWNER_RW).unwrap();
-        q.set_remove_on_drop(true).unwrap();
-        let sender = mq::MsgQueue::open(&name).unwrap();
         let state = std::env::temp_dir().join(format!("ipckit-catch-{tag}-{}-{n:x}", std::process::id()));
         Catch { q, sender, state }
     }

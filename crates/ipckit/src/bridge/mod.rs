@@ -884,6 +884,20 @@ async fn spin_then_await<F: std::future::Future + Unpin>(fut: &mut F, spin: Dura
 mod tests {
     use super::*;
 
+    /// A POSIX queue of the calling test's own (4 messages of 64 bytes, the name
+    /// unique to `tag`, this process and this moment), removed on drop, and a second
+    /// descriptor of it to send with.
+    pub(crate) fn posix_queue(tag: &str) -> (crate::posix::mq::MsgQueue, crate::posix::mq::MsgQueue) {
+        use crate::posix::mq::{MsgQueue, QueueAttr};
+        let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let name = format!("/ipckit-{tag}-{}-{n:x}", std::process::id());
+        let mut q =
+            MsgQueue::create(&name, QueueAttr { maxmsg: 4, msgsize: 64 }, crate::Mode::OWNER_RW).unwrap();
+        q.set_remove_on_drop(true).unwrap();
+        let sender = MsgQueue::open(&name).unwrap();
+        (q, sender)
+    }
+
     const MS: Duration = Duration::from_millis(1);
 
     #[test]
