@@ -33,7 +33,7 @@ fn spawn_error(cmd: &Command, e: io::Error) -> Error {
 ///
 /// The parent keeps no copy of the read end (it is taken back from `cmd`, whose
 /// stdin is reset to inherit), so if the child exits early, the parent's writes fail
-/// with [`ErrorKind::BrokenPipe`]; when the parent drops the writer, the child reads
+/// with [`ErrorKind::BrokenPipe`](crate::ErrorKind::BrokenPipe); when the parent drops the writer, the child reads
 /// end-of-file. The child's stdout and stderr are whatever `cmd` says.
 ///
 /// ```
